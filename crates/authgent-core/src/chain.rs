@@ -1,0 +1,296 @@
+//! Delegation chains (RFC 8693 nested `act`) and the policy that judges them.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::error::DelegationError;
+
+/// One actor of a delegation chain: the members of one `act` object except the nested `act`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Actor {
+    subject: String,
+    claims: Map<String, Value>,
+}
+
+impl Actor {
+    pub(crate) fn new(subject: String, claims: Map<String, Value>) -> Self {
+        Actor { subject, claims }
+    }
+
+    /// The actor's `sub`.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The actor's `iss`, when the issuer names it.
+    pub fn issuer(&self) -> Option<&str> {
+        self.claims.get("iss").and_then(Value::as_str)
+    }
+
+    /// The actor's `client_id`, when present.
+    pub fn client_id(&self) -> Option<&str> {
+        self.claims.get("client_id").and_then(Value::as_str)
+    }
+
+    /// Any member of this actor's `act` object.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+
+    /// All members of this actor's `act` object (without the nested `act`).
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+}
+
+/// Who delegated to whom: the token's subject (the root) and its actors, newest first.
+///
+/// In RFC 8693 §4.1 the outermost `act` is the *current* actor and deeper ones acted before
+/// it; [`actors`](Self::actors) keeps that order. The root is the token's `sub` — the party on
+/// whose behalf the whole chain acts.
+///
+/// ```
+/// use authgent_core::TokenClaims;
+/// let json = serde_json::json!({
+///     "sub": "user:alice", "human_root": true,
+///     "act": {"sub": "client:tool", "act": {"sub": "client:worker"}}
+/// });
+/// let claims = TokenClaims::from_json(json.as_object().unwrap().clone(), 32)?;
+/// let chain = authgent_core::DelegationChain::from_claims(&claims);
+/// assert_eq!(chain.depth(), 2);
+/// assert_eq!(chain.current_actor().unwrap().subject(), "client:tool");
+/// assert_eq!(chain.root_subject(), "user:alice");
+/// assert!(chain.human_root());
+/// assert!(chain.has_actor("client:worker"));
+/// # Ok::<(), authgent_core::TokenError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct DelegationChain {
+    root_subject: String,
+    human_root_claim: Option<bool>,
+    actors: Vec<Actor>,
+}
+
+impl DelegationChain {
+    /// The chain of a token's claims.
+    pub fn from_claims(claims: &crate::TokenClaims) -> Self {
+        DelegationChain {
+            root_subject: claims.subject().unwrap_or_default().to_owned(),
+            human_root_claim: claims.human_root(),
+            actors: claims.actors().to_vec(),
+        }
+    }
+
+    /// The actors, newest (current) first. Empty for a token nobody delegated.
+    pub fn actors(&self) -> &[Actor] {
+        &self.actors
+    }
+
+    /// Number of delegation hops (`act` levels).
+    pub fn depth(&self) -> usize {
+        self.actors.len()
+    }
+
+    /// Whether the token is delegated at all.
+    pub fn is_delegated(&self) -> bool {
+        !self.actors.is_empty()
+    }
+
+    /// The actor presenting the token (outermost `act`), the one RFC 8693 says access control
+    /// decisions are about.
+    pub fn current_actor(&self) -> Option<&Actor> {
+        self.actors.first()
+    }
+
+    /// The first actor that was delegated to (innermost `act`).
+    pub fn original_actor(&self) -> Option<&Actor> {
+        self.actors.last()
+    }
+
+    /// The token's `sub`: on whose behalf the chain acts.
+    pub fn root_subject(&self) -> &str {
+        &self.root_subject
+    }
+
+    /// The issuer's `human_root` claim, if it set one.
+    pub fn human_root_claim(&self) -> Option<bool> {
+        self.human_root_claim
+    }
+
+    /// Whether the chain starts at a human, by the default [`HumanRootRule`].
+    pub fn human_root(&self) -> bool {
+        HumanRootRule::default().is_human_rooted(self)
+    }
+
+    /// Whether any actor has subject `subject`.
+    pub fn has_actor(&self, subject: &str) -> bool {
+        self.actors.iter().any(|a| a.subject == subject)
+    }
+}
+
+type HumanRootFn = dyn Fn(&DelegationChain) -> bool + Send + Sync;
+
+/// Decides whether a chain is rooted at a human.
+///
+/// The default: the issuer's `human_root` claim is `true`, or the root subject (`sub`) starts
+/// with `user:` — which is how authgent-server marks humans. (The Python SDK looks at the
+/// innermost actor instead and so misses real human-rooted chains.)
+#[derive(Clone)]
+pub struct HumanRootRule(Arc<HumanRootFn>);
+
+impl HumanRootRule {
+    /// A custom rule.
+    ///
+    /// ```
+    /// use authgent_core::HumanRootRule;
+    /// let rule = HumanRootRule::custom(|chain| chain.root_subject().starts_with("human|"));
+    /// # let _ = rule;
+    /// ```
+    pub fn custom(f: impl Fn(&DelegationChain) -> bool + Send + Sync + 'static) -> Self {
+        HumanRootRule(Arc::new(f))
+    }
+
+    /// Applies the rule.
+    pub fn is_human_rooted(&self, chain: &DelegationChain) -> bool {
+        (self.0)(chain)
+    }
+}
+
+impl Default for HumanRootRule {
+    fn default() -> Self {
+        HumanRootRule::custom(|chain| {
+            chain.human_root_claim == Some(true) || chain.root_subject.starts_with("user:")
+        })
+    }
+}
+
+impl fmt::Debug for HumanRootRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HumanRootRule(..)")
+    }
+}
+
+/// Delegation policy for a route: depth, who may act, and whether a human must be at the root.
+///
+/// ```
+/// use authgent_core::{ChainPolicy, TokenClaims, DelegationChain};
+/// let policy = ChainPolicy::builder()
+///     .max_depth(1)
+///     .allowed_current_actor(["client:tool"])
+///     .build();
+/// let json = serde_json::json!({"sub": "client:orch", "act": {"sub": "client:tool"}});
+/// let claims = TokenClaims::from_json(json.as_object().unwrap().clone(), 32)?;
+/// assert!(policy.check(&DelegationChain::from_claims(&claims)).is_ok());
+/// # Ok::<(), authgent_core::TokenError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ChainPolicy {
+    max_depth: Option<usize>,
+    allowed_actors: Option<HashSet<String>>,
+    allowed_current_actor: Option<HashSet<String>>,
+    require_human_root: bool,
+    human_root_rule: HumanRootRule,
+}
+
+impl ChainPolicy {
+    /// Starts a policy that allows everything.
+    pub fn builder() -> ChainPolicyBuilder {
+        ChainPolicyBuilder(ChainPolicy::default())
+    }
+
+    /// Checks `chain`, in order: depth, human root, every actor, the current actor.
+    pub fn check(&self, chain: &DelegationChain) -> Result<(), DelegationError> {
+        if let Some(max) = self.max_depth {
+            if chain.depth() > max {
+                return Err(DelegationError::DepthExceeded {
+                    depth: chain.depth(),
+                    max,
+                });
+            }
+        }
+        // Unlike the Python SDK this also applies to undelegated tokens: a client acting for
+        // itself has no human root either.
+        if self.require_human_root && !self.human_root_rule.is_human_rooted(chain) {
+            return Err(DelegationError::NoHumanRoot);
+        }
+        if let Some(allowed) = &self.allowed_actors {
+            if let Some(actor) = chain
+                .actors()
+                .iter()
+                .find(|a| !allowed.contains(a.subject()))
+            {
+                return Err(DelegationError::UnauthorizedActor {
+                    actor: actor.subject().to_owned(),
+                });
+            }
+        }
+        if let (Some(allowed), Some(current)) = (&self.allowed_current_actor, chain.current_actor())
+        {
+            if !allowed.contains(current.subject()) {
+                return Err(DelegationError::UnauthorizedActor {
+                    actor: current.subject().to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The human-root rule this policy uses.
+    pub fn human_root_rule(&self) -> &HumanRootRule {
+        &self.human_root_rule
+    }
+}
+
+/// Builds a [`ChainPolicy`].
+#[derive(Debug)]
+#[must_use]
+pub struct ChainPolicyBuilder(ChainPolicy);
+
+impl ChainPolicyBuilder {
+    /// At most `max` delegation hops (`act` levels). `0` forbids delegated tokens.
+    pub fn max_depth(mut self, max: usize) -> Self {
+        self.0.max_depth = Some(max);
+        self
+    }
+
+    /// Every actor in the chain must be one of `subjects` (the Python SDK's rule).
+    pub fn allowed_actors<I, S>(mut self, subjects: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.0.allowed_actors = Some(subjects.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The current (outermost) actor must be one of `subjects` (RFC 8693 §4.1's rule: prior
+    /// actors are informational). Undelegated tokens pass.
+    pub fn allowed_current_actor<I, S>(mut self, subjects: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.0.allowed_current_actor = Some(subjects.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Require a human at the root of the chain.
+    pub fn require_human_root(mut self, required: bool) -> Self {
+        self.0.require_human_root = required;
+        self
+    }
+
+    /// Replace the default [`HumanRootRule`].
+    pub fn human_root_rule(mut self, rule: HumanRootRule) -> Self {
+        self.0.human_root_rule = rule;
+        self
+    }
+
+    /// Finishes the policy.
+    pub fn build(self) -> ChainPolicy {
+        self.0
+    }
+}

@@ -1,0 +1,425 @@
+//! `WWW-Authenticate` challenges (RFC 6750 §3, RFC 9449 §7.1, RFC 9728 §5.1): building them,
+//! parsing them, and mapping every error to its status, code and challenge.
+
+use std::fmt;
+
+use crate::algorithm::Algorithm;
+use crate::credentials::Scheme;
+use crate::error::{AuthgentError, TokenError};
+
+/// One authentication challenge: a scheme and its auth-params, each at most once.
+///
+/// ```
+/// use authgent_core::challenge::Challenge;
+/// let c = Challenge::new("Bearer")
+///     .param("realm", "api")
+///     .param("error", "insufficient_scope")
+///     .param("scope", "db:delete");
+/// assert_eq!(c.to_string(), r#"Bearer realm="api", error="insufficient_scope", scope="db:delete""#);
+/// let parsed = Challenge::parse_all(&c.to_string()).unwrap();
+/// assert_eq!(parsed[0].get("scope"), Some("db:delete"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Challenge {
+    scheme: String,
+    token68: Option<String>,
+    params: Vec<(String, String)>,
+}
+
+/// A `WWW-Authenticate` value that does not follow RFC 9110 §11.6.1.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("malformed WWW-Authenticate value at byte {position}")]
+pub struct ChallengeParseError {
+    /// Where parsing stopped.
+    pub position: usize,
+}
+
+impl Challenge {
+    /// A challenge for `scheme` with no parameters.
+    pub fn new(scheme: impl Into<String>) -> Self {
+        Challenge {
+            scheme: scheme.into(),
+            token68: None,
+            params: Vec::new(),
+        }
+    }
+
+    /// Sets `name` to `value`, replacing an earlier value of the same name (names compare
+    /// case-insensitively). Control characters in `value` become spaces, so a challenge can
+    /// never split a header.
+    #[must_use]
+    pub fn param(mut self, name: &str, value: impl AsRef<str>) -> Self {
+        let value: String = value
+            .as_ref()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let name = name.to_ascii_lowercase();
+        match self.params.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.params.push((name, value)),
+        }
+        self
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// A parameter's value by (case-insensitive) name.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All parameters, names lower-cased, in order.
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    /// The token68 form, for schemes that use it instead of parameters.
+    pub fn token68(&self) -> Option<&str> {
+        self.token68.as_deref()
+    }
+
+    /// Parses a `WWW-Authenticate` field value holding one or more challenges.
+    pub fn parse_all(value: &str) -> Result<Vec<Challenge>, ChallengeParseError> {
+        Parser {
+            s: value.as_bytes(),
+            i: 0,
+        }
+        .challenges()
+    }
+}
+
+impl fmt::Display for Challenge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.scheme)?;
+        if let Some(t) = &self.token68 {
+            return write!(f, " {t}");
+        }
+        for (i, (name, value)) in self.params.iter().enumerate() {
+            f.write_str(if i == 0 { " " } else { ", " })?;
+            write!(f, "{name}=\"")?;
+            for c in value.chars() {
+                if c == '"' || c == '\\' {
+                    f.write_str("\\")?;
+                }
+                write!(f, "{c}")?;
+            }
+            f.write_str("\"")?;
+        }
+        Ok(())
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn is_token68_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~+/".contains(&b)
+}
+
+impl Parser<'_> {
+    fn err(&self) -> ChallengeParseError {
+        ChallengeParseError { position: self.i }
+    }
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.i += 1;
+        }
+    }
+    fn skip_commas(&mut self) {
+        loop {
+            self.skip_ws();
+            if self.peek() == Some(b',') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+    fn token(&mut self) -> &str {
+        let start = self.i;
+        while self.peek().is_some_and(is_tchar) {
+            self.i += 1;
+        }
+        // tchars are ASCII, so this slice is valid UTF-8.
+        std::str::from_utf8(&self.s[start..self.i]).unwrap_or_default()
+    }
+    fn quoted(&mut self) -> Result<String, ChallengeParseError> {
+        self.i += 1; // opening quote
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.err()),
+                Some(b'"') => {
+                    self.i += 1;
+                    return String::from_utf8(out).map_err(|_| self.err());
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let c = self.peek().ok_or_else(|| self.err())?;
+                    out.push(c);
+                    self.i += 1;
+                }
+                Some(c) if c == b'\t' || c >= 0x20 && c != 0x7f => {
+                    out.push(c);
+                    self.i += 1;
+                }
+                Some(_) => return Err(self.err()),
+            }
+        }
+    }
+
+    /// Whether the input at the cursor is `token BWS "="` followed by a value (an auth-param),
+    /// as opposed to the start of the next challenge.
+    fn at_param(&self) -> bool {
+        let mut j = self.i;
+        while self.s.get(j).copied().is_some_and(is_tchar) {
+            j += 1;
+        }
+        if j == self.i {
+            return false;
+        }
+        while matches!(self.s.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        if self.s.get(j) != Some(&b'=') {
+            return false;
+        }
+        j += 1;
+        while matches!(self.s.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        matches!(self.s.get(j), Some(b) if *b == b'"' || is_tchar(*b))
+    }
+
+    fn challenges(mut self) -> Result<Vec<Challenge>, ChallengeParseError> {
+        let mut out = Vec::new();
+        self.skip_commas();
+        while self.i < self.s.len() {
+            let scheme = self.token().to_owned();
+            if scheme.is_empty() {
+                return Err(self.err());
+            }
+            let mut challenge = Challenge::new(scheme);
+            self.skip_ws();
+            if self.at_param() {
+                loop {
+                    let name = self.token().to_ascii_lowercase();
+                    self.skip_ws();
+                    self.i += 1; // '=' (checked by at_param)
+                    self.skip_ws();
+                    let value = if self.peek() == Some(b'"') {
+                        self.quoted()?
+                    } else {
+                        self.token().to_owned()
+                    };
+                    if challenge.params.iter().any(|(n, _)| *n == name) {
+                        return Err(self.err()); // each auth-param at most once
+                    }
+                    challenge.params.push((name, value));
+                    self.skip_commas();
+                    if !self.at_param() {
+                        break;
+                    }
+                }
+            } else if self.peek().is_some_and(is_token68_char) {
+                let start = self.i;
+                while self.peek().is_some_and(is_token68_char) {
+                    self.i += 1;
+                }
+                while self.peek() == Some(b'=') {
+                    self.i += 1;
+                }
+                challenge.token68 = std::str::from_utf8(&self.s[start..self.i])
+                    .ok()
+                    .map(str::to_owned);
+                self.skip_commas();
+            } else {
+                self.skip_commas();
+            }
+            out.push(challenge);
+        }
+        Ok(out)
+    }
+}
+
+/// How a resource describes itself in challenges.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ChallengeConfig {
+    /// `realm`, when set.
+    pub realm: Option<String>,
+    /// URL of the resource's RFC 9728 metadata document (`resource_metadata`).
+    pub resource_metadata: Option<String>,
+    /// Algorithms for `DPoP algs="…"`; `None` when the resource does not accept DPoP.
+    pub dpop_algs: Option<Vec<Algorithm>>,
+    /// Put each error's own message in `error_description` instead of a fixed terse text.
+    pub verbose: bool,
+}
+
+impl ChallengeConfig {
+    /// A configuration with a metadata URL and the DPoP algorithms accepted.
+    pub fn new(resource_metadata: Option<String>, dpop_algs: Option<Vec<Algorithm>>) -> Self {
+        ChallengeConfig {
+            realm: None,
+            resource_metadata,
+            dpop_algs,
+            verbose: false,
+        }
+    }
+}
+
+/// Everything an adapter needs to answer a failed request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The body's `error`.
+    pub code: &'static str,
+    /// The body's `error_description`.
+    pub description: String,
+    /// `WWW-Authenticate` values, one header each.
+    pub challenges: Vec<String>,
+    /// `DPoP-Nonce` to send (with `use_dpop_nonce`).
+    pub dpop_nonce: Option<String>,
+    /// `Retry-After` seconds (with 503).
+    pub retry_after: Option<u64>,
+}
+
+impl ErrorResponse {
+    /// Maps an error to status, code and challenges per CONFORMANCE.md's table. `scheme` is
+    /// the scheme the request used, if any.
+    ///
+    /// ```
+    /// use authgent_core::{AuthgentError, ScopeError};
+    /// use authgent_core::challenge::{ChallengeConfig, ErrorResponse};
+    /// use authgent_core::credentials::Scheme;
+    /// let cfg = ChallengeConfig::new(Some("https://api.example/.well-known/oauth-protected-resource".into()), None);
+    /// let err: AuthgentError = ScopeError::new(["db:delete"]).into();
+    /// let r = ErrorResponse::new(&err, Some(Scheme::Bearer), &cfg);
+    /// assert_eq!(r.status, 403);
+    /// assert!(r.challenges[0].contains(r#"scope="db:delete""#));
+    /// ```
+    pub fn new(error: &AuthgentError, scheme: Option<Scheme>, config: &ChallengeConfig) -> Self {
+        let code = error.code();
+        let description = if config.verbose {
+            error.to_string()
+        } else {
+            terse(error).to_owned()
+        };
+        let mut response = ErrorResponse {
+            status: error.status(),
+            code,
+            description: description.clone(),
+            challenges: Vec::new(),
+            dpop_nonce: None,
+            retry_after: None,
+        };
+        let base = |scheme: Scheme| {
+            let mut c = Challenge::new(scheme.as_str());
+            if let Some(realm) = &config.realm {
+                c = c.param("realm", realm);
+            }
+            c
+        };
+        let with_metadata = |c: Challenge| match &config.resource_metadata {
+            Some(url) => c.param("resource_metadata", url),
+            None => c,
+        };
+        let with_algs = |c: Challenge| match &config.dpop_algs {
+            Some(algs) => c.param(
+                "algs",
+                algs.iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            None => c,
+        };
+        let used = scheme.unwrap_or(Scheme::Bearer);
+        let challenge = match error {
+            AuthgentError::MissingCredentials => {
+                response
+                    .challenges
+                    .push(with_metadata(base(Scheme::Bearer)).to_string());
+                if config.dpop_algs.is_some() {
+                    response
+                        .challenges
+                        .push(with_algs(base(Scheme::Dpop)).to_string());
+                }
+                None
+            }
+            AuthgentError::Token(TokenError::DpopBoundAsBearer | TokenError::DpopRequired) => {
+                Some(with_algs(base(Scheme::Dpop)).param("error", code))
+            }
+            AuthgentError::Token(_) => {
+                let c = with_metadata(base(used)).param("error", code);
+                Some(if used == Scheme::Dpop {
+                    with_algs(c)
+                } else {
+                    c
+                })
+            }
+            AuthgentError::Dpop(e) => {
+                if let crate::DpopError::UseNonce { nonce } = e {
+                    response.dpop_nonce = Some(nonce.clone());
+                }
+                Some(with_algs(base(Scheme::Dpop)).param("error", code))
+            }
+            AuthgentError::Scope(e) => Some(
+                with_metadata(base(used))
+                    .param("error", "insufficient_scope")
+                    .param("scope", e.required.join(" ")),
+            ),
+            AuthgentError::Delegation(_) => {
+                Some(with_metadata(base(used)).param("error", "insufficient_scope"))
+            }
+            AuthgentError::Request(_) => Some(base(used).param("error", code)),
+            AuthgentError::KeysUnavailable { retry_after } => {
+                response.retry_after = Some(retry_after.as_secs().max(1));
+                None
+            }
+        };
+        if let Some(c) = challenge {
+            response
+                .challenges
+                .push(c.param("error_description", &description).to_string());
+        }
+        response
+    }
+
+    /// The JSON body `{"error": …, "error_description": …}`.
+    pub fn body_json(&self) -> String {
+        serde_json::json!({"error": self.code, "error_description": self.description}).to_string()
+    }
+}
+
+/// Fixed descriptions that reveal nothing about why a token failed.
+fn terse(error: &AuthgentError) -> &'static str {
+    match error {
+        AuthgentError::MissingCredentials => "authentication required",
+        AuthgentError::Token(_) => "the access token is invalid",
+        AuthgentError::Dpop(crate::DpopError::UseNonce { .. }) => "a DPoP nonce is required",
+        AuthgentError::Dpop(_) => "the DPoP proof is invalid",
+        AuthgentError::Scope(_) => "the access token lacks a required scope",
+        AuthgentError::Delegation(_) => "the delegation chain is not allowed here",
+        AuthgentError::Request(_) => "the request is malformed",
+        AuthgentError::KeysUnavailable { .. } => "the issuer's keys are temporarily unavailable",
+    }
+}

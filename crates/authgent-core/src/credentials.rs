@@ -1,0 +1,183 @@
+//! Reading credentials from request headers: one `Authorization`, at most one `DPoP`.
+
+use std::fmt;
+
+use crate::error::{AuthgentError, RequestError, TokenError};
+
+/// The authentication scheme a request used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// `Authorization: Bearer` (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP` (RFC 9449 §7.1).
+    Dpop,
+}
+
+impl Scheme {
+    /// The scheme name as written in headers and challenges.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Bearer => "Bearer",
+            Scheme::Dpop => "DPoP",
+        }
+    }
+}
+
+/// An access token and, with the DPoP scheme, its proof — borrowed from the request headers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Credentials<'a> {
+    scheme: Scheme,
+    token: &'a str,
+    proof: Option<&'a str>,
+}
+
+impl fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("scheme", &self.scheme)
+            .field("token", &"<redacted>")
+            .field("proof", &self.proof.map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl<'a> Credentials<'a> {
+    /// Reads the raw values of every `Authorization` and every `DPoP` header.
+    ///
+    /// - no `Authorization`, or a scheme other than Bearer/DPoP → `Ok(None)` (no credentials);
+    /// - several `Authorization` headers, both schemes in one, or several `DPoP` headers →
+    ///   [`RequestError`] (400 `invalid_request`, RFC 6750 §3.1, RFC 9449 §4.3 (1));
+    /// - a value that is not visible ASCII → [`RequestError::InvalidHeader`];
+    /// - an empty or syntactically bad token → [`TokenError::Malformed`] (401 `invalid_token`).
+    ///
+    /// ```
+    /// use authgent_core::credentials::{Credentials, Scheme};
+    /// let c = Credentials::from_headers(&[b"DPoP eyJ.eyJ.sig"], &[b"proof"])?.unwrap();
+    /// assert_eq!(c.scheme(), Scheme::Dpop);
+    /// assert_eq!(c.token(), "eyJ.eyJ.sig");
+    /// assert_eq!(c.proof(), Some("proof"));
+    /// assert!(Credentials::from_headers(&[b"Bearer a", b"Bearer b"], &[]).is_err());
+    /// # Ok::<(), authgent_core::AuthgentError>(())
+    /// ```
+    pub fn from_headers(
+        authorization: &[&'a [u8]],
+        dpop: &[&'a [u8]],
+    ) -> Result<Option<Self>, AuthgentError> {
+        if authorization.len() > 1 {
+            return Err(RequestError::MultipleAuthorization.into());
+        }
+        if dpop.len() > 1 {
+            return Err(RequestError::MultipleDpop.into());
+        }
+        let Some(value) = authorization.first() else {
+            return Ok(None);
+        };
+        let value = visible_ascii(value).ok_or(RequestError::InvalidHeader("Authorization"))?;
+        let proof = match dpop.first() {
+            Some(p) => Some(
+                visible_ascii(p)
+                    .ok_or(RequestError::InvalidHeader("DPoP"))?
+                    .trim(),
+            ),
+            None => None,
+        };
+        let value = value.trim();
+        let (scheme_name, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let scheme = if scheme_name.eq_ignore_ascii_case("bearer") {
+            Scheme::Bearer
+        } else if scheme_name.eq_ignore_ascii_case("dpop") {
+            Scheme::Dpop
+        } else {
+            return Ok(None);
+        };
+        let token = rest.trim_start_matches(' ');
+        if token.is_empty() {
+            return Err(TokenError::Malformed("empty token").into());
+        }
+        if !is_b64token(token) {
+            // "Bearer a, DPoP b": two credentials in one header.
+            if token.contains(',') {
+                return Err(RequestError::MultipleAuthorization.into());
+            }
+            return Err(TokenError::Malformed("token has characters outside b64token").into());
+        }
+        Ok(Some(Credentials {
+            scheme,
+            token,
+            proof,
+        }))
+    }
+
+    /// The scheme used.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The access token.
+    pub fn token(&self) -> &'a str {
+        self.token
+    }
+
+    /// The `DPoP` header value, if one was sent.
+    pub fn proof(&self) -> Option<&'a str> {
+        self.proof
+    }
+}
+
+/// RFC 9110 field values here must be visible ASCII plus spaces and tabs.
+fn visible_ascii(value: &[u8]) -> Option<&str> {
+    if value
+        .iter()
+        .all(|b| (0x20..0x7f).contains(b) || *b == b'\t')
+    {
+        std::str::from_utf8(value).ok()
+    } else {
+        None
+    }
+}
+
+/// RFC 6750 §2.1 b64token: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extraction_rules() {
+        let none: &[&[u8]] = &[];
+        assert_eq!(Credentials::from_headers(none, none).unwrap(), None);
+        assert_eq!(
+            Credentials::from_headers(&[b"Basic dXNlcjpwYXNz"], none).unwrap(),
+            None
+        );
+        let c = Credentials::from_headers(&[b"bearer  abc"], none)
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.scheme(), c.token()), (Scheme::Bearer, "abc"));
+        assert!(matches!(
+            Credentials::from_headers(&[b"Bearer"], none),
+            Err(AuthgentError::Token(TokenError::Malformed(_)))
+        ));
+        assert!(matches!(
+            Credentials::from_headers(&[b"Bearer a, DPoP b"], none),
+            Err(AuthgentError::Request(RequestError::MultipleAuthorization))
+        ));
+        assert!(matches!(
+            Credentials::from_headers(&[b"Bearer \xc3\xa9"], none),
+            Err(AuthgentError::Request(RequestError::InvalidHeader(_)))
+        ));
+        assert!(matches!(
+            Credentials::from_headers(&[b"DPoP a"], &[b"p1", b"p2"]),
+            Err(AuthgentError::Request(RequestError::MultipleDpop))
+        ));
+        assert!(!format!("{c:?}").contains("abc"));
+    }
+}

@@ -1,0 +1,337 @@
+//! Resource-server verification of DPoP proofs: every check of RFC 9449 §4.3, plus `ath` and
+//! `cnf.jkt` binding (§4.3 (12), §6.1, §7.1).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use super::NonceIssuer;
+use crate::algorithm::Algorithm;
+use crate::error::{ConfigError, DpopError, TokenError};
+use crate::jws::{self, CompactJws};
+use crate::key::{KeyError, PRIVATE_MEMBERS, VerificationKey};
+use crate::time::{from_unix_seconds, secs, unix_seconds};
+
+/// Default acceptance window for a proof's `iat`, either side of now.
+pub const DEFAULT_IAT_WINDOW: Duration = Duration::from_secs(60);
+/// Default cap on `jti` length in bytes.
+pub const DEFAULT_MAX_JTI_BYTES: usize = 256;
+const MAX_PROOF_BYTES: usize = 8 * 1024;
+
+/// Identifies a proof for replay detection: SHA-256 over the key thumbprint and the `jti`,
+/// so stores hold 32 bytes per proof whatever the client sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProofId(pub [u8; 32]);
+
+/// Remembers proof ids for as long as their proofs could be accepted (RFC 9449 §11.1).
+///
+/// Implementations must be bounded; `authgent-jwks` has one backed by moka.
+pub trait ReplayGuard {
+    /// Records `id` until `expires_at`. Returns `true` the first time, `false` for a replay.
+    fn check_and_record(&self, id: ProofId, expires_at: SystemTime) -> bool;
+}
+
+impl<T: ReplayGuard + ?Sized> ReplayGuard for &T {
+    fn check_and_record(&self, id: ProofId, expires_at: SystemTime) -> bool {
+        (**self).check_and_record(id, expires_at)
+    }
+}
+
+impl<T: ReplayGuard + ?Sized> ReplayGuard for std::sync::Arc<T> {
+    fn check_and_record(&self, id: ProofId, expires_at: SystemTime) -> bool {
+        (**self).check_and_record(id, expires_at)
+    }
+}
+
+/// The request a proof must match.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct DpopRequest<'a> {
+    /// HTTP method, compared exactly with `htm`.
+    pub method: &'a str,
+    /// The absolute request URI as the client addressed it (configured external base URL +
+    /// path); query and fragment are ignored.
+    pub uri: &'a str,
+    /// The access token sent with the proof; when set, `ath` is required and checked.
+    pub access_token: Option<&'a str>,
+    /// The token's `cnf.jkt`; when set, the proof key's thumbprint must equal it.
+    pub expected_jkt: Option<&'a str>,
+}
+
+impl fmt::Debug for DpopRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopRequest")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("access_token", &self.access_token.map(|_| "<redacted>"))
+            .field("expected_jkt", &self.expected_jkt)
+            .finish()
+    }
+}
+
+impl<'a> DpopRequest<'a> {
+    /// A proof for `method` on `uri`, without an access token (as at a token endpoint).
+    pub fn new(method: &'a str, uri: &'a str) -> Self {
+        DpopRequest {
+            method,
+            uri,
+            access_token: None,
+            expected_jkt: None,
+        }
+    }
+
+    /// The proof accompanies `access_token` bound to `jkt` (resource access, §7.1).
+    #[must_use]
+    pub fn with_access_token(mut self, access_token: &'a str, jkt: &'a str) -> Self {
+        self.access_token = Some(access_token);
+        self.expected_jkt = Some(jkt);
+        self
+    }
+}
+
+/// What a valid proof established.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedProof {
+    /// RFC 7638 thumbprint of the proof key.
+    pub jkt: String,
+    /// The proof's `jti`.
+    pub jti: String,
+    /// The proof's `iat`.
+    pub issued_at: SystemTime,
+}
+
+/// Verifies DPoP proofs. Built once; shared across requests.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use authgent_core::dpop::{DpopKey, DpopRequest, DpopVerifier, ProofId, ReplayGuard};
+/// # struct NoReplay(std::sync::Mutex<std::collections::HashSet<ProofId>>);
+/// # impl ReplayGuard for NoReplay {
+/// #     fn check_and_record(&self, id: ProofId, _: std::time::SystemTime) -> bool {
+/// #         self.0.lock().unwrap().insert(id)
+/// #     }
+/// # }
+/// # let replay = NoReplay(Default::default());
+/// let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let key = DpopKey::generate_es256()?;
+/// let proof = key.proof("GET", "https://api.example/data?q=1", Some("the-token"), None, now)?;
+///
+/// let verifier = DpopVerifier::builder().build()?;
+/// let request = DpopRequest::new("GET", "https://API.example:443/data")
+///     .with_access_token("the-token", key.jkt());
+/// let verified = verifier.verify(&proof, &request, &replay, now)?;
+/// assert_eq!(verified.jkt, key.jkt());
+/// // the same proof again is a replay
+/// assert!(verifier.verify(&proof, &request, &replay, now).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct DpopVerifier {
+    algorithms: Vec<Algorithm>,
+    iat_window: Duration,
+    max_jti_bytes: usize,
+    nonces: Option<NonceIssuer>,
+}
+
+impl DpopVerifier {
+    /// Starts a verifier: all asymmetric algorithms, ±60 s `iat` window, no nonces.
+    pub fn builder() -> DpopVerifierBuilder {
+        DpopVerifierBuilder(DpopVerifier {
+            algorithms: Algorithm::ALL.to_vec(),
+            iat_window: DEFAULT_IAT_WINDOW,
+            max_jti_bytes: DEFAULT_MAX_JTI_BYTES,
+            nonces: None,
+        })
+    }
+
+    /// Accepted proof algorithms (for `DPoP algs="…"` challenges).
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// The nonce issuer, when server nonces are required.
+    pub fn nonces(&self) -> Option<&NonceIssuer> {
+        self.nonces.as_ref()
+    }
+
+    /// Verifies one proof (the value of the single `DPoP` header) for `request`.
+    ///
+    /// The `jti` is recorded in `replay` only after every other check passed, so invalid proofs
+    /// cannot fill the store.
+    pub fn verify(
+        &self,
+        proof: &str,
+        request: &DpopRequest<'_>,
+        replay: &dyn ReplayGuard,
+        now: SystemTime,
+    ) -> Result<VerifiedProof, DpopError> {
+        // §4.3 (2): one well-formed JWS.
+        let jws = CompactJws::parse(proof, MAX_PROOF_BYTES).map_err(|e| match e {
+            TokenError::TooLarge { .. } => DpopError::Malformed("proof is too large"),
+            _ => DpopError::Malformed("not a compact JWS"),
+        })?;
+        // §4.3 (4): typ.
+        match jws.header.get("typ") {
+            Some(Value::String(t)) if jws::typ_is(t, "dpop+jwt") => {}
+            _ => return Err(DpopError::InvalidType),
+        }
+        // §4.3 (5): asymmetric, allowed alg.
+        let alg = jws
+            .algorithm(&self.algorithms)
+            .map_err(|_| DpopError::AlgorithmNotAllowed)?;
+        if jws.header.contains_key("crit") {
+            return Err(DpopError::Malformed("crit is not supported"));
+        }
+        // §4.3 (7): the jwk is a public key, never private material.
+        let Some(Value::Object(jwk)) = jws.header.get("jwk") else {
+            return Err(DpopError::InvalidJwk("header jwk must be a JSON object"));
+        };
+        if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+            return Err(DpopError::PrivateKeyInJwk);
+        }
+        let key = VerificationKey::from_jwk(jwk).map_err(|e| match e {
+            KeyError::PrivateMaterial | KeyError::Symmetric => DpopError::PrivateKeyInJwk,
+            KeyError::RsaKeySize => DpopError::InvalidJwk("RSA key is too small or too large"),
+            _ => DpopError::InvalidJwk("not a usable public signing key"),
+        })?;
+        // §4.3 (6): signature with the header key.
+        key.verify(alg, jws.signing_input.as_bytes(), &jws.signature)
+            .map_err(|e| match e {
+                TokenError::KeyAlgorithmMismatch => DpopError::InvalidJwk("key does not fit alg"),
+                _ => DpopError::InvalidSignature,
+            })?;
+        let claims = crate::json::parse_object(&jws.payload)
+            .map_err(|_| DpopError::Malformed("payload is not a JSON object"))?;
+        let string = |name: &'static str| match claims.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.as_str()),
+            _ => Err(DpopError::InvalidClaim(name)),
+        };
+        // §4.3 (3): required claims.
+        let jti = string("jti")?;
+        let htm = string("htm")?;
+        let htu = string("htu")?;
+        let iat = crate::claims::numeric_date(&claims, "iat")
+            .map_err(|_| DpopError::InvalidClaim("iat"))?
+            .ok_or(DpopError::InvalidClaim("iat"))?;
+        if jti.len() > self.max_jti_bytes {
+            return Err(DpopError::JtiTooLong);
+        }
+        // §4.3 (8): method, exact.
+        if htm != request.method {
+            return Err(DpopError::MethodMismatch);
+        }
+        // §4.3 (9): URI, normalised, without query and fragment.
+        let expected = crate::uri::normalize_htu(request.uri).ok_or(DpopError::UriMismatch)?;
+        if crate::uri::normalize_htu(htu).as_deref() != Some(expected.as_str()) {
+            return Err(DpopError::UriMismatch);
+        }
+        // §4.3 (10), §9: server nonce.
+        if let Some(nonces) = &self.nonces {
+            let valid =
+                matches!(claims.get("nonce"), Some(Value::String(n)) if nonces.is_valid(n, now));
+            if !valid {
+                return Err(DpopError::UseNonce {
+                    nonce: nonces.issue(now),
+                });
+            }
+        }
+        // §4.3 (11): iat window, both directions.
+        let now_s = unix_seconds(now);
+        let window = secs(self.iat_window);
+        if iat < now_s.saturating_sub(window) || iat > now_s.saturating_add(window) {
+            return Err(DpopError::IatOutOfWindow);
+        }
+        // §4.3 (12), §7.1: ath and key binding.
+        if let Some(token) = request.access_token {
+            let ath = match claims.get("ath") {
+                Some(Value::String(a)) => a.as_str(),
+                _ => return Err(DpopError::AthMismatch),
+            };
+            if !constant_time_eq(ath.as_bytes(), super::access_token_hash(token).as_bytes()) {
+                return Err(DpopError::AthMismatch);
+            }
+        }
+        if let Some(jkt) = request.expected_jkt {
+            if key.thumbprint() != jkt {
+                return Err(DpopError::KeyMismatch);
+            }
+        }
+        // §11.1: replay, recorded for as long as the iat check would still pass.
+        let mut input = Vec::with_capacity(key.thumbprint().len() + 1 + jti.len());
+        input.extend_from_slice(key.thumbprint().as_bytes());
+        input.push(b'.');
+        input.extend_from_slice(jti.as_bytes());
+        let id = ProofId(openssl::sha::sha256(&input));
+        let expires_at = from_unix_seconds(iat.saturating_add(window).saturating_add(1));
+        if !replay.check_and_record(id, expires_at) {
+            return Err(DpopError::Replayed);
+        }
+        Ok(VerifiedProof {
+            jkt: key.thumbprint().to_owned(),
+            jti: jti.to_owned(),
+            issued_at: from_unix_seconds(iat),
+        })
+    }
+}
+
+/// Constant-time equality that is false (not a panic) for different lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a, b)
+}
+
+/// Builds a [`DpopVerifier`].
+#[derive(Debug)]
+#[must_use]
+pub struct DpopVerifierBuilder(DpopVerifier);
+
+impl DpopVerifierBuilder {
+    /// Accepted proof algorithms (default: every asymmetric algorithm).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.0.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Acceptance window for `iat` either side of now (default 60 s).
+    pub fn iat_window(mut self, window: Duration) -> Self {
+        self.0.iat_window = window;
+        self
+    }
+
+    /// Cap on `jti` length (default 256 bytes).
+    pub fn max_jti_bytes(mut self, bytes: usize) -> Self {
+        self.0.max_jti_bytes = bytes;
+        self
+    }
+
+    /// Require server nonces issued by `nonces` (RFC 9449 §9).
+    pub fn require_nonce(mut self, nonces: NonceIssuer) -> Self {
+        self.0.nonces = Some(nonces);
+        self
+    }
+
+    /// Checks the settings and builds the verifier.
+    pub fn build(self) -> Result<DpopVerifier, ConfigError> {
+        let v = self.0;
+        if v.algorithms.is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "dpop algorithms",
+                reason: "allow at least one algorithm",
+            });
+        }
+        if v.iat_window.is_zero() || v.iat_window > Duration::from_secs(600) {
+            return Err(ConfigError::Invalid {
+                setting: "dpop iat_window",
+                reason: "between 1 s and 10 min",
+            });
+        }
+        if v.max_jti_bytes < 16 {
+            return Err(ConfigError::Invalid {
+                setting: "dpop max_jti_bytes",
+                reason: "at least 16",
+            });
+        }
+        Ok(v)
+    }
+}

@@ -1,0 +1,339 @@
+//! `TokenValidator`: verifies an access token over a key set and returns an `AgentIdentity`.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::algorithm::Algorithm;
+use crate::claims::TokenClaims;
+use crate::error::{ConfigError, TokenError};
+use crate::identity::AgentIdentity;
+use crate::jws::{self, CompactJws};
+use crate::key::{KeyResolver, VerificationKey};
+use crate::time::{secs, unix_seconds};
+
+/// Default clock leeway for `exp`, `nbf` and `iat`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+/// Default cap on a token's size, checked before any parsing.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Default cap on `act` nesting.
+pub const DEFAULT_MAX_ACT_DEPTH: usize = 32;
+
+/// Which JOSE `typ` values an access token may carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TypPolicy {
+    /// `at+jwt` (RFC 9068), `application/at+jwt`, `JWT` (what authgent-server sends) or no
+    /// `typ`. Every other explicit type — `dpop+jwt`, `txntoken+jwt`, … — is refused.
+    #[default]
+    Compatible,
+    /// Only `at+jwt` / `application/at+jwt` (RFC 9068 §4 strictly).
+    Strict,
+}
+
+impl TypPolicy {
+    pub(crate) fn accepts(self, typ: Option<&str>) -> bool {
+        match (self, typ) {
+            (_, Some(t)) if jws::typ_is(t, "at+jwt") => true,
+            (TypPolicy::Compatible, None) => true,
+            (TypPolicy::Compatible, Some(t)) => jws::typ_is(t, "jwt"),
+            (TypPolicy::Strict, _) => false,
+        }
+    }
+}
+
+/// A token that passed structural checks but whose signature is not verified yet.
+///
+/// Split out so that an async key source can look up [`kid`](Self::kid) between parsing and
+/// verifying without parsing twice.
+#[derive(Debug)]
+pub struct UntrustedToken<'t> {
+    jws: CompactJws<'t>,
+    alg: Algorithm,
+}
+
+impl UntrustedToken<'_> {
+    /// The header `kid` (present and short, already checked).
+    pub fn kid(&self) -> &str {
+        self.jws
+            .header
+            .get("kid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The header `alg` (already in the allow-list).
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The payload's `iss`, **unverified**: only for routing to a pre-configured issuer.
+    pub fn unverified_issuer(&self) -> Option<String> {
+        crate::json::parse_object(&self.jws.payload)
+            .ok()?
+            .get("iss")?
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+/// Verifies access tokens: structure, algorithm, signature, then claims.
+///
+/// Built once at start-up; cheap to share (`Arc`) across requests.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use authgent_core::{Algorithm, KeySet, SigningKey, TokenValidator};
+///
+/// let key = SigningKey::generate(Algorithm::Es256)?.with_kid("k1");
+/// let keys = KeySet::from_keys([key.verification_key()?]);
+/// let validator = TokenValidator::builder("https://as.example")
+///     .audience("https://tools.example")
+///     .build()?;
+///
+/// let claims = serde_json::json!({
+///     "iss": "https://as.example", "sub": "client:agent", "aud": "https://tools.example",
+///     "exp": 1_700_000_600, "iat": 1_700_000_000, "scope": "read"
+/// });
+/// let token = key.sign(&Default::default(), claims.as_object().unwrap())?;
+/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_100);
+/// let identity = validator.verify(&token, &keys, now)?;
+/// assert_eq!(identity.subject(), "client:agent");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TokenValidator {
+    issuer: String,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    leeway: Duration,
+    typ: TypPolicy,
+    max_token_bytes: usize,
+    max_act_depth: usize,
+}
+
+impl TokenValidator {
+    /// Starts a validator for tokens issued by `issuer` (compared exactly, code point by code
+    /// point: no trailing-slash or case normalisation).
+    pub fn builder(issuer: impl Into<String>) -> TokenValidatorBuilder {
+        TokenValidatorBuilder {
+            inner: TokenValidator {
+                issuer: issuer.into(),
+                audiences: Vec::new(),
+                algorithms: Algorithm::ALL.to_vec(),
+                leeway: DEFAULT_LEEWAY,
+                typ: TypPolicy::default(),
+                max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+                max_act_depth: DEFAULT_MAX_ACT_DEPTH,
+            },
+        }
+    }
+
+    /// The configured issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The configured audiences (empty: `aud` not checked).
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
+    /// The allowed algorithms.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// The clock leeway.
+    pub fn leeway(&self) -> Duration {
+        self.leeway
+    }
+
+    /// Structural checks without a key: size cap, three base64url parts, header JSON, `alg`
+    /// allowed, no `crit`, `kid` present, `typ` acceptable.
+    pub fn parse<'t>(&self, token: &'t str) -> Result<UntrustedToken<'t>, TokenError> {
+        let jws = CompactJws::parse(token, self.max_token_bytes)?;
+        let alg = jws.algorithm(&self.algorithms)?;
+        jws.check_crit()?;
+        if !self.typ.accepts(jws.typ()?) {
+            return Err(TokenError::UnacceptableType);
+        }
+        jws.kid()?;
+        Ok(UntrustedToken { jws, alg })
+    }
+
+    /// Verifies a parsed token with the key its `kid` resolved to, then its claims.
+    pub fn verify_with_key(
+        &self,
+        token: &UntrustedToken<'_>,
+        key: &VerificationKey,
+        now: SystemTime,
+    ) -> Result<AgentIdentity, TokenError> {
+        let claims = verify_signature_and_claims(&token.jws, token.alg, key, self.max_act_depth)?;
+        check_time(&claims, now, self.leeway, true)?;
+        if claims.issuer() != Some(self.issuer.as_str()) {
+            return Err(match claims.issuer() {
+                None => TokenError::MissingClaim("iss"),
+                Some(_) => TokenError::IssuerMismatch,
+            });
+        }
+        if claims.subject().is_none() {
+            return Err(TokenError::MissingClaim("sub"));
+        }
+        if !self.audiences.is_empty()
+            && !claims.audience().iter().any(|a| self.audiences.contains(a))
+        {
+            return Err(TokenError::AudienceMismatch);
+        }
+        Ok(AgentIdentity::from_claims(claims))
+    }
+
+    /// Parses, resolves the key by `kid` (no fallback key), and verifies.
+    pub fn verify(
+        &self,
+        token: &str,
+        keys: &impl KeyResolver,
+        now: SystemTime,
+    ) -> Result<AgentIdentity, TokenError> {
+        let untrusted = self.parse(token)?;
+        let key = keys
+            .resolve(untrusted.kid())
+            .ok_or(TokenError::UnknownKeyId)?;
+        self.verify_with_key(&untrusted, key, now)
+    }
+}
+
+/// Signature first, then the payload is parsed as strict JSON and typed.
+pub(crate) fn verify_signature_and_claims(
+    jws: &CompactJws<'_>,
+    alg: Algorithm,
+    key: &VerificationKey,
+    max_act_depth: usize,
+) -> Result<TokenClaims, TokenError> {
+    if !key.supports(alg) {
+        return Err(TokenError::KeyAlgorithmMismatch);
+    }
+    key.verify(alg, jws.signing_input.as_bytes(), &jws.signature)?;
+    let raw = crate::json::parse_object(&jws.payload)
+        .map_err(|_| TokenError::Malformed("payload is not a JSON object"))?;
+    TokenClaims::from_json(raw, max_act_depth)
+}
+
+/// `exp` (required when `require_exp`), `nbf`, `iat`, each with leeway (RFC 7519 §4.1.4–6).
+pub(crate) fn check_time(
+    claims: &TokenClaims,
+    now: SystemTime,
+    leeway: Duration,
+    require_exp: bool,
+) -> Result<(), TokenError> {
+    let now = unix_seconds(now);
+    let leeway = secs(leeway);
+    match claims.expires_at() {
+        Some(exp) if now >= exp.saturating_add(leeway) => return Err(TokenError::Expired),
+        None if require_exp => return Err(TokenError::MissingClaim("exp")),
+        _ => {}
+    }
+    if claims
+        .not_before()
+        .is_some_and(|nbf| now < nbf.saturating_sub(leeway))
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims
+        .issued_at()
+        .is_some_and(|iat| iat > now.saturating_add(leeway))
+    {
+        return Err(TokenError::IssuedInFuture);
+    }
+    Ok(())
+}
+
+/// Builds a [`TokenValidator`]; settings are checked in [`build`](Self::build).
+#[derive(Debug)]
+#[must_use]
+pub struct TokenValidatorBuilder {
+    inner: TokenValidator,
+}
+
+impl TokenValidatorBuilder {
+    /// Require `aud` to contain `audience` (may be called several times: any one matches).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.inner.audiences.push(audience.into());
+        self
+    }
+
+    /// Require `aud` to contain one of `audiences`.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.inner
+            .audiences
+            .extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Allowed algorithms (default: all asymmetric ones; each key still binds its own).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.inner.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Clock leeway for `exp`/`nbf`/`iat` (default 60 s, at most 10 min).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.inner.leeway = leeway;
+        self
+    }
+
+    /// `typ` policy (default [`TypPolicy::Compatible`]).
+    pub fn typ_policy(mut self, typ: TypPolicy) -> Self {
+        self.inner.typ = typ;
+        self
+    }
+
+    /// Token size cap in bytes (default 16 KiB).
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.inner.max_token_bytes = bytes;
+        self
+    }
+
+    /// `act` nesting cap (default 32).
+    pub fn max_act_depth(mut self, depth: usize) -> Self {
+        self.inner.max_act_depth = depth;
+        self
+    }
+
+    /// Checks the settings and builds the validator.
+    pub fn build(self) -> Result<TokenValidator, ConfigError> {
+        let v = self.inner;
+        if v.issuer.is_empty() {
+            return Err(ConfigError::Missing("issuer"));
+        }
+        if v.algorithms.is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "algorithms",
+                reason: "allow at least one algorithm",
+            });
+        }
+        if v.leeway > Duration::from_secs(600) {
+            return Err(ConfigError::Invalid {
+                setting: "leeway",
+                reason: "at most 10 minutes",
+            });
+        }
+        if v.max_token_bytes < 256 {
+            return Err(ConfigError::Invalid {
+                setting: "max_token_bytes",
+                reason: "at least 256 bytes",
+            });
+        }
+        if v.audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::Invalid {
+                setting: "audience",
+                reason: "must not be empty",
+            });
+        }
+        Ok(v)
+    }
+}
