@@ -1179,3 +1179,56 @@ fn c25_transaction_tokens() {
         TokenError::UnacceptableType
     );
 }
+
+#[test]
+fn c14_prepared_proof_key_cache_never_mixes_keys() {
+    // One verifier (one cache) across keys: a cached key must not verify another key's proofs.
+    let verifier = DpopVerifier::builder().build().unwrap();
+    let req = DpopRequest::new("GET", "https://api.example/r");
+    let a = SigningKey::generate(Algorithm::Es256).unwrap();
+    let b = SigningKey::generate(Algorithm::Es256).unwrap();
+    let (ha, ca) = proof_parts(&a);
+    let (hb, _) = proof_parts(&b);
+    let replay = MemoryReplay::default();
+    assert!(
+        verifier
+            .verify(&raw_proof(&a, ha.clone(), ca.clone()), &req, &replay, now())
+            .is_ok()
+    );
+    let mut c2 = ca.clone();
+    c2["jti"] = json!("j-2");
+    assert_eq!(
+        verifier.verify(&raw_proof(&a, hb, c2.clone()), &req, &replay, now()),
+        Err(DpopError::InvalidSignature)
+    );
+    assert_eq!(
+        verifier.verify(&raw_proof(&b, ha.clone(), c2), &req, &replay, now()),
+        Err(DpopError::InvalidSignature)
+    );
+    // The same RSA key first with a JWK alg of RS256, then without alg for PS256: both right.
+    let rsa = SigningKey::generate(Algorithm::Ps256).unwrap();
+    let rs = SigningKey::from_private_jwk(rsa.private_jwk(), Some(Algorithm::Rs256)).unwrap();
+    let mut bound = rsa.public_jwk().clone();
+    bound.insert("alg".into(), json!("RS256"));
+    let (_, c) = proof_parts(&rsa);
+    let p1 = raw_proof(&rs, json!({"typ": "dpop+jwt", "jwk": bound}), c.clone());
+    assert!(
+        verifier
+            .verify(&p1, &req, &MemoryReplay::default(), now())
+            .is_ok()
+    );
+    let p2 = raw_proof(&rsa, json!({"typ": "dpop+jwt", "jwk": bound}), c.clone());
+    assert!(
+        matches!(
+            verifier.verify(&p2, &req, &MemoryReplay::default(), now()),
+            Err(DpopError::InvalidJwk(_))
+        ),
+        "alg-bound JWK refuses PS256"
+    );
+    let p3 = raw_proof(&rsa, json!({"typ": "dpop+jwt", "jwk": rsa.public_jwk()}), c);
+    assert!(
+        verifier
+            .verify(&p3, &req, &MemoryReplay::default(), now())
+            .is_ok()
+    );
+}

@@ -1,7 +1,9 @@
 //! Resource-server verification of DPoP proofs: every check of RFC 9449 §4.3, plus `ath` and
 //! `cnf.jkt` binding (§4.3 (12), §6.1, §7.1).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -18,6 +20,35 @@ pub const DEFAULT_IAT_WINDOW: Duration = Duration::from_secs(60);
 /// Default cap on `jti` length in bytes.
 pub const DEFAULT_MAX_JTI_BYTES: usize = 256;
 const MAX_PROOF_BYTES: usize = 8 * 1024;
+/// Prepared proof keys kept; a client reuses one DPoP key, so preparing it (parsing the JWK into
+/// an OpenSSL key, the costliest step of a proof) happens once per client, not per request.
+const PROOF_KEY_CACHE_CAPACITY: usize = 1024;
+
+/// Prepared proof keys by SHA-256 of their header `jwk` (all members, so `alg`, `use` and
+/// `key_ops` are part of the identity). Bounded: cleared when full. The lock is only held for
+/// a lookup or an insert, never while verifying.
+#[derive(Default)]
+struct ProofKeyCache(Mutex<HashMap<[u8; 32], Arc<VerificationKey>>>);
+
+impl ProofKeyCache {
+    fn get_or_prepare(
+        &self,
+        jwk: &serde_json::Map<String, Value>,
+    ) -> Result<Arc<VerificationKey>, KeyError> {
+        let id = openssl::sha::sha256(Value::Object(jwk.clone()).to_string().as_bytes());
+        if let Some(key) = self.0.lock().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(key);
+        }
+        let key = Arc::new(VerificationKey::from_jwk(jwk)?);
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= PROOF_KEY_CACHE_CAPACITY {
+                map.clear();
+            }
+            map.insert(id, Arc::clone(&key));
+        }
+        Ok(key)
+    }
+}
 
 /// Identifies a proof for replay detection: SHA-256 over the key thumbprint and the `jti`,
 /// so stores hold 32 bytes per proof whatever the client sent.
@@ -127,12 +158,24 @@ pub struct VerifiedProof {
 /// assert!(verifier.verify(&proof, &request, &replay, now).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DpopVerifier {
     algorithms: Vec<Algorithm>,
     iat_window: Duration,
     max_jti_bytes: usize,
     nonces: Option<NonceIssuer>,
+    keys: Arc<ProofKeyCache>,
+}
+
+impl fmt::Debug for DpopVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopVerifier")
+            .field("algorithms", &self.algorithms)
+            .field("iat_window", &self.iat_window)
+            .field("max_jti_bytes", &self.max_jti_bytes)
+            .field("nonces", &self.nonces)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DpopVerifier {
@@ -143,6 +186,7 @@ impl DpopVerifier {
             iat_window: DEFAULT_IAT_WINDOW,
             max_jti_bytes: DEFAULT_MAX_JTI_BYTES,
             nonces: None,
+            keys: Arc::default(),
         })
     }
 
@@ -191,7 +235,7 @@ impl DpopVerifier {
         if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
             return Err(DpopError::PrivateKeyInJwk);
         }
-        let key = VerificationKey::from_jwk(jwk).map_err(|e| match e {
+        let key = self.keys.get_or_prepare(jwk).map_err(|e| match e {
             KeyError::PrivateMaterial | KeyError::Symmetric => DpopError::PrivateKeyInJwk,
             KeyError::RsaKeySize => DpopError::InvalidJwk("RSA key is too small or too large"),
             _ => DpopError::InvalidJwk("not a usable public signing key"),
