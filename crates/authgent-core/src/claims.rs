@@ -7,7 +7,7 @@ use crate::chain::Actor;
 use crate::error::TokenError;
 
 /// Claims whose meaning this library knows; everything else is in [`TokenClaims::extra`].
-pub const REGISTERED_CLAIMS: [&str; 21] = [
+pub const REGISTERED_CLAIMS: [&str; 20] = [
     "iss",
     "sub",
     "aud",
@@ -28,7 +28,6 @@ pub const REGISTERED_CLAIMS: [&str; 21] = [
     "agent_version",
     "agent_provider",
     "agent_instance_id",
-    "chained_from",
 ];
 
 /// OIDC-A agent claims (`agent_type`, `agent_model`, …) when the issuer sets them.
