@@ -395,6 +395,7 @@ impl ErrorResponse {
                 response.retry_after = Some(retry_after.as_secs().max(1));
                 None
             }
+            AuthgentError::Config(_) => None,
         };
         if let Some(c) = challenge {
             response
@@ -421,5 +422,6 @@ fn terse(error: &AuthgentError) -> &'static str {
         AuthgentError::Delegation(_) => "the delegation chain is not allowed here",
         AuthgentError::Request(_) => "the request is malformed",
         AuthgentError::KeysUnavailable { .. } => "the issuer's keys are temporarily unavailable",
+        AuthgentError::Config(_) => "the server is misconfigured",
     }
 }

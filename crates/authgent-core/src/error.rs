@@ -215,6 +215,9 @@ pub enum AuthgentError {
     /// The request itself is malformed.
     #[error(transparent)]
     Request(#[from] RequestError),
+    /// The verifier is misconfigured (500): a deployment bug, not the caller's fault.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The issuer's keys are unreachable and none are cached: retry later (503).
     #[error("the issuer's signing keys are unavailable; retry later")]
     KeysUnavailable {
@@ -293,10 +296,11 @@ impl AuthgentError {
             AuthgentError::Scope(e) => e.code(),
             AuthgentError::Request(e) => e.code(),
             AuthgentError::KeysUnavailable { .. } => "temporarily_unavailable",
+            AuthgentError::Config(_) => "server_error",
         }
     }
 
-    /// The HTTP status per CONFORMANCE.md: 401, 403, 400 or 503.
+    /// The HTTP status per CONFORMANCE.md: 401, 403, 400 or 503 (500 for misconfiguration).
     pub fn status(&self) -> u16 {
         match self {
             AuthgentError::MissingCredentials
@@ -305,6 +309,7 @@ impl AuthgentError {
             AuthgentError::Delegation(_) | AuthgentError::Scope(_) => 403,
             AuthgentError::Request(_) => 400,
             AuthgentError::KeysUnavailable { .. } => 503,
+            AuthgentError::Config(_) => 500,
         }
     }
 }

@@ -203,6 +203,26 @@ impl TokenValidator {
     }
 }
 
+/// The `iss` of a token **without verifying anything** (size-capped, strict parsing), for
+/// routing a request to one of several issuers configured in advance — never for trust.
+///
+/// ```
+/// # use authgent_core::{Algorithm, SigningKey};
+/// # let key = SigningKey::generate(Algorithm::Es256)?;
+/// # let claims = serde_json::json!({"iss": "https://as.example"});
+/// let token = key.sign(&Default::default(), claims.as_object().unwrap())?;
+/// assert_eq!(authgent_core::validator::unverified_issuer(&token).as_deref(), Some("https://as.example"));
+/// # Ok::<(), authgent_core::KeyError>(())
+/// ```
+pub fn unverified_issuer(token: &str) -> Option<String> {
+    let jws = CompactJws::parse(token, DEFAULT_MAX_TOKEN_BYTES).ok()?;
+    crate::json::parse_object(&jws.payload)
+        .ok()?
+        .get("iss")?
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// Signature first, then the payload is parsed as strict JSON and typed.
 pub(crate) fn verify_signature_and_claims(
     jws: &CompactJws<'_>,

@@ -1,0 +1,73 @@
+//! Several trusted issuers: route each token by its (unverified) `iss` to the verifier
+//! configured for exactly that issuer; never to anyone else.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use authgent_core::credentials::Credentials;
+use authgent_core::{AgentIdentity, AuthgentError, TokenError};
+
+use crate::Verifier;
+
+/// Routes requests among verifiers for issuers configured in advance.
+///
+/// ```no_run
+/// # fn demo(a: authgent_jwks::Verifier, b: authgent_jwks::Verifier) {
+/// let verifier = authgent_jwks::MultiIssuerVerifier::new([a, b]);
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct MultiIssuerVerifier {
+    by_issuer: HashMap<String, Verifier>,
+}
+
+impl MultiIssuerVerifier {
+    /// One verifier per issuer (a later verifier for the same issuer replaces an earlier one).
+    pub fn new(verifiers: impl IntoIterator<Item = Verifier>) -> Self {
+        MultiIssuerVerifier {
+            by_issuer: verifiers
+                .into_iter()
+                .map(|v| (v.issuer().to_owned(), v))
+                .collect(),
+        }
+    }
+
+    /// The verifier for `issuer`, if configured.
+    pub fn get(&self, issuer: &str) -> Option<&Verifier> {
+        self.by_issuer.get(issuer)
+    }
+
+    fn route(&self, token: &str) -> Result<&Verifier, AuthgentError> {
+        authgent_core::validator::unverified_issuer(token)
+            .and_then(|iss| self.by_issuer.get(&iss))
+            .ok_or(AuthgentError::Token(TokenError::IssuerMismatch))
+    }
+
+    /// Verifies an HTTP request with the verifier of its token's issuer.
+    pub async fn verify(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
+        let authorization: Vec<&[u8]> = parts
+            .headers
+            .get_all("authorization")
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect();
+        let dpop: Vec<&[u8]> = parts
+            .headers
+            .get_all("dpop")
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect();
+        let Some(credentials) = Credentials::from_headers(&authorization, &dpop)? else {
+            return Ok(None);
+        };
+        self.route(credentials.token())?.verify(parts).await
+    }
+
+    /// Verifies a bare token with the verifier of its issuer.
+    pub async fn verify_token(&self, token: &str) -> Result<Arc<AgentIdentity>, AuthgentError> {
+        self.route(token)?.verify_token(token).await
+    }
+}

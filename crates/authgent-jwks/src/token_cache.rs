@@ -1,0 +1,99 @@
+//! The verified-token cache: SHA-256 of a token → its identity, until the token expires.
+//!
+//! A hit skips the signature, never the DPoP proof (proofs are checked on every request) and
+//! never the key: an entry whose key has left the JWKS is dropped on its next hit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use authgent_core::AgentIdentity;
+use moka::Expiry;
+
+pub(crate) type TokenDigest = [u8; 32];
+
+pub(crate) struct CachedToken {
+    pub(crate) identity: Arc<AgentIdentity>,
+    pub(crate) kid: String,
+    pub(crate) key_thumbprint: String,
+    /// `exp` plus leeway: the last instant the token verifies, by the verifier's clock.
+    pub(crate) valid_until: SystemTime,
+    ttl: Duration,
+}
+
+struct TokenExpiry;
+
+impl Expiry<TokenDigest, Arc<CachedToken>> for TokenExpiry {
+    fn expire_after_create(
+        &self,
+        _: &TokenDigest,
+        value: &Arc<CachedToken>,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+pub(crate) struct TokenCache {
+    cache: moka::sync::Cache<TokenDigest, Arc<CachedToken>>,
+    max_ttl: Duration,
+}
+
+impl TokenCache {
+    pub(crate) fn new(capacity: u64, max_ttl: Duration) -> Self {
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(capacity)
+            .expire_after(TokenExpiry)
+            .build();
+        TokenCache { cache, max_ttl }
+    }
+
+    pub(crate) fn digest(token: &str) -> TokenDigest {
+        openssl::sha::sha256(token.as_bytes())
+    }
+
+    /// A cached identity still valid at `now`, whose key `key_still_published` confirms.
+    pub(crate) fn get(
+        &self,
+        digest: &TokenDigest,
+        now: SystemTime,
+        key_still_published: impl FnOnce(&str, &str) -> bool,
+    ) -> Option<Arc<CachedToken>> {
+        let hit = self.cache.get(digest)?;
+        if now < hit.valid_until && key_still_published(&hit.kid, &hit.key_thumbprint) {
+            Some(hit)
+        } else {
+            self.cache.invalidate(digest);
+            None
+        }
+    }
+
+    pub(crate) fn insert(
+        &self,
+        digest: TokenDigest,
+        identity: Arc<AgentIdentity>,
+        kid: &str,
+        key_thumbprint: &str,
+        now: SystemTime,
+        leeway: Duration,
+    ) {
+        let Some(exp) = identity.expires_at() else {
+            return;
+        };
+        let valid_until = exp + leeway;
+        let Ok(remaining) = valid_until.duration_since(now) else {
+            return;
+        };
+        let ttl = remaining.min(self.max_ttl);
+        if ttl.is_zero() {
+            return;
+        }
+        let entry = CachedToken {
+            identity,
+            kid: kid.to_owned(),
+            key_thumbprint: key_thumbprint.to_owned(),
+            valid_until,
+            ttl,
+        };
+        self.cache.insert(digest, Arc::new(entry));
+    }
+}

@@ -1,0 +1,637 @@
+//! `Verifier`: the async front of authgent-core — keys from the issuer, tokens cached.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use authgent_core::challenge::{ChallengeConfig, ErrorResponse};
+use authgent_core::credentials::Scheme;
+use authgent_core::dpop::{DpopVerifier, NonceIssuer, ReplayGuard};
+use authgent_core::request::{DpopMode, RequestParts, RequestVerifier};
+use authgent_core::{
+    AgentIdentity, Algorithm, AuthgentError, ChainPolicy, ConfigError, TokenValidator, TypPolicy,
+};
+use tracing::{Instrument, debug_span};
+
+use crate::fetch::{Fetcher, JwksError};
+use crate::keys::{KeyCache, KeySetInfo, KeySettings};
+use crate::replay::ReplayStore;
+use crate::stats::{Stats, VerifierStats};
+use crate::token_cache::TokenCache;
+
+type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+type SharedReplayGuard = Arc<dyn ReplayGuard + Send + Sync>;
+
+/// Verifies requests and tokens for one issuer, fetching and caching its keys.
+///
+/// Cheap to clone (one `Arc`); build it once at start-up.
+///
+/// ```no_run
+/// # async fn demo(parts: http::request::Parts) -> Result<(), Box<dyn std::error::Error>> {
+/// use authgent_jwks::Verifier;
+/// let verifier = Verifier::builder()
+///     .issuer("http://127.0.0.1:8000")
+///     .audience("https://tools.example.com")
+///     .external_url("https://tools.example.com")
+///     .build()?;
+/// match verifier.verify(&parts).await {
+///     Ok(Some(identity)) => println!("{} via {:?}", identity.subject(),
+///         identity.delegation_chain().current_actor().map(|a| a.subject())),
+///     Ok(None) => println!("no credentials"),
+///     Err(e) => println!("refused: {} {}", e.status(), e.code()),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    request: RequestVerifier,
+    keys: Arc<KeyCache>,
+    tokens: Option<TokenCache>,
+    replay: SharedReplayGuard,
+    chain_policy: Option<ChainPolicy>,
+    external_url: Option<String>,
+    trust_forwarded: bool,
+    clock: Clock,
+    stats: Arc<Stats>,
+    background: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self.background.take() {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.inner.issuer)
+            .field("dpop_mode", &self.inner.request.dpop_mode())
+            .field("token_cache", &self.inner.tokens.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn header_values<'a>(parts: &'a http::request::Parts, name: &str) -> Vec<&'a [u8]> {
+    parts
+        .headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect()
+}
+
+impl Verifier {
+    /// Starts a builder. `issuer` is required.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::default()
+    }
+
+    /// The issuer this verifier trusts.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The DPoP mode.
+    pub fn dpop_mode(&self) -> DpopMode {
+        self.inner.request.dpop_mode()
+    }
+
+    /// Counters since the verifier was built.
+    pub fn stats(&self) -> VerifierStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// The cached key set, if keys were fetched.
+    pub fn key_info(&self) -> Option<KeySetInfo> {
+        self.inner.keys.info()
+    }
+
+    /// Fetches the keys now (e.g. at start-up, to fail fast), waiting for a refresh already
+    /// under way rather than starting a second one.
+    pub async fn refresh(&self) -> Result<(), JwksError> {
+        self.inner.keys.refresh().await
+    }
+
+    /// The absolute URI a request was addressed to, as DPoP `htu` is compared with: the
+    /// configured external URL + path; without one, the request's own absolute URI or `Host`
+    /// (and `X-Forwarded-Proto`/`-Host` only when trusted).
+    pub fn request_uri(&self, parts: &http::request::Parts) -> String {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        if let Some(base) = &self.inner.external_url {
+            return format!("{}{path}", base.trim_end_matches('/'));
+        }
+        if let (Some(scheme), Some(authority)) = (parts.uri.scheme_str(), parts.uri.authority()) {
+            return format!("{scheme}://{authority}{path}");
+        }
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let (mut scheme, mut host) = ("http", header("host").unwrap_or("localhost"));
+        if self.inner.trust_forwarded {
+            scheme = header("x-forwarded-proto").unwrap_or(scheme);
+            host = header("x-forwarded-host").unwrap_or(host);
+        }
+        format!("{scheme}://{host}{path}")
+    }
+
+    /// Verifies an HTTP request: `Ok(None)` when it carries no credentials, the caller's
+    /// identity when its token (and DPoP proof, when bound) are valid and the default chain
+    /// policy passes.
+    pub async fn verify(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
+        let uri = self.request_uri(parts);
+        let authorization = header_values(parts, "authorization");
+        let dpop = header_values(parts, "dpop");
+        let request = RequestParts::new(parts.method.as_str(), &uri, &authorization, &dpop);
+        self.verify_request(&request).await
+    }
+
+    /// Verifies a request given as plain parts (for servers not built on `http`).
+    pub async fn verify_request(
+        &self,
+        request: &RequestParts<'_>,
+    ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
+        let span = debug_span!(target: "authgent_jwks", "verify", issuer = %self.inner.issuer,
+            subject = tracing::field::Empty, depth = tracing::field::Empty, outcome = tracing::field::Empty);
+        let result = self.verify_inner(request).instrument(span.clone()).await;
+        match &result {
+            Ok(Some(identity)) => {
+                span.record("subject", identity.subject());
+                span.record("depth", identity.delegation_chain().depth());
+                span.record("outcome", "ok");
+            }
+            Ok(None) => {
+                span.record("outcome", "anonymous");
+            }
+            Err(e) => {
+                span.record("outcome", e.code());
+            }
+        }
+        result
+    }
+
+    async fn verify_inner(
+        &self,
+        request: &RequestParts<'_>,
+    ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
+        let inner = &self.inner;
+        let now = (inner.clock)();
+        let Some(pending) = inner.request.begin(request)? else {
+            return Ok(None);
+        };
+        let replay: &(dyn ReplayGuard + Send + Sync) = &*inner.replay;
+        let digest = TokenCache::digest(pending.token());
+        if let Some(tokens) = &inner.tokens {
+            let keys = &inner.keys;
+            let hit = tokens.get(&digest, now, |kid, thumbprint| {
+                keys.cached_key(kid)
+                    .is_some_and(|k| k.thumbprint() == thumbprint)
+            });
+            if let Some(hit) = hit {
+                inner.stats.token_cache_hit();
+                inner
+                    .request
+                    .check_binding(&pending, &hit.identity, replay, now)?;
+                self.check_policy(&hit.identity)?;
+                return Ok(Some(Arc::clone(&hit.identity)));
+            }
+            inner.stats.token_cache_miss();
+        }
+        let key = inner.keys.key(pending.kid()).await?;
+        let identity = Arc::new(inner.request.finish(&pending, Some(&key), replay, now)?);
+        if let Some(tokens) = &inner.tokens {
+            let leeway = inner.request.validator().leeway();
+            tokens.insert(
+                digest,
+                Arc::clone(&identity),
+                pending.kid(),
+                key.thumbprint(),
+                now,
+                leeway,
+            );
+        }
+        self.check_policy(&identity)?;
+        Ok(Some(identity))
+    }
+
+    fn check_policy(&self, identity: &AgentIdentity) -> Result<(), AuthgentError> {
+        match &self.inner.chain_policy {
+            Some(policy) => Ok(policy.check(identity.delegation_chain())?),
+            None => Ok(()),
+        }
+    }
+
+    /// Verifies a bare token as if sent with `Authorization: Bearer` (no DPoP proof, so a
+    /// DPoP-bound token is refused).
+    pub async fn verify_token(&self, token: &str) -> Result<Arc<AgentIdentity>, AuthgentError> {
+        let header = format!("Bearer {token}");
+        let authorization: [&[u8]; 1] = [header.as_bytes()];
+        let request = RequestParts::new("GET", "", &authorization, &[]);
+        self.verify_request(&request)
+            .await?
+            .ok_or(AuthgentError::MissingCredentials)
+    }
+
+    /// The challenge configuration for this verifier's DPoP settings.
+    pub fn challenge_config(&self, resource_metadata: Option<String>) -> ChallengeConfig {
+        self.inner.request.challenge_config(resource_metadata)
+    }
+
+    /// The status, body and challenges for a refusal of `parts`.
+    pub fn error_response(
+        &self,
+        error: &AuthgentError,
+        parts: &http::request::Parts,
+        config: &ChallengeConfig,
+    ) -> ErrorResponse {
+        let scheme = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(' ').next())
+            .and_then(|s| {
+                if s.eq_ignore_ascii_case("dpop") {
+                    Some(Scheme::Dpop)
+                } else if s.eq_ignore_ascii_case("bearer") {
+                    Some(Scheme::Bearer)
+                } else {
+                    None
+                }
+            });
+        ErrorResponse::new(error, scheme, config)
+    }
+
+    /// A fresh DPoP nonce, when this verifier requires them (for `DPoP-Nonce` on successes).
+    pub fn issue_dpop_nonce(&self) -> Option<String> {
+        self.inner
+            .request
+            .dpop()
+            .nonces()
+            .map(|n| n.issue((self.inner.clock)()))
+    }
+}
+
+/// Builds a [`Verifier`]; every setting is checked in [`build`](Self::build).
+#[must_use]
+pub struct VerifierBuilder {
+    issuer: Option<String>,
+    jwks_uri: Option<String>,
+    audiences: Vec<String>,
+    algorithms: Option<Vec<Algorithm>>,
+    leeway: Duration,
+    typ: TypPolicy,
+    max_token_bytes: usize,
+    max_act_depth: usize,
+    dpop_mode: DpopMode,
+    dpop_nonces: Option<NonceIssuer>,
+    dpop_iat_window: Duration,
+    chain_policy: Option<ChainPolicy>,
+    external_url: Option<String>,
+    trust_forwarded: bool,
+    max_age: Duration,
+    unknown_kid_cooldown: Duration,
+    failure_backoff: Duration,
+    stale_if_error: Duration,
+    fetch_timeout: Duration,
+    max_jwks_bytes: usize,
+    token_cache_capacity: Option<u64>,
+    token_cache_max_ttl: Duration,
+    replay: Option<SharedReplayGuard>,
+    background_refresh: bool,
+    clock: Option<Clock>,
+}
+
+impl fmt::Debug for VerifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierBuilder")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for VerifierBuilder {
+    fn default() -> Self {
+        VerifierBuilder {
+            issuer: None,
+            jwks_uri: None,
+            audiences: Vec::new(),
+            algorithms: None,
+            leeway: authgent_core::validator::DEFAULT_LEEWAY,
+            typ: TypPolicy::default(),
+            max_token_bytes: authgent_core::validator::DEFAULT_MAX_TOKEN_BYTES,
+            max_act_depth: authgent_core::validator::DEFAULT_MAX_ACT_DEPTH,
+            dpop_mode: DpopMode::Allowed,
+            dpop_nonces: None,
+            dpop_iat_window: authgent_core::dpop::DEFAULT_IAT_WINDOW,
+            chain_policy: None,
+            external_url: None,
+            trust_forwarded: false,
+            max_age: Duration::from_secs(600),
+            unknown_kid_cooldown: Duration::from_secs(30),
+            failure_backoff: Duration::from_secs(5),
+            stale_if_error: Duration::from_secs(3600),
+            fetch_timeout: Duration::from_secs(5),
+            max_jwks_bytes: 256 * 1024,
+            token_cache_capacity: Some(10_000),
+            token_cache_max_ttl: Duration::from_secs(3600),
+            replay: None,
+            background_refresh: false,
+            clock: None,
+        }
+    }
+}
+
+impl VerifierBuilder {
+    /// The issuer (`iss`, compared exactly). Required.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Use this JWKS URL instead of discovering it from the issuer's metadata.
+    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.jwks_uri = Some(uri.into());
+        self
+    }
+
+    /// Require `aud` to contain `audience` (repeatable; any one matches).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Allowed token algorithms (default: all asymmetric; each key binds its own).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Clock leeway for `exp`/`nbf`/`iat` (default 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Access-token `typ` policy (default compatible with authgent-server's `JWT`).
+    pub fn typ_policy(mut self, typ: TypPolicy) -> Self {
+        self.typ = typ;
+        self
+    }
+
+    /// Token size cap (default 16 KiB).
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// `act` nesting cap (default 32).
+    pub fn max_act_depth(mut self, depth: usize) -> Self {
+        self.max_act_depth = depth;
+        self
+    }
+
+    /// DPoP mode (default [`DpopMode::Allowed`]).
+    pub fn dpop_mode(mut self, mode: DpopMode) -> Self {
+        self.dpop_mode = mode;
+        self
+    }
+
+    /// Require server-issued DPoP nonces made by `nonces`.
+    pub fn dpop_nonces(mut self, nonces: NonceIssuer) -> Self {
+        self.dpop_nonces = Some(nonces);
+        self
+    }
+
+    /// DPoP proof `iat` window (default ±60 s).
+    pub fn dpop_iat_window(mut self, window: Duration) -> Self {
+        self.dpop_iat_window = window;
+        self
+    }
+
+    /// A chain policy every request must pass (routes may add stricter ones).
+    pub fn chain_policy(mut self, policy: ChainPolicy) -> Self {
+        self.chain_policy = Some(policy);
+        self
+    }
+
+    /// The resource's external base URL (`https://api.example.com`): DPoP `htu` base.
+    pub fn external_url(mut self, url: impl Into<String>) -> Self {
+        self.external_url = Some(url.into());
+        self
+    }
+
+    /// Trust `X-Forwarded-Proto` / `X-Forwarded-Host` when no external URL is set. Only behind
+    /// a proxy that overwrites them.
+    pub fn trust_forwarded_headers(mut self, trust: bool) -> Self {
+        self.trust_forwarded = trust;
+        self
+    }
+
+    /// How long fetched keys are fresh when the issuer sends no `Cache-Control` (default
+    /// 10 min; at least 1 s).
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// After a refresh for an unknown `kid`, how long further unknown kids are refused without
+    /// fetching (default 30 s).
+    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+        self.unknown_kid_cooldown = cooldown;
+        self
+    }
+
+    /// After a failed fetch, how long to wait before trying again; also the `Retry-After` of a
+    /// cold outage (default 5 s).
+    pub fn failure_backoff(mut self, backoff: Duration) -> Self {
+        self.failure_backoff = backoff;
+        self
+    }
+
+    /// How long past their max age keys keep serving while refreshes fail (default 1 h).
+    pub fn stale_if_error(mut self, bound: Duration) -> Self {
+        self.stale_if_error = bound;
+        self
+    }
+
+    /// Timeout of each JWKS or metadata request (default 5 s).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Cap on a JWKS or metadata body (default 256 KiB).
+    pub fn max_jwks_bytes(mut self, bytes: usize) -> Self {
+        self.max_jwks_bytes = bytes;
+        self
+    }
+
+    /// Verified-token cache capacity (default 10 000 tokens); `0` turns the cache off.
+    pub fn token_cache_capacity(mut self, capacity: u64) -> Self {
+        self.token_cache_capacity = (capacity > 0).then_some(capacity);
+        self
+    }
+
+    /// Longest a verified token stays cached, whatever its `exp` (default 1 h).
+    pub fn token_cache_max_ttl(mut self, ttl: Duration) -> Self {
+        self.token_cache_max_ttl = ttl;
+        self
+    }
+
+    /// Use this replay guard for DPoP proof ids (default: a [`ReplayStore`] of 100 000 ids).
+    pub fn replay_guard(mut self, guard: Arc<dyn ReplayGuard + Send + Sync>) -> Self {
+        self.replay = Some(guard);
+        self
+    }
+
+    /// Refresh keys in a background task shortly before they expire, so no request ever sees
+    /// stale keys. The task stops when the last clone of the verifier is dropped. Needs a
+    /// tokio runtime at `build()`.
+    pub fn background_refresh(mut self, enabled: bool) -> Self {
+        self.background_refresh = enabled;
+        self
+    }
+
+    /// Replace the wall clock used for token and proof times (tests pin it).
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Checks every setting and builds the verifier.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        let issuer = self.issuer.ok_or(ConfigError::Missing("issuer"))?;
+        let absolute = |url: &str| authgent_core::request::check_external_url(url).is_ok();
+        if !absolute(&issuer) {
+            return Err(ConfigError::Invalid {
+                setting: "issuer",
+                reason: "an absolute http(s) URL",
+            });
+        }
+        if let Some(uri) = &self.jwks_uri {
+            if !absolute(uri) {
+                return Err(ConfigError::Invalid {
+                    setting: "jwks_uri",
+                    reason: "an absolute http(s) URL",
+                });
+            }
+        }
+        if let Some(url) = &self.external_url {
+            authgent_core::request::check_external_url(url)?;
+        }
+        let invalid = |setting, reason| Err(ConfigError::Invalid { setting, reason });
+        if self.max_age < Duration::from_secs(1) {
+            return invalid("jwks_max_age", "at least 1 s");
+        }
+        if self.fetch_timeout.is_zero() {
+            return invalid("fetch_timeout", "greater than zero");
+        }
+        if self.max_jwks_bytes < 1024 {
+            return invalid("max_jwks_bytes", "at least 1 KiB");
+        }
+        let mut validator = TokenValidator::builder(issuer.clone())
+            .audiences(self.audiences)
+            .leeway(self.leeway)
+            .typ_policy(self.typ)
+            .max_token_bytes(self.max_token_bytes)
+            .max_act_depth(self.max_act_depth);
+        if let Some(algs) = self.algorithms {
+            validator = validator.algorithms(algs);
+        }
+        let mut dpop = DpopVerifier::builder().iat_window(self.dpop_iat_window);
+        if let Some(nonces) = self.dpop_nonces {
+            dpop = dpop.require_nonce(nonces);
+        }
+        let request =
+            RequestVerifier::new(validator.build()?, dpop.build()?).with_dpop_mode(self.dpop_mode);
+        let fetcher = Fetcher::new(self.fetch_timeout, self.max_jwks_bytes).map_err(|_| {
+            ConfigError::Invalid {
+                setting: "http client",
+                reason: "TLS could not be initialised",
+            }
+        })?;
+        let stats = Arc::new(Stats::default());
+        let settings = KeySettings {
+            max_age: self.max_age,
+            unknown_kid_cooldown: self.unknown_kid_cooldown,
+            failure_backoff: self.failure_backoff,
+            stale_if_error: self.stale_if_error,
+        };
+        let keys = Arc::new(KeyCache::new(
+            issuer.clone(),
+            self.jwks_uri,
+            fetcher,
+            settings,
+            Arc::clone(&stats),
+        ));
+        let background = if self.background_refresh {
+            let runtime =
+                tokio::runtime::Handle::try_current().map_err(|_| ConfigError::Invalid {
+                    setting: "background_refresh",
+                    reason: "build the verifier inside a tokio runtime",
+                })?;
+            Some(runtime.spawn(background_refresh(Arc::downgrade(&keys))))
+        } else {
+            None
+        };
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                issuer,
+                request,
+                keys,
+                tokens: self
+                    .token_cache_capacity
+                    .map(|c| TokenCache::new(c, self.token_cache_max_ttl)),
+                replay: self
+                    .replay
+                    .unwrap_or_else(|| Arc::new(ReplayStore::default())),
+                chain_policy: self.chain_policy,
+                external_url: self.external_url,
+                trust_forwarded: self.trust_forwarded,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
+                stats,
+                background,
+            }),
+        })
+    }
+}
+
+/// The futures of every public async method are `Send`, so they run on multi-threaded servers.
+#[allow(dead_code, clippy::let_underscore_future)]
+fn assert_futures_are_send(v: &Verifier, parts: &http::request::Parts) {
+    fn send<T: Send>(_: T) {}
+    send(v.verify(parts));
+    send(v.verify_token(""));
+    send(v.refresh());
+}
+
+/// Refreshes keys a little before they go stale; holds only a weak reference, so it ends
+/// when the verifier is dropped (and is aborted then, too).
+async fn background_refresh(keys: std::sync::Weak<KeyCache>) {
+    loop {
+        let Some(cache) = keys.upgrade() else { return };
+        let fresh_for = cache.fresh_for();
+        // Refresh at 90 % of the max age; after a failure retry no faster than every second.
+        let wait = if fresh_for.is_zero() {
+            let _ = cache.refresh().await;
+            let next = cache.fresh_for();
+            if next.is_zero() {
+                Duration::from_secs(1)
+            } else {
+                next.mul_f64(0.9)
+            }
+        } else {
+            fresh_for.mul_f64(0.9).max(Duration::from_millis(200))
+        };
+        drop(cache);
+        tokio::time::sleep(wait).await;
+    }
+}
