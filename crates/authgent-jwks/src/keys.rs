@@ -271,8 +271,14 @@ impl KeyCache {
                     serving_stale = state.keys.is_some(), "JWKS refresh failed");
                 state.last_failure = Some(now);
                 drop(state);
-                if self.explicit_jwks_uri.is_none() {
-                    // Rediscover next time: the metadata may have moved the JWKS.
+                if matches!(
+                    e,
+                    JwksError::Status {
+                        status: 404 | 410,
+                        ..
+                    }
+                ) {
+                    // The JWKS moved: rediscover next time. (Outages keep the discovered URL.)
                     if let Ok(mut d) = self.discovered.lock() {
                         *d = None;
                     }
@@ -313,8 +319,11 @@ impl KeyCache {
             self.stats.metadata_fetched();
             let fetched = match self.fetcher.get(&url).await {
                 Ok(f) => f,
-                // Not served here: try the next convention.
-                Err(JwksError::Status { .. } | JwksError::Redirect { .. }) => continue,
+                // Not served here: try the next convention. Any other failure (5xx, timeout,
+                // garbage) is an outage, not an absence, and must not lead to guessing a URL.
+                Err(JwksError::Status {
+                    status: 404 | 410, ..
+                }) => continue,
                 Err(e) => return Err(e),
             };
             let metadata = match AuthorizationServerMetadata::parse(&fetched.body, &self.issuer) {

@@ -1,0 +1,130 @@
+//! Every tracing event the crate emits, captured at TRACE level over a workload that touches
+//! every path (discovery, refresh, failures, skipped keys, unknown kids, DPoP, refusals), must
+//! not contain a token, a proof, or key material.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use authgent_core::dpop::DpopKey;
+use authgent_jwks::Verifier;
+use authgent_testkit::{Fault, TestIssuer};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn parts(headers: &[(&str, &str)]) -> http::request::Parts {
+    let mut b = http::Request::builder().method("GET").uri("/data");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(()).unwrap().into_parts().0
+}
+
+#[tokio::test] // current-thread: the thread-local subscriber sees every task
+async fn tokens_proofs_and_keys_never_appear_in_logs() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let issuer = TestIssuer::start().await.unwrap();
+    let dpop = DpopKey::generate_es256().unwrap();
+    let v = Verifier::builder()
+        .issuer(issuer.issuer())
+        .external_url("https://api.example")
+        .jwks_max_age(Duration::from_secs(1))
+        .failure_backoff(Duration::from_millis(10))
+        .unknown_kid_cooldown(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let mut secrets = vec![dpop.private_jwk()["d"].as_str().unwrap().to_owned()];
+    secrets.push(
+        issuer.signing_key().private_jwk()["d"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+
+    let token = issuer
+        .token()
+        .subject("user:alice")
+        .actors(["client:tool"])
+        .sign();
+    let bound = issuer.token().dpop_jkt(dpop.jkt()).sign();
+    let proof = dpop
+        .proof(
+            "GET",
+            "https://api.example/data",
+            Some(&bound),
+            None,
+            SystemTime::now(),
+        )
+        .unwrap();
+    let unknown = issuer.token().header("kid", json!("nope")).sign();
+    let expired = issuer.token().expired().sign();
+    for t in [&token, &bound, &proof, &unknown, &expired] {
+        secrets.push(t.to_string());
+        secrets.push(t.rsplit('.').next().unwrap().to_owned()); // the signature alone
+    }
+
+    v.verify_token(&token).await.unwrap();
+    v.verify_token(&token).await.unwrap();
+    let auth = format!("DPoP {bound}");
+    v.verify(&parts(&[("authorization", &auth), ("dpop", &proof)]))
+        .await
+        .unwrap();
+    assert!(
+        v.verify(&parts(&[("authorization", &auth), ("dpop", &proof)]))
+            .await
+            .is_err()
+    );
+    assert!(v.verify_token(&unknown).await.is_err());
+    assert!(v.verify_token(&expired).await.is_err());
+    let bearer_bound = format!("Bearer {bound}");
+    assert!(
+        v.verify(&parts(&[("authorization", &bearer_bound)]))
+            .await
+            .is_err()
+    );
+    issuer.set_jwks(Some(json!({"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}, issuer.signing_key().jwks_entry()]})));
+    issuer.set_fault(Fault::Status(500));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    v.verify_token(&issuer.token().sign()).await.unwrap(); // stale keys, failing refresh
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    issuer.set_fault(Fault::None);
+    v.refresh().await.unwrap(); // logs the skipped oct key
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("JWKS refreshed"), "capture works:\n{logs}");
+    assert!(logs.contains("JWKS refresh failed"));
+    assert!(logs.contains("JWKS key skipped"));
+    assert!(
+        logs.contains("outcome=\"ok\""),
+        "verification spans are logged"
+    );
+    assert!(logs.contains("outcome=\"invalid_dpop_proof\""));
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret leaked into the logs"
+        );
+    }
+    assert!(!logs.contains("c2VjcmV0"), "symmetric key material leaked");
+}
