@@ -1,0 +1,292 @@
+//! The tower layer served by hyper on 127.0.0.1:0, with the testkit issuer: statuses,
+//! challenges, optional mode, guards, DPoP, the missing-layer 500, cold JWKS outage.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use authgent_core::ChainPolicy;
+use authgent_core::dpop::DpopKey;
+use authgent_jwks::Verifier;
+use authgent_testkit::{Fault, TestIssuer};
+use authgent_tower::{AgentAuthLayer, AuthContext, RequireChain, RequireScopes};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use serde_json::{Value, json};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The innermost handler: echoes who the layer said is calling.
+#[derive(Clone)]
+struct Echo;
+
+impl Service<Request<Incoming>> for Echo {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        let body = match req
+            .extensions()
+            .get::<AuthContext>()
+            .and_then(|c| c.identity())
+        {
+            Some(id) => json!({"subject": id.subject(), "depth": id.delegation_chain().depth()}),
+            None => json!({"authenticated": false}),
+        };
+        Box::pin(async move { Ok(Response::new(Full::new(Bytes::from(body.to_string())))) })
+    }
+}
+
+/// Serves `service` on a free loopback port; returns its base URL.
+async fn serve<S>(service: S) -> String
+where
+    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(service.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+struct Reply {
+    status: u16,
+    challenges: Vec<String>,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+async fn call(url: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut req = reqwest::Client::new().post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let challenges = headers
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let body = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
+    Reply {
+        status,
+        challenges,
+        headers,
+        body,
+    }
+}
+
+async fn setup(optional: bool) -> (TestIssuer, String) {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .external_url("http://resource.test")
+        .build()
+        .unwrap();
+    let mut builder = AgentAuthLayer::builder(verifier)
+        .resource_metadata("http://resource.test/.well-known/oauth-protected-resource");
+    if optional {
+        builder = builder.optional();
+    }
+    let layer = builder.build();
+    let guarded = RequireScopes::all(["db:delete"])
+        .layer(RequireChain::new(ChainPolicy::builder().max_depth(1).build()).layer(Echo));
+    let url = serve(layer.layer(guarded)).await;
+    (issuer, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_table_over_http() {
+    let (issuer, url) = setup(false).await;
+    // No credentials: 401, Bearer challenge without error, plus DPoP algs.
+    let r = call(&url, &[]).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body["error"], "missing_credentials");
+    assert!(r.challenges[0].starts_with("Bearer ") && !r.challenges[0].contains("error="));
+    assert!(r.challenges[0].contains(
+        r#"resource_metadata="http://resource.test/.well-known/oauth-protected-resource""#
+    ));
+    assert!(r.challenges[1].starts_with("DPoP algs="));
+    assert_eq!(r.headers["cache-control"], "no-store");
+    // Valid token with the scope: through all guards to the handler.
+    let ok = format!("Bearer {}", issuer.token().scopes(["db:delete"]).sign());
+    let r = call(&url, &[("authorization", &ok)]).await;
+    assert_eq!(
+        (r.status, r.body["subject"].as_str()),
+        (200, Some("client:test-agent"))
+    );
+    // Expired: 401 invalid_token.
+    let expired = format!(
+        "Bearer {}",
+        issuer.token().scopes(["db:delete"]).expired().sign()
+    );
+    let r = call(&url, &[("authorization", &expired)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    assert!(r.challenges[0].contains(r#"error="invalid_token""#));
+    // Missing scope: 403 with the scope needed.
+    let read = format!("Bearer {}", issuer.token().scopes(["read"]).sign());
+    let r = call(&url, &[("authorization", &read)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    assert!(r.challenges[0].contains(r#"scope="db:delete""#));
+    // Chain too deep: 403, body code from the delegation error.
+    let deep = format!(
+        "Bearer {}",
+        issuer
+            .token()
+            .scopes(["db:delete"])
+            .actors(["client:a", "client:b"])
+            .sign()
+    );
+    let r = call(&url, &[("authorization", &deep)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (403, Some("delegation_depth_exceeded"))
+    );
+    assert!(r.challenges[0].contains(r#"error="insufficient_scope""#));
+    // Two Authorization headers: 400.
+    let r = call(&url, &[("authorization", &ok), ("authorization", &ok)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_success_replay_and_bound_as_bearer() {
+    let (issuer, url) = setup(false).await;
+    let key = DpopKey::generate_es256().unwrap();
+    let token = issuer
+        .token()
+        .scopes(["db:delete"])
+        .dpop_jkt(key.jkt())
+        .sign();
+    let proof = key
+        .proof(
+            "POST",
+            "http://resource.test/",
+            Some(&token),
+            None,
+            SystemTime::now(),
+        )
+        .unwrap();
+    let auth = format!("DPoP {token}");
+    let r = call(&url, &[("authorization", &auth), ("dpop", &proof)]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = call(&url, &[("authorization", &auth), ("dpop", &proof)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
+    assert!(
+        r.challenges[0].starts_with("DPoP ")
+            && r.challenges[0].contains(r#"error="invalid_dpop_proof""#)
+    );
+    let bearer = format!("Bearer {token}");
+    let r = call(&url, &[("authorization", &bearer)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optional_mode_passes_anonymous_but_never_a_bad_token() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = Verifier::builder().issuer(issuer.issuer()).build().unwrap();
+    let url = serve(
+        AgentAuthLayer::builder(verifier)
+            .optional()
+            .build()
+            .layer(Echo),
+    )
+    .await;
+    let r = call(&url, &[]).await;
+    assert_eq!(
+        (r.status, r.body["authenticated"].as_bool()),
+        (200, Some(false))
+    );
+    let bad = format!("Bearer {}", issuer.token().expired().sign());
+    assert_eq!(call(&url, &[("authorization", &bad)]).await.status, 401);
+    let garbage = call(&url, &[("authorization", "Bearer not.a.token")]).await;
+    assert_eq!(garbage.status, 401);
+    let good = format!("Bearer {}", issuer.token().sign());
+    assert_eq!(call(&url, &[("authorization", &good)]).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guard_without_the_layer_is_a_500_naming_the_fix() {
+    let url = serve(RequireScopes::all(["x"]).layer(Echo)).await;
+    let r = call(&url, &[]).await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("AgentAuthLayer")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_jwks_outage_is_503_with_retry_after() {
+    let (issuer, url) = setup(false).await;
+    issuer.set_fault(Fault::Status(500));
+    let t = format!("Bearer {}", issuer.token().sign());
+    let r = call(&url, &[("authorization", &t)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    assert_eq!(r.headers["retry-after"], "5");
+    assert!(r.challenges.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_body_hook_and_verbose_errors() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = Verifier::builder().issuer(issuer.issuer()).build().unwrap();
+    let layer = AgentAuthLayer::builder(verifier)
+        .verbose_errors(true)
+        .error_body(|e| {
+            json!({"code": e.code, "why": e.description, "status": e.status}).to_string()
+        })
+        .build();
+    let url = serve(layer.layer(Echo)).await;
+    let t = format!("Bearer {}", issuer.token().expired().sign());
+    let r = call(&url, &[("authorization", &t)]).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body["code"], "invalid_token");
+    assert_eq!(r.body["why"], "token has expired");
+}
