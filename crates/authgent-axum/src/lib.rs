@@ -1,0 +1,43 @@
+#![forbid(unsafe_code)]
+//! axum integration for **authgent**: put [`AgentIdentity`] in a handler's signature.
+//!
+//! The [`AgentAuthLayer`] (from `authgent-tower`, re-exported) verifies each request once;
+//! the extractor only reads what it found. `Option<AgentIdentity>` is `None` for anonymous
+//! requests on an optional layer — invalid credentials are refused by the layer, never
+//! treated as anonymous. Without the layer the extractor answers 500, naming the fix.
+//!
+//! ```no_run
+//! use axum::{Json, Router, routing::{get, post}};
+//! use authgent_axum::{AgentAuthLayer, AgentIdentity, RequireScopes};
+//! use authgent_jwks::Verifier;
+//!
+//! async fn search(identity: AgentIdentity) -> Json<serde_json::Value> {
+//!     let chain = identity.delegation_chain();
+//!     Json(serde_json::json!({"subject": identity.subject(), "depth": chain.depth()}))
+//! }
+//!
+//! async fn me(identity: Option<AgentIdentity>) -> String {
+//!     identity.map_or("anonymous".into(), |i| i.subject().to_owned())
+//! }
+//!
+//! # fn app() -> Result<Router, Box<dyn std::error::Error>> {
+//! let verifier = Verifier::builder()
+//!     .issuer("http://127.0.0.1:8000")
+//!     .external_url("https://tools.example.com")
+//!     .build()?;
+//! let auth = AgentAuthLayer::builder(verifier).optional().build();
+//! let app = Router::new()
+//!     .route("/tools/search", post(search).route_layer(RequireScopes::all(["search:execute"])))
+//!     .route("/me", get(me))
+//!     .layer(auth);
+//! # Ok(app) }
+//! ```
+
+mod extract;
+mod metadata;
+
+pub use authgent_tower::{
+    AgentAuthLayer, AgentAuthLayerBuilder, AuthContext, AuthMode, RequireChain, RequireScopes,
+};
+pub use extract::{AgentIdentity, AuthRejection};
+pub use metadata::resource_metadata_router;
