@@ -36,14 +36,32 @@ fn check(name: &'static str, f: fn() -> Result<(), String>) -> Step {
     }
 }
 
+/// Every crate with every feature: the facade's adapters are checked and tested too.
 const CLIPPY: &[&str] = &[
     "clippy",
     "--workspace",
     "--all-targets",
+    "--all-features",
     "--locked",
     "--",
     "-D",
     "warnings",
+];
+const NEXTEST: &[&str] = &[
+    "nextest",
+    "run",
+    "--workspace",
+    "--all-features",
+    "--locked",
+    "--no-fail-fast",
+];
+const DOC_TESTS: &[&str] = &["test", "--workspace", "--all-features", "--locked", "--doc"];
+const CARGO_TEST: &[&str] = &[
+    "test",
+    "--workspace",
+    "--all-features",
+    "--locked",
+    "--no-fail-fast",
 ];
 
 fn test_steps() -> Vec<Step> {
@@ -56,26 +74,11 @@ fn test_steps() -> Vec<Step> {
         ),
     ];
     if has_nextest() {
-        steps.push(cargo(
-            "tests",
-            &[
-                "nextest",
-                "run",
-                "--workspace",
-                "--locked",
-                "--no-fail-fast",
-            ],
-        ));
+        steps.push(cargo("tests", NEXTEST));
         // nextest does not run doc tests.
-        steps.push(cargo(
-            "doc tests",
-            &["test", "--workspace", "--locked", "--doc"],
-        ));
+        steps.push(cargo("doc tests", DOC_TESTS));
     } else {
-        steps.push(cargo(
-            "tests",
-            &["test", "--workspace", "--locked", "--no-fail-fast"],
-        ));
+        steps.push(cargo("tests", CARGO_TEST));
     }
     steps
 }

@@ -203,37 +203,35 @@ impl ChainPolicy {
 
     /// Checks `chain`, in order: depth, human root, every actor, the current actor.
     pub fn check(&self, chain: &DelegationChain) -> Result<(), DelegationError> {
-        if let Some(max) = self.max_depth {
-            if chain.depth() > max {
-                return Err(DelegationError::DepthExceeded {
-                    depth: chain.depth(),
-                    max,
-                });
-            }
+        if let Some(max) = self.max_depth
+            && chain.depth() > max
+        {
+            return Err(DelegationError::DepthExceeded {
+                depth: chain.depth(),
+                max,
+            });
         }
         // Unlike the Python SDK this also applies to undelegated tokens: a client acting for
         // itself has no human root either.
         if self.require_human_root && !self.human_root_rule.is_human_rooted(chain) {
             return Err(DelegationError::NoHumanRoot);
         }
-        if let Some(allowed) = &self.allowed_actors {
-            if let Some(actor) = chain
+        if let Some(allowed) = &self.allowed_actors
+            && let Some(actor) = chain
                 .actors()
                 .iter()
                 .find(|a| !allowed.contains(a.subject()))
-            {
-                return Err(DelegationError::UnauthorizedActor {
-                    actor: actor.subject().to_owned(),
-                });
-            }
+        {
+            return Err(DelegationError::UnauthorizedActor {
+                actor: actor.subject().to_owned(),
+            });
         }
         if let (Some(allowed), Some(current)) = (&self.allowed_current_actor, chain.current_actor())
+            && !allowed.contains(current.subject())
         {
-            if !allowed.contains(current.subject()) {
-                return Err(DelegationError::UnauthorizedActor {
-                    actor: current.subject().to_owned(),
-                });
-            }
+            return Err(DelegationError::UnauthorizedActor {
+                actor: current.subject().to_owned(),
+            });
         }
         Ok(())
     }

@@ -106,10 +106,10 @@ impl TxnTokenValidator {
         if claims.issued_at().is_none() {
             return Err(TokenError::MissingClaim("iat"));
         }
-        if let Some(iss) = &self.issuer {
-            if claims.issuer() != Some(iss.as_str()) {
-                return Err(TokenError::IssuerMismatch);
-            }
+        if let Some(iss) = &self.issuer
+            && claims.issuer() != Some(iss.as_str())
+        {
+            return Err(TokenError::IssuerMismatch);
         }
         if !claims.audience().contains(&self.trust_domain) {
             return Err(TokenError::AudienceMismatch);

@@ -125,17 +125,46 @@ impl Verifier {
     /// (and `X-Forwarded-Proto`/`-Host` only when trusted).
     pub fn request_uri(&self, parts: &http::request::Parts) -> String {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let absolute = parts
+            .uri
+            .scheme_str()
+            .zip(parts.uri.authority().map(|a| a.as_str()));
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        self.uri_for(
+            path,
+            absolute,
+            header("host"),
+            header("x-forwarded-proto"),
+            header("x-forwarded-host"),
+        )
+    }
+
+    /// [`request_uri`](Self::request_uri) from plain parts, for servers on other HTTP types:
+    /// the path (and query), the request's own `(scheme, authority)` if it was absolute, and
+    /// the `Host`, `X-Forwarded-Proto` and `X-Forwarded-Host` header values.
+    pub fn uri_for(
+        &self,
+        path_and_query: &str,
+        absolute: Option<(&str, &str)>,
+        host: Option<&str>,
+        forwarded_proto: Option<&str>,
+        forwarded_host: Option<&str>,
+    ) -> String {
+        let path = if path_and_query.is_empty() {
+            "/"
+        } else {
+            path_and_query
+        };
         if let Some(base) = &self.inner.external_url {
             return format!("{}{path}", base.trim_end_matches('/'));
         }
-        if let (Some(scheme), Some(authority)) = (parts.uri.scheme_str(), parts.uri.authority()) {
+        if let Some((scheme, authority)) = absolute {
             return format!("{scheme}://{authority}{path}");
         }
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let (mut scheme, mut host) = ("http", header("host").unwrap_or("localhost"));
+        let (mut scheme, mut host) = ("http", host.unwrap_or("localhost"));
         if self.inner.trust_forwarded {
-            scheme = header("x-forwarded-proto").unwrap_or(scheme);
-            host = header("x-forwarded-host").unwrap_or(host);
+            scheme = forwarded_proto.unwrap_or(scheme);
+            host = forwarded_host.unwrap_or(host);
         }
         format!("{scheme}://{host}{path}")
     }
@@ -516,13 +545,13 @@ impl VerifierBuilder {
                 reason: "an absolute http(s) URL",
             });
         }
-        if let Some(uri) = &self.jwks_uri {
-            if !absolute(uri) {
-                return Err(ConfigError::Invalid {
-                    setting: "jwks_uri",
-                    reason: "an absolute http(s) URL",
-                });
-            }
+        if let Some(uri) = &self.jwks_uri
+            && !absolute(uri)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "jwks_uri",
+                reason: "an absolute http(s) URL",
+            });
         }
         if let Some(url) = &self.external_url {
             authgent_core::request::check_external_url(url)?;

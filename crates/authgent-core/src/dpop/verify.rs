@@ -297,10 +297,10 @@ impl DpopVerifier {
                 return Err(DpopError::AthMismatch);
             }
         }
-        if let Some(jkt) = request.expected_jkt {
-            if key.thumbprint() != jkt {
-                return Err(DpopError::KeyMismatch);
-            }
+        if let Some(jkt) = request.expected_jkt
+            && key.thumbprint() != jkt
+        {
+            return Err(DpopError::KeyMismatch);
         }
         // §11.1: replay, recorded for as long as the iat check would still pass.
         let mut input = Vec::with_capacity(key.thumbprint().len() + 1 + jti.len());

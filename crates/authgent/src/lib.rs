@@ -1,0 +1,55 @@
+#![forbid(unsafe_code)]
+//! **authgent**: which agent is calling, on whose behalf, through which chain of delegation,
+//! and may it?
+//!
+//! This facade re-exports the SDK's crates; enable the adapter you use:
+//!
+//! ```toml
+//! authgent = { version = "0.1", features = ["axum"] }   # or "tower", "actix", "testkit"
+//! ```
+//!
+//! | path | crate | what |
+//! |---|---|---|
+//! | [`core`] | `authgent-core` | tokens, identity, delegation chains, policy, DPoP, challenges (no I/O) |
+//! | [`jwks`] | `authgent-jwks` | key discovery and caching, the async [`Verifier`] |
+//! | `tower` | `authgent-tower` | `AgentAuthLayer`, `RequireScopes`, `RequireChain` (feature `tower`) |
+//! | `axum` | `authgent-axum` | the `AgentIdentity` extractor (feature `axum`) |
+//! | `actix` | `authgent-actix` | `AgentAuth` middleware, `AgentIdentity` extractor (feature `actix`) |
+//! | `testkit` | `authgent-testkit` | `TestIssuer` for your tests (feature `testkit`) |
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use authgent::{ChainPolicy, Verifier};
+//! let verifier = Verifier::builder().issuer("http://127.0.0.1:8000").build()?;
+//! let identity = verifier.verify_token("eyJ…").await?;
+//! ChainPolicy::builder().max_depth(3).build().check(identity.delegation_chain())?;
+//! # Ok(()) }
+//! ```
+
+pub use authgent_core as core;
+pub use authgent_jwks as jwks;
+
+pub use authgent_core::dpop::{DpopKey, NonceIssuer};
+pub use authgent_core::metadata::ProtectedResourceMetadata;
+pub use authgent_core::request::DpopMode;
+pub use authgent_core::{
+    AgentIdentity, Algorithm, AuthgentError, ChainPolicy, DelegationChain, HumanRootRule,
+    ScopeRequirement, TokenValidator,
+};
+pub use authgent_jwks::{MultiIssuerVerifier, Verifier, verify_token};
+
+/// tower integration (feature `tower`).
+#[cfg(feature = "tower")]
+pub use authgent_tower as tower;
+
+/// axum integration (feature `axum`).
+#[cfg(feature = "axum")]
+pub use authgent_axum as axum;
+
+/// actix-web integration (feature `actix`).
+#[cfg(feature = "actix")]
+pub use authgent_actix as actix;
+
+/// The in-process test issuer (feature `testkit`).
+#[cfg(feature = "testkit")]
+pub use authgent_testkit as testkit;
