@@ -5,7 +5,7 @@
 //! This facade re-exports the SDK's crates; enable the adapter you use:
 //!
 //! ```toml
-//! authgent = { version = "0.1", features = ["axum"] }   # or "tower", "actix", "testkit"
+//! authgent = { version = "0.1", features = ["axum"] }   # or "tower", "actix", "rocket", "testkit"
 //! ```
 //!
 //! | path | crate | what |
@@ -15,6 +15,7 @@
 //! | `tower` | `authgent-tower` | `AgentAuthLayer`, `RequireScopes`, `RequireChain` (feature `tower`) |
 //! | `axum` | `authgent-axum` | the `AgentIdentity` extractor (feature `axum`) |
 //! | `actix` | `authgent-actix` | `AgentAuth` middleware, `AgentIdentity` extractor (feature `actix`) |
+//! | `rocket` | `authgent-rocket` | `AgentIdentity` request guard, catchers (feature `rocket`) |
 //! | `testkit` | `authgent-testkit` | `TestIssuer` for your tests (feature `testkit`) |
 //!
 //! ```no_run
@@ -49,6 +50,10 @@ pub use authgent_axum as axum;
 /// actix-web integration (feature `actix`).
 #[cfg(feature = "actix")]
 pub use authgent_actix as actix;
+
+/// Rocket integration (feature `rocket`).
+#[cfg(feature = "rocket")]
+pub use authgent_rocket as rocket;
 
 /// The in-process test issuer (feature `testkit`).
 #[cfg(feature = "testkit")]
