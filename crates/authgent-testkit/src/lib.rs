@@ -23,6 +23,8 @@
 //! # let _ = token; Ok(()) }
 //! ```
 
+#[cfg(feature = "contract")]
+pub mod contract;
 mod server;
 mod token;
 

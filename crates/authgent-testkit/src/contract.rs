@@ -1,0 +1,642 @@
+//! The black-box contract every example resource server follows (`EXAMPLES.md`), as one
+//! suite that runs against any server over HTTP: routes and bodies, statuses and challenges,
+//! forged and malformed tokens, DPoP attacks, chain policy, live key rotation, unknown-kid
+//! storms (checked by JWKS fetch counts), concurrency, and health after abuse.
+//!
+//! ```no_run
+//! # async fn demo(issuer: &authgent_testkit::TestIssuer) {
+//! use authgent_testkit::contract::Contract;
+//! let report = Contract::new("http://127.0.0.1:3000", "http://127.0.0.1:3000", issuer).run().await;
+//! assert!(report.failures.is_empty(), "{:#?}", report.failures);
+//! # }
+//! ```
+
+use std::time::SystemTime;
+
+use authgent_core::dpop::DpopKey;
+use serde_json::{Value, json};
+
+use crate::TestIssuer;
+
+/// A server under test and the issuer it trusts.
+#[derive(Debug)]
+pub struct Contract<'a> {
+    base: String,
+    public_url: String,
+    audience: Option<String>,
+    issuer: &'a TestIssuer,
+    client: reqwest::Client,
+}
+
+/// What a run found: the cases that passed and the failures, each with its reason.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Report {
+    /// Names of the cases that passed.
+    pub passed: Vec<String>,
+    /// `(case, reason)` for every failure.
+    pub failures: Vec<(String, String)>,
+}
+
+struct Reply {
+    status: u16,
+    challenges: Vec<String>,
+    body: Value,
+}
+
+type Check = Result<(), String>;
+
+fn expect(cond: bool, what: impl Into<String>) -> Check {
+    if cond { Ok(()) } else { Err(what.into()) }
+}
+
+impl<'a> Contract<'a> {
+    /// `base`: where to send requests; `public_url`: the server's `PUBLIC_URL` (RFC 9728
+    /// `resource`, DPoP `htu` base); `issuer`: the issuer the server was started with.
+    pub fn new(base: &str, public_url: &str, issuer: &'a TestIssuer) -> Self {
+        Contract {
+            base: base.trim_end_matches('/').to_owned(),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            audience: None,
+            issuer,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// The server requires this audience (`AUTHGENT_AUDIENCE`): tokens are minted for it.
+    #[must_use]
+    pub fn audience(mut self, audience: &str) -> Self {
+        self.audience = Some(audience.to_owned());
+        self
+    }
+
+    fn token(&self) -> crate::TokenBuilder<'a> {
+        let t = self.issuer.token();
+        match &self.audience {
+            Some(a) => t.audience(a.clone()),
+            None => t,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, String> {
+        let url = format!("{}{path}", self.base);
+        let mut req = if method == "POST" {
+            self.client.post(&url)
+        } else {
+            self.client.get(&url)
+        };
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req
+            .send()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = r.status().as_u16();
+        let challenges = r
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let text = r.text().await.map_err(|e| e.to_string())?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Reply {
+            status,
+            challenges,
+            body,
+        })
+    }
+
+    async fn expect_error(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        status: u16,
+        code: &str,
+    ) -> Check {
+        let r = self.send(method, path, headers).await?;
+        expect(
+            r.status == status && r.body["error"] == code,
+            format!(
+                "{method} {path}: expected {status} {code}, got {} {}",
+                r.status, r.body
+            ),
+        )?;
+        if status == 401 || status == 403 || status == 400 {
+            expect(
+                !r.challenges.is_empty(),
+                format!("{method} {path}: {status} without WWW-Authenticate"),
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn expect_identity(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Value, String> {
+        let r = self.send(method, path, headers).await?;
+        expect(
+            r.status == 200,
+            format!("{method} {path}: expected 200, got {} {}", r.status, r.body),
+        )?;
+        expect(
+            r.body["authenticated"] == true,
+            format!("{method} {path}: not an identity: {}", r.body),
+        )?;
+        Ok(r.body)
+    }
+
+    /// Runs every case; never panics.
+    pub async fn run(&self) -> Report {
+        let mut report = Report::default();
+        macro_rules! case {
+            ($name:literal, $body:expr) => {
+                match $body.await {
+                    Ok(()) => report.passed.push($name.to_owned()),
+                    Err(why) => report.failures.push(($name.to_owned(), why)),
+                }
+            };
+        }
+        case!("health", self.health());
+        case!("resource metadata", self.metadata());
+        case!("no credentials: 401 challenge", self.no_credentials());
+        case!("scopes: search and delete", self.scopes());
+        case!("identity JSON", self.identity());
+        case!("chain policy: strict and human", self.chains());
+        case!("optional identity on /me", self.optional());
+        case!("forged and malformed tokens", self.forged());
+        case!("DPoP: bound, replay, as Bearer, wrong htu", self.dpop());
+        case!("live key rotation", self.rotation());
+        case!("unknown-kid storm: one JWKS fetch", self.storm());
+        case!("concurrency", self.concurrency());
+        case!("health after abuse", self.health_after_abuse());
+        report
+    }
+
+    async fn health(&self) -> Check {
+        let r = self.send("GET", "/health", &[]).await?;
+        expect(
+            r.status == 200 && r.body == json!({"status": "ok"}),
+            format!("health: {} {}", r.status, r.body),
+        )
+    }
+
+    async fn metadata(&self) -> Check {
+        let r = self
+            .send("GET", "/.well-known/oauth-protected-resource", &[])
+            .await?;
+        expect(r.status == 200, format!("metadata status {}", r.status))?;
+        let b = &r.body;
+        expect(
+            b["resource"] == self.public_url.as_str(),
+            format!("resource {} != {}", b["resource"], self.public_url),
+        )?;
+        expect(
+            b["authorization_servers"] == json!([self.issuer.issuer()]),
+            format!("authorization_servers {}", b["authorization_servers"]),
+        )?;
+        expect(
+            b["scopes_supported"] == json!(["search:execute", "db:delete"]),
+            format!("scopes_supported {}", b["scopes_supported"]),
+        )?;
+        expect(
+            b["bearer_methods_supported"] == json!(["header"]),
+            "bearer_methods_supported",
+        )?;
+        expect(
+            b["dpop_signing_alg_values_supported"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
+            "dpop algs",
+        )
+    }
+
+    async fn no_credentials(&self) -> Check {
+        let r = self.send("POST", "/tools/search", &[]).await?;
+        expect(r.status == 401, format!("status {}", r.status))?;
+        let bearer = r
+            .challenges
+            .iter()
+            .find(|c| c.starts_with("Bearer"))
+            .ok_or("no Bearer challenge")?;
+        expect(
+            !bearer.contains("error="),
+            "a challenge without credentials carries no error",
+        )?;
+        expect(
+            bearer.contains("resource_metadata="),
+            "challenge names resource_metadata",
+        )?;
+        expect(
+            r.challenges
+                .iter()
+                .any(|c| c.starts_with("DPoP") && c.contains("algs=")),
+            "DPoP algs challenge",
+        )
+    }
+
+    async fn scopes(&self) -> Check {
+        let search = format!("Bearer {}", self.token().scopes(["search:execute"]).sign());
+        let delete = format!("Bearer {}", self.token().scopes(["db:delete"]).sign());
+        self.expect_identity("POST", "/tools/search", &[("authorization", &search)])
+            .await?;
+        self.expect_identity("POST", "/tools/delete", &[("authorization", &delete)])
+            .await?;
+        let r = self
+            .send("POST", "/tools/delete", &[("authorization", &search)])
+            .await?;
+        expect(
+            r.status == 403 && r.body["error"] == "insufficient_scope",
+            format!("delete with search scope: {} {}", r.status, r.body),
+        )?;
+        expect(
+            r.challenges
+                .iter()
+                .any(|c| c.contains(r#"scope="db:delete""#)),
+            "challenge scope=\"db:delete\"",
+        )?;
+        self.expect_error(
+            "POST",
+            "/tools/search",
+            &[("authorization", &delete)],
+            403,
+            "insufficient_scope",
+        )
+        .await
+    }
+
+    async fn identity(&self) -> Check {
+        let t = self
+            .token()
+            .subject("user:alice")
+            .client_id("agnt_tool")
+            .scopes(["search:execute"])
+            .human_root(true)
+            .actors(["client:agnt_tool", "client:agnt_orchestrator"])
+            .sign();
+        let b = self
+            .expect_identity(
+                "POST",
+                "/tools/search",
+                &[("authorization", &format!("Bearer {t}"))],
+            )
+            .await?;
+        let expected = json!({
+            "authenticated": true, "subject": "user:alice", "client_id": "agnt_tool",
+            "scopes": ["search:execute"], "delegation_depth": 2,
+            "actors": ["client:agnt_tool", "client:agnt_orchestrator"],
+            "current_actor": "client:agnt_tool", "human_root": true, "dpop_jkt": null
+        });
+        expect(b == expected, format!("identity JSON {b} != {expected}"))
+    }
+
+    async fn chains(&self) -> Check {
+        let one = format!("Bearer {}", self.token().actors(["client:a"]).sign());
+        let two = format!(
+            "Bearer {}",
+            self.token().actors(["client:b", "client:a"]).sign()
+        );
+        let human = format!(
+            "Bearer {}",
+            self.token()
+                .subject("user:alice")
+                .actors(["client:a"])
+                .sign()
+        );
+        self.expect_identity("GET", "/chain/strict", &[("authorization", &one)])
+            .await?;
+        self.expect_error(
+            "GET",
+            "/chain/strict",
+            &[("authorization", &two)],
+            403,
+            "delegation_depth_exceeded",
+        )
+        .await?;
+        self.expect_identity("GET", "/chain/human", &[("authorization", &human)])
+            .await?;
+        self.expect_error(
+            "GET",
+            "/chain/human",
+            &[("authorization", &two)],
+            403,
+            "no_human_root",
+        )
+        .await
+    }
+
+    async fn optional(&self) -> Check {
+        let r = self.send("GET", "/me", &[]).await?;
+        expect(
+            r.status == 200 && r.body == json!({"authenticated": false}),
+            format!("/me anonymous: {} {}", r.status, r.body),
+        )?;
+        let t = format!("Bearer {}", self.token().sign());
+        self.expect_identity("GET", "/me", &[("authorization", &t)])
+            .await?;
+        let bad = format!("Bearer {}", self.token().expired().sign());
+        self.expect_error(
+            "GET",
+            "/me",
+            &[("authorization", &bad)],
+            401,
+            "invalid_token",
+        )
+        .await
+    }
+
+    async fn forged(&self) -> Check {
+        let valid = self.token().scopes(["search:execute"]).sign();
+        let (head, rest) = valid.split_once('.').ok_or("token shape")?;
+        let (payload, _) = rest.split_once('.').ok_or("token shape")?;
+        let none_header = "eyJhbGciOiJub25lIiwia2lkIjoidGVzdC1rZXktMSJ9"; // {"alg":"none","kid":"test-key-1"}
+        let tampered_payload = format!("{payload}x");
+        let cases = [
+            format!(
+                "Bearer {}",
+                self.token().scopes(["search:execute"]).expired().sign()
+            ),
+            format!(
+                "Bearer {}",
+                self.token()
+                    .scopes(["search:execute"])
+                    .claim("iss", json!("https://evil.example"))
+                    .sign()
+            ),
+            format!("Bearer {none_header}.{payload}."),
+            format!("Bearer {head}.{tampered_payload}.AAAA"),
+            format!("Bearer {head}.{payload}"),
+            "Bearer not-a-jwt".to_owned(),
+            "Bearer".to_owned(),
+            format!(
+                "Bearer {}",
+                self.token()
+                    .scopes(["search:execute"])
+                    .claim("exp", json!("never"))
+                    .sign()
+            ),
+            format!(
+                "Bearer {}",
+                self.token()
+                    .scopes(["search:execute"])
+                    .typ("txntoken+jwt")
+                    .sign()
+            ),
+        ];
+        for h in &cases {
+            self.expect_error(
+                "POST",
+                "/tools/search",
+                &[("authorization", h)],
+                401,
+                "invalid_token",
+            )
+            .await?;
+        }
+        let ok = format!("Bearer {valid}");
+        self.expect_error(
+            "POST",
+            "/tools/search",
+            &[("authorization", &ok), ("authorization", &ok)],
+            400,
+            "invalid_request",
+        )
+        .await
+    }
+
+    async fn dpop(&self) -> Check {
+        let key = DpopKey::generate_es256().map_err(|e| e.to_string())?;
+        let token = self
+            .token()
+            .scopes(["search:execute"])
+            .dpop_jkt(key.jkt())
+            .sign();
+        let htu = format!("{}/tools/search", self.public_url);
+        let proof = key
+            .proof("POST", &htu, Some(&token), None, SystemTime::now())
+            .map_err(|e| e.to_string())?;
+        let auth = format!("DPoP {token}");
+        let b = self
+            .expect_identity(
+                "POST",
+                "/tools/search",
+                &[("authorization", &auth), ("dpop", &proof)],
+            )
+            .await?;
+        expect(b["dpop_jkt"] == key.jkt(), "dpop_jkt in identity")?;
+        self.expect_error(
+            "POST",
+            "/tools/search",
+            &[("authorization", &auth), ("dpop", &proof)],
+            401,
+            "invalid_dpop_proof",
+        )
+        .await?;
+        self.expect_error(
+            "POST",
+            "/tools/search",
+            &[("authorization", &format!("Bearer {token}"))],
+            401,
+            "invalid_token",
+        )
+        .await?;
+        let elsewhere = key
+            .proof(
+                "POST",
+                "https://evil.example/tools/search",
+                Some(&token),
+                None,
+                SystemTime::now(),
+            )
+            .map_err(|e| e.to_string())?;
+        self.expect_error(
+            "POST",
+            "/tools/search",
+            &[("authorization", &auth), ("dpop", &elsewhere)],
+            401,
+            "invalid_dpop_proof",
+        )
+        .await?;
+        let stranger = DpopKey::generate_es256().map_err(|e| e.to_string())?;
+        let foreign = stranger
+            .proof("POST", &htu, Some(&token), None, SystemTime::now())
+            .map_err(|e| e.to_string())?;
+        self.expect_error(
+            "POST",
+            "/tools/search",
+            &[("authorization", &auth), ("dpop", &foreign)],
+            401,
+            "invalid_dpop_proof",
+        )
+        .await
+    }
+
+    async fn rotation(&self) -> Check {
+        let before = self.issuer.jwks_fetches();
+        self.issuer.rotate_keys();
+        let t = format!("Bearer {}", self.token().scopes(["search:execute"]).sign());
+        self.expect_identity("POST", "/tools/search", &[("authorization", &t)])
+            .await?;
+        expect(
+            self.issuer.jwks_fetches() - before <= 1,
+            "rotation picked up with one fetch",
+        )
+    }
+
+    async fn storm(&self) -> Check {
+        let before = self.issuer.jwks_fetches();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let t = format!(
+                "Bearer {}",
+                self.token()
+                    .header("kid", json!(format!("storm-{i}")))
+                    .sign()
+            );
+            let url = format!("{}/me", self.base);
+            let client = self.client.clone();
+            tasks.push(tokio::spawn(async move {
+                client
+                    .get(url)
+                    .header("authorization", t)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }));
+        }
+        for t in tasks {
+            let status = t
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            expect(status == 401, format!("unknown kid answered {status}"))?;
+        }
+        let fetched = self.issuer.jwks_fetches() - before;
+        expect(
+            fetched <= 1,
+            format!("{fetched} JWKS fetches for 200 unknown kids"),
+        )
+    }
+
+    async fn concurrency(&self) -> Check {
+        let t = format!("Bearer {}", self.token().scopes(["search:execute"]).sign());
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let (client, url, t) = (
+                self.client.clone(),
+                format!("{}/tools/search", self.base),
+                t.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .header("authorization", t)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }));
+        }
+        for t in tasks {
+            let status = t
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            expect(
+                status == 200,
+                format!("concurrent request answered {status}"),
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn health_after_abuse(&self) -> Check {
+        self.health().await?;
+        let t = format!("Bearer {}", self.token().scopes(["search:execute"]).sign());
+        self.expect_identity("POST", "/tools/search", &[("authorization", &t)])
+            .await
+            .map(|_| ())
+    }
+}
+
+/// An example server started as a child process, with what it printed before listening.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: tokio::process::Child,
+    /// The address from its `LISTENING=` line.
+    pub addr: String,
+    /// Every stdout line up to and including `LISTENING=…`.
+    pub startup: Vec<String>,
+}
+
+impl ServerProcess {
+    /// Starts `binary` with `args` and `env`, waiting (at most 60 s) for `LISTENING=`.
+    pub async fn start(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = tokio::process::Command::new(binary)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("could not start {binary}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut startup = Vec::new();
+        let wait = async {
+            while let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? {
+                startup.push(line.clone());
+                if let Some(addr) = line.strip_prefix("LISTENING=") {
+                    return Ok(addr.to_owned());
+                }
+            }
+            Err(format!("{binary} exited before printing LISTENING="))
+        };
+        let addr = tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+            .await
+            .map_err(|_| format!("{binary} did not print LISTENING= within 60 s"))??;
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(ServerProcess {
+            child,
+            addr,
+            startup,
+        })
+    }
+
+    /// The value of a `KEY=value` line the server printed at start-up.
+    pub fn printed(&self, key: &str) -> Option<&str> {
+        let prefix = format!("{key}=");
+        self.startup
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+
+    /// Sends SIGTERM and waits (at most 30 s) for the exit; `true` if it exited cleanly.
+    pub async fn terminate(mut self) -> bool {
+        let Some(pid) = self.child.id() else {
+            return false;
+        };
+        let sent = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .is_ok_and(|s| s.success());
+        if !sent {
+            return false;
+        }
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(30), self.child.wait()).await,
+            Ok(Ok(status)) if status.success()
+        )
+    }
+}

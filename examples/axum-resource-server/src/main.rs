@@ -1,0 +1,63 @@
+//! An axum resource server protected by authgent, following `EXAMPLES.md`.
+//!
+//! ```sh
+//! cargo run -p axum-resource-server -- --embedded          # with a built-in test issuer
+//! AUTHGENT_ISSUER=http://127.0.0.1:8000 cargo run -p axum-resource-server
+//! ```
+
+use authgent_axum::{AgentAuthLayer, AgentIdentity, RequireChain, RequireScopes};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use example_support::{Settings, anonymous_json, health_json, identity_json};
+use serde_json::Value;
+
+async fn identity(id: AgentIdentity) -> Json<Value> {
+    Json(identity_json(&id))
+}
+
+async fn me(id: Option<AgentIdentity>) -> Json<Value> {
+    Json(id.map_or_else(anonymous_json, |id| identity_json(&id)))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::from_env()?;
+    let listener = tokio::net::TcpListener::bind(&settings.bind).await?;
+    let bound = listener.local_addr()?;
+    let resource = example_support::prepare(&settings, bound).await?;
+
+    // Verified once per request; anonymous requests pass through to `Option<AgentIdentity>`.
+    let auth = AgentAuthLayer::builder(resource.verifier.clone())
+        .optional()
+        .resource_metadata(resource.metadata_url())
+        .build();
+    let app = Router::new()
+        .route(
+            "/tools/search",
+            post(identity).route_layer(RequireScopes::all(["search:execute"])),
+        )
+        .route(
+            "/tools/delete",
+            post(identity).route_layer(RequireScopes::all(["db:delete"])),
+        )
+        .route(
+            "/chain/strict",
+            get(identity).route_layer(RequireChain::new(example_support::strict_chain())),
+        )
+        .route(
+            "/chain/human",
+            get(identity).route_layer(RequireChain::new(example_support::human_chain())),
+        )
+        .route("/me", get(me))
+        .layer(auth)
+        .route("/health", get(|| async { Json(health_json()) }))
+        .merge(authgent_axum::resource_metadata_router(
+            resource.metadata.clone(),
+        ));
+
+    example_support::announce(bound);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(example_support::shutdown_signal())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,219 @@
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout)] // these programs talk to people on stdout
+//! The parts every example resource server shares, so each example shows only its framework:
+//! settings from the environment (EXAMPLES.md), the `--embedded` test issuer with sample tokens
+//! and curl commands, the route policies, the identity JSON, and shutdown signals.
+
+use std::net::SocketAddr;
+
+use authgent_core::dpop::NonceIssuer;
+use authgent_core::metadata::ProtectedResourceMetadata;
+use authgent_core::{AgentIdentity, Algorithm, ChainPolicy};
+use authgent_jwks::Verifier;
+use authgent_testkit::TestIssuer;
+use serde_json::{Value, json};
+
+/// Scopes the example routes use.
+pub const SCOPES: [&str; 2] = ["search:execute", "db:delete"];
+
+/// Settings from the environment and arguments (EXAMPLES.md "Start").
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `AUTHGENT_ISSUER`.
+    pub issuer: Option<String>,
+    /// `AUTHGENT_AUDIENCE`.
+    pub audience: Option<String>,
+    /// `BIND` (default `127.0.0.1:3000`).
+    pub bind: String,
+    /// `PUBLIC_URL` (default `http://` + the bound address).
+    pub public_url: Option<String>,
+    /// `AUTHGENT_DPOP_NONCE=1`.
+    pub dpop_nonce: bool,
+    /// `--embedded`.
+    pub embedded: bool,
+}
+
+impl Settings {
+    /// Reads the environment and `std::env::args`.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let embedded = std::env::args().skip(1).any(|a| a == "--embedded");
+        let settings = Settings {
+            issuer: var("AUTHGENT_ISSUER"),
+            audience: var("AUTHGENT_AUDIENCE"),
+            bind: var("BIND").unwrap_or_else(|| "127.0.0.1:3000".into()),
+            public_url: var("PUBLIC_URL"),
+            dpop_nonce: var("AUTHGENT_DPOP_NONCE").as_deref() == Some("1"),
+            embedded,
+        };
+        if settings.issuer.is_none() && !settings.embedded {
+            return Err(
+                "set AUTHGENT_ISSUER to your authorization server's URL, or pass --embedded".into(),
+            );
+        }
+        Ok(settings)
+    }
+}
+
+/// Everything a server needs once its socket is bound.
+#[derive(Debug)]
+pub struct Resource {
+    /// The verifier (keys from the issuer, DPoP htu base = `public_url`).
+    pub verifier: Verifier,
+    /// The RFC 9728 document served at `/.well-known/oauth-protected-resource`.
+    pub metadata: ProtectedResourceMetadata,
+    /// The external base URL.
+    pub public_url: String,
+    /// Keeps the embedded issuer serving for the life of the program.
+    pub embedded_issuer: Option<TestIssuer>,
+}
+
+impl Resource {
+    /// The URL of the metadata document, for `resource_metadata` in challenges.
+    pub fn metadata_url(&self) -> String {
+        self.metadata.well_known_url().unwrap_or_default()
+    }
+}
+
+/// Builds the verifier and metadata for a server bound at `bound`; with `--embedded`, starts
+/// the test issuer and prints `ISSUER=…`, sample tokens and curl commands.
+pub async fn prepare(
+    settings: &Settings,
+    bound: SocketAddr,
+) -> Result<Resource, Box<dyn std::error::Error>> {
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let public_url = public_url.trim_end_matches('/').to_owned();
+    let embedded_issuer = if settings.embedded {
+        Some(TestIssuer::start().await?)
+    } else {
+        None
+    };
+    let issuer = match (&embedded_issuer, &settings.issuer) {
+        (Some(test), _) => test.issuer().to_owned(),
+        (None, Some(url)) => url.clone(),
+        (None, None) => return Err("no issuer".into()),
+    };
+    let mut builder = Verifier::builder()
+        .issuer(&issuer)
+        .external_url(&public_url);
+    if let Some(audience) = &settings.audience {
+        builder = builder.audience(audience);
+    }
+    if settings.dpop_nonce {
+        builder = builder.dpop_nonces(NonceIssuer::generate()?);
+    }
+    let verifier = builder.build()?;
+    let metadata = ProtectedResourceMetadata::builder(&public_url)
+        .authorization_server(&issuer)
+        .scopes_supported(SCOPES)
+        .dpop_signing_algs(Algorithm::ALL)
+        .build()?;
+    if let Some(test) = &embedded_issuer {
+        print_samples(test, &public_url, settings.audience.as_deref());
+    }
+    Ok(Resource {
+        verifier,
+        metadata,
+        public_url,
+        embedded_issuer,
+    })
+}
+
+fn print_samples(issuer: &TestIssuer, public_url: &str, audience: Option<&str>) {
+    let token = |scopes: &[&str]| {
+        let t = issuer.token().scopes(scopes);
+        match audience {
+            Some(a) => t.audience(a),
+            None => t,
+        }
+    };
+    println!("ISSUER={}", issuer.issuer());
+    let search = token(&["search:execute"]).sign();
+    let delete = token(&["db:delete"]).sign();
+    let delegated = token(&["search:execute"])
+        .subject("user:alice")
+        .human_root(true)
+        .actors(["client:agnt_tool", "client:agnt_orchestrator"])
+        .sign();
+    println!("TOKEN_SEARCH={search}");
+    println!("TOKEN_DELETE={delete}");
+    println!("TOKEN_DELEGATED={delegated}");
+    println!("# try:");
+    println!(
+        "#   curl -s -X POST -H \"Authorization: Bearer $TOKEN_SEARCH\" {public_url}/tools/search"
+    );
+    println!(
+        "#   curl -s -X POST -H \"Authorization: Bearer $TOKEN_SEARCH\" {public_url}/tools/delete   # 403"
+    );
+    println!("#   curl -s -H \"Authorization: Bearer $TOKEN_DELEGATED\" {public_url}/chain/human");
+    println!(
+        "#   curl -s -H \"Authorization: Bearer $TOKEN_DELEGATED\" {public_url}/chain/strict  # 403"
+    );
+    println!("#   curl -s {public_url}/me");
+}
+
+/// Announces that the server accepts connections (EXAMPLES.md: one `LISTENING=` line).
+pub fn announce(bound: SocketAddr) {
+    println!("LISTENING={bound}");
+}
+
+/// `max_depth = 1` for `/chain/strict`.
+pub fn strict_chain() -> ChainPolicy {
+    ChainPolicy::builder().max_depth(1).build()
+}
+
+/// `require_human_root` for `/chain/human`.
+pub fn human_chain() -> ChainPolicy {
+    ChainPolicy::builder().require_human_root(true).build()
+}
+
+/// The identity JSON of EXAMPLES.md.
+pub fn identity_json(id: &AgentIdentity) -> Value {
+    let chain = id.delegation_chain();
+    json!({
+        "authenticated": true,
+        "subject": id.subject(),
+        "client_id": id.client_id(),
+        "scopes": id.scopes(),
+        "delegation_depth": chain.depth(),
+        "actors": chain.actors().iter().map(|a| a.subject()).collect::<Vec<_>>(),
+        "current_actor": chain.current_actor().map(|a| a.subject()),
+        "human_root": chain.human_root(),
+        "dpop_jkt": id.dpop_jkt(),
+    })
+}
+
+/// `{"authenticated": false}` for `/me` without credentials.
+pub fn anonymous_json() -> Value {
+    json!({"authenticated": false})
+}
+
+/// `{"status": "ok"}` for `/health`.
+pub fn health_json() -> Value {
+    json!({"status": "ok"})
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
