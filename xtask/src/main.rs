@@ -2,7 +2,12 @@
 //! clippy with `-D warnings`, the dependency rule for `authgent-core`, the whole test suite
 //! (nextest when installed, otherwise `cargo test`), then the doc tests.
 //!
+//! The test steps run with two real authgent-server instances (see `interop/README.md`),
+//! started before and stopped after, whatever the outcome.
+//!
 //! Adding a step is one line in [`test_steps`].
+
+mod interop;
 
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
@@ -137,7 +142,8 @@ fn run(steps: &[Step]) -> ExitCode {
         let result = match &s.action {
             Action::Command { program, args } => {
                 eprintln!("==> xtask: {} ({program} {})", s.name, args.join(" "));
-                match Command::new(program).args(args).status() {
+                let env = ENV.with(|e| e.borrow().clone());
+                match Command::new(program).args(args).envs(env).status() {
                     Ok(st) if st.success() => Ok(()),
                     Ok(st) => Err(format!("exited with {st}")),
                     Err(e) => Err(format!("could not start `{program}`: {e}")),
@@ -165,16 +171,62 @@ fn run(steps: &[Step]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Installs (if needed) and starts the interop servers, exports their URLs to the test
+/// processes, runs `f`, and stops the servers (their guards drop on every path).
+fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
+    let started = (|| -> Result<Vec<interop::Server>, String> {
+        let python = interop::ensure_venv()?;
+        let default = interop::start(&python, "default", &[])?;
+        let dpop = interop::start(
+            &python,
+            "require-dpop",
+            &[("AUTHGENT_REQUIRE_DPOP", "true")],
+        )?;
+        set_env("AUTHGENT_INTEROP_PYTHON", &python.display().to_string());
+        set_env("AUTHGENT_INTEROP_URL", &default.url);
+        set_env(
+            "AUTHGENT_INTEROP_ENV",
+            &default.env_file.display().to_string(),
+        );
+        set_env("AUTHGENT_INTEROP_DPOP_URL", &dpop.url);
+        Ok(vec![default, dpop])
+    })();
+    match started {
+        Ok(servers) => {
+            let code = f();
+            drop(servers);
+            code
+        }
+        Err(why) => {
+            eprintln!(
+                "==> xtask: cannot start the real authgent-server for the interop tests: {why}"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Passes a variable to every command a step spawns (`std::env::set_var` is unsafe in
+/// edition 2024 and `unsafe` is forbidden here).
+fn set_env(key: &str, value: &str) {
+    ENV.with(|e| e.borrow_mut().push((key.to_owned(), value.to_owned())));
+}
+
+thread_local! {
+    static ENV: std::cell::RefCell<Vec<(String, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  test   format check, clippy -D warnings, dependency rules, the whole test suite (what CI runs)
+  test   format check, clippy -D warnings, dependency rules, the whole test suite with the
+         real authgent-server started for the interop tests (what CI runs)
   ci     same as test
   fmt    format the workspace";
 
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
-        Some("test" | "ci") => run(&test_steps()),
+        Some("test" | "ci") => with_servers(|| run(&test_steps())),
         Some("fmt") => run(&[cargo("format", &["fmt", "--all"])]),
         _ => {
             eprintln!("{USAGE}");

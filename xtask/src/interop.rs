@@ -1,0 +1,222 @@
+//! The real authgent-server as a test dependency: a pinned venv under `target/`, servers on
+//! free loopback ports, stopped when the guard drops (success, failure or panic).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVER_VERSION: &str = "0.3.4";
+const SDK_VERSION: &str = "0.3.4";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// `target/authgent-venv` with the pinned server and SDK; returns its python.
+pub(crate) fn ensure_venv() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let venv = root.join("target/authgent-venv");
+    let python = venv.join("bin/python");
+    let check = format!(
+        "from importlib.metadata import version as v; import sys; \
+         sys.exit(0 if (v('authgent-server'), v('authgent')) == ('{SERVER_VERSION}', '{SDK_VERSION}') else 1)"
+    );
+    let ready = |py: &Path| {
+        Command::new(py)
+            .args(["-c", &check])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if ready(&python) {
+        return Ok(python);
+    }
+    let host = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let version_ok = Command::new(&host)
+        .args([
+            "-c",
+            "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)",
+        ])
+        .status();
+    match version_ok {
+        Ok(s) if s.success() => {}
+        Ok(_) => {
+            return Err(format!(
+                "authgent-server needs Python 3.11+; `{host}` is older (set PYTHON=...)"
+            ));
+        }
+        Err(_) => {
+            return Err(format!(
+                "`{host}` not found: install Python 3.11+ with pip (e.g. apt-get install python3 python3-venv python3-pip)"
+            ));
+        }
+    }
+    eprintln!(
+        "==> xtask: installing authgent-server=={SERVER_VERSION} and authgent=={SDK_VERSION} into {}",
+        venv.display()
+    );
+    let _ = std::fs::remove_dir_all(&venv);
+    let made = Command::new(&host)
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made || !venv.join("bin/pip").exists() {
+        return Err(format!(
+            "`{host} -m venv` failed: install the venv module (apt-get install python3-venv)"
+        ));
+    }
+    let lock = root.join("interop/requirements.lock");
+    let installed = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-c",
+        ])
+        .arg(&lock)
+        .args([
+            format!("authgent-server=={SERVER_VERSION}"),
+            format!("authgent=={SDK_VERSION}"),
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed || !ready(&python) {
+        return Err("pip could not install authgent-server; is PyPI reachable?".into());
+    }
+    Ok(python)
+}
+
+/// A running authgent-server; stopped (and its children reaped) on drop.
+pub(crate) struct Server {
+    pub(crate) name: &'static str,
+    pub(crate) url: String,
+    pub(crate) env_file: PathBuf,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                eprintln!("==> xtask: stopped authgent-server {}", self.name);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// Status of `GET http://127.0.0.1:{port}{path}`, if anything answered.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 16];
+    let n = stream.read(&mut head).ok()?;
+    std::str::from_utf8(&head[..n])
+        .ok()?
+        .split(' ')
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Starts `authgent-server run` on a free port with a fresh database, waiting for `/ready`.
+pub(crate) fn start(
+    python: &Path,
+    name: &'static str,
+    extra_env: &[(&str, &str)],
+) -> Result<Server, String> {
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let data = workspace_root().join("target/authgent-interop").join(name);
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    let secret = Command::new(python)
+        .args(["-c", "import secrets; print(secrets.token_hex(32))"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let secret = String::from_utf8_lossy(&secret.stdout).trim().to_owned();
+    let mut env: Vec<(String, String)> = vec![
+        ("AUTHGENT_SECRET_KEY".into(), secret),
+        (
+            "AUTHGENT_DATABASE_URL".into(),
+            format!("sqlite+aiosqlite:///{}/authgent.db", data.display()),
+        ),
+        ("AUTHGENT_SERVER_URL".into(), url.clone()),
+        ("AUTHGENT_REGISTRATION_POLICY".into(), "open".into()),
+        ("AUTHGENT_CONSENT_MODE".into(), "auto_approve".into()),
+        ("AUTHGENT_TOKEN_RATE_LIMIT".into(), "100000".into()),
+        (
+            "AUTHGENT_TRUSTED_CHAINING_ISSUERS".into(),
+            format!("[\"{url}\"]"),
+        ),
+    ];
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let env_file = data.join("server.env");
+    let exports: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(&env_file, exports).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(data.join("server.log")).map_err(|e| e.to_string())?;
+    let bin = python.with_file_name("authgent-server");
+    let child = Command::new(&bin)
+        .args(["run", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(&data)
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
+    let mut server = Server {
+        name,
+        url,
+        env_file,
+        child,
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if http_status(port, "/ready") == Some(200) {
+            eprintln!("==> xtask: authgent-server {name} ready at {}", server.url);
+            return Ok(server);
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            return Err(format!(
+                "authgent-server {name} exited ({status}); see {}/server.log",
+                data.display()
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "authgent-server {name} not ready after 90 s; see {}/server.log",
+                data.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
