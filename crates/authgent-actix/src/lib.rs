@@ -56,16 +56,7 @@ pub use middleware::{AgentAuth, AgentAuthBuilder, AgentAuthMiddleware, AuthConte
 pub fn resource_metadata(
     doc: authgent_core::metadata::ProtectedResourceMetadata,
 ) -> actix_web::Resource {
-    let path = doc
-        .well_known_url()
-        .ok()
-        .and_then(|u| {
-            u.split("://")
-                .nth(1)
-                .and_then(|r| r.find('/').map(|i| r[i..].to_owned()))
-        })
-        .map(|p| p.split('?').next().unwrap_or_default().to_owned())
-        .unwrap_or_else(|| "/.well-known/oauth-protected-resource".to_owned());
+    let path = doc.well_known_path();
     let body = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned());
     actix_web::web::resource(path).route(actix_web::web::get().to(move || {
         let body = body.clone();

@@ -179,17 +179,6 @@ impl<S> fmt::Debug for AgentAuthMiddleware<S> {
     }
 }
 
-fn scheme_of(value: Option<&str>) -> Option<Scheme> {
-    let scheme = value?.split(' ').next()?;
-    if scheme.eq_ignore_ascii_case("dpop") {
-        Some(Scheme::Dpop)
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        Some(Scheme::Bearer)
-    } else {
-        None
-    }
-}
-
 impl<S, B> Service<ServiceRequest> for AgentAuthMiddleware<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -207,7 +196,7 @@ where
         Box::pin(async move {
             let headers = req.headers();
             let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-            let scheme = scheme_of(header("authorization"));
+            let scheme = header("authorization").and_then(Scheme::from_authorization);
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
             let uri = shared.verifier.uri_for(
                 path,

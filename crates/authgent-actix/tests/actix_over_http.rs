@@ -9,8 +9,9 @@ use authgent_core::dpop::DpopKey;
 use authgent_core::metadata::ProtectedResourceMetadata;
 use authgent_core::{ChainPolicy, ScopeRequirement};
 use authgent_jwks::Verifier;
+use authgent_testkit::contract::send;
 use authgent_testkit::{Fault, TestIssuer};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const PUBLIC: &str = "http://tools.test";
 
@@ -80,40 +81,6 @@ async fn start(issuer: &TestIssuer) -> String {
     let addr = server.addrs()[0];
     actix_web::rt::spawn(server.run());
     format!("http://{addr}")
-}
-
-struct Reply {
-    status: u16,
-    challenges: Vec<String>,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
-    let client = reqwest::Client::new();
-    let mut req = if method == "POST" {
-        client.post(url)
-    } else {
-        client.get(url)
-    };
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let challenges = headers
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
-    Reply {
-        status,
-        challenges,
-        headers,
-        body,
-    }
 }
 
 #[actix_web::test]
@@ -303,5 +270,5 @@ async fn metadata_missing_middleware_and_cold_outage() {
         (r.status, r.body["error"].as_str()),
         (503, Some("temporarily_unavailable"))
     );
-    assert!(r.headers.contains_key("retry-after"));
+    assert!(r.header("retry-after").is_some());
 }

@@ -20,16 +20,7 @@ use axum_core::body::Body;
 pub fn resource_metadata_router<S: Clone + Send + Sync + 'static>(
     doc: ProtectedResourceMetadata,
 ) -> Router<S> {
-    let path = doc
-        .well_known_url()
-        .ok()
-        .and_then(|url| {
-            url.split("://")
-                .nth(1)
-                .and_then(|rest| rest.find('/').map(|i| rest[i..].to_owned()))
-        })
-        .unwrap_or_else(|| "/.well-known/oauth-protected-resource".to_owned());
-    let path = path.split('?').next().unwrap_or(&path).to_owned();
+    let path = doc.well_known_path();
     let body = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned());
     Router::new().route(
         &path,

@@ -8,6 +8,7 @@ use authgent_core::dpop::DpopKey;
 use authgent_core::metadata::ProtectedResourceMetadata;
 use authgent_core::{ChainPolicy, ScopeRequirement};
 use authgent_jwks::Verifier;
+use authgent_testkit::contract::send;
 use authgent_testkit::{Fault, TestIssuer};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -85,40 +86,6 @@ async fn app(issuer: &TestIssuer) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     format!("http://{addr}")
-}
-
-struct Reply {
-    status: u16,
-    challenges: Vec<String>,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
-    let client = reqwest::Client::new();
-    let mut req = if method == "POST" {
-        client.post(url)
-    } else {
-        client.get(url)
-    };
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let challenges = headers
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
-    Reply {
-        status,
-        challenges,
-        headers,
-        body,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,7 +312,7 @@ async fn metadata_route_missing_layer_and_cold_outage() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body["resource"], PUBLIC);
     assert_eq!(r.body["authorization_servers"], json!([issuer.issuer()]));
-    assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(r.header("content-type").unwrap(), "application/json");
     let r = send("GET", &format!("{base}/unguarded"), &[]).await;
     assert_eq!(r.status, 500);
     assert!(
@@ -358,5 +325,5 @@ async fn metadata_route_missing_layer_and_cold_outage() {
     let t = format!("Bearer {}", issuer.token().sign());
     let r = send("GET", &format!("{base}/me"), &[("authorization", &t)]).await;
     assert_eq!(r.status, 503);
-    assert!(r.headers.contains_key("retry-after"));
+    assert!(r.header("retry-after").is_some());
 }

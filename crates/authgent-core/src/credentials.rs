@@ -15,6 +15,24 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The scheme of an `Authorization` value (`Bearer …` / `DPoP …`, any case), if supported.
+    ///
+    /// ```
+    /// use authgent_core::credentials::Scheme;
+    /// assert_eq!(Scheme::from_authorization("dpop eyJ…"), Some(Scheme::Dpop));
+    /// assert_eq!(Scheme::from_authorization("Basic dXNlcg=="), None);
+    /// ```
+    pub fn from_authorization(value: &str) -> Option<Scheme> {
+        let name = value.trim_start().split(' ').next()?;
+        if name.eq_ignore_ascii_case("bearer") {
+            Some(Scheme::Bearer)
+        } else if name.eq_ignore_ascii_case("dpop") {
+            Some(Scheme::Dpop)
+        } else {
+            None
+        }
+    }
+
     /// The scheme name as written in headers and challenges.
     pub fn as_str(self) -> &'static str {
         match self {

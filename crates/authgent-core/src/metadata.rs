@@ -129,6 +129,23 @@ impl ProtectedResourceMetadata {
         well_known_url(&self.resource, "oauth-protected-resource")
     }
 
+    /// The path part of [`well_known_url`](Self::well_known_url), where a server routes the
+    /// document (`/.well-known/oauth-protected-resource` plus the resource's path).
+    ///
+    /// ```
+    /// # use authgent_core::metadata::ProtectedResourceMetadata;
+    /// let doc = ProtectedResourceMetadata::builder("https://api.example/v1/").build()?;
+    /// assert_eq!(doc.well_known_path(), "/.well-known/oauth-protected-resource/v1");
+    /// # Ok::<(), authgent_core::ConfigError>(())
+    /// ```
+    pub fn well_known_path(&self) -> String {
+        let path = crate::uri::split(&self.resource).map_or("", |p| p.path);
+        format!(
+            "/.well-known/oauth-protected-resource{}",
+            path.strip_suffix('/').unwrap_or(path)
+        )
+    }
+
     /// Parses a fetched document and checks that it describes `expected_resource` exactly
     /// (RFC 9728 §3.3).
     pub fn parse(bytes: &[u8], expected_resource: &str) -> Result<Self, MetadataError> {

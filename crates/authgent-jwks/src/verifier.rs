@@ -285,16 +285,7 @@ impl Verifier {
             .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(' ').next())
-            .and_then(|s| {
-                if s.eq_ignore_ascii_case("dpop") {
-                    Some(Scheme::Dpop)
-                } else if s.eq_ignore_ascii_case("bearer") {
-                    Some(Scheme::Bearer)
-                } else {
-                    None
-                }
-            });
+            .and_then(Scheme::from_authorization);
         ErrorResponse::new(error, scheme, config)
     }
 

@@ -46,20 +46,32 @@ struct Agent {
 }
 
 async fn register(base: &str, scopes: &[&str]) -> Agent {
-    let body = json!({"name": format!("rust-interop-{}", rand_suffix()), "allowed_scopes": scopes});
-    let r = reqwest::Client::new()
-        .post(format!("{base}/agents"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201, "register agent");
-    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-    Agent {
-        client_id: v["client_id"].as_str().unwrap().to_owned(),
-        client_secret: v["client_secret"].as_str().unwrap().to_owned(),
+    // authgent-server 0.3.4 on SQLite answers concurrent registrations with 500
+    // (StaleDataError); nextest serialises interop tests, and this retries the rare leftover.
+    for attempt in 0..5 {
+        let body =
+            json!({"name": format!("rust-interop-{}", rand_suffix()), "allowed_scopes": scopes});
+        let r = reqwest::Client::new()
+            .post(format!("{base}/agents"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        if status >= 500 && attempt < 4 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
+        }
+        assert_eq!(status, 201, "register agent: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        return Agent {
+            client_id: v["client_id"].as_str().unwrap().to_owned(),
+            client_secret: v["client_secret"].as_str().unwrap().to_owned(),
+        };
     }
+    unreachable!("the last attempt asserts")
 }
 
 fn rand_suffix() -> String {

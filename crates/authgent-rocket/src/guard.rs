@@ -20,21 +20,12 @@ struct Verified {
     scheme: Option<Scheme>,
 }
 
-fn scheme_of(value: Option<&str>) -> Option<Scheme> {
-    let scheme = value?.split(' ').next()?;
-    if scheme.eq_ignore_ascii_case("dpop") {
-        Some(Scheme::Dpop)
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        Some(Scheme::Bearer)
-    } else {
-        None
-    }
-}
-
 async fn verified<'r>(req: &'r Request<'_>, auth: &AgentAuth) -> &'r Verified {
     req.local_cache_async(async {
         let headers = req.headers();
-        let scheme = scheme_of(headers.get_one("authorization"));
+        let scheme = headers
+            .get_one("authorization")
+            .and_then(Scheme::from_authorization);
         let path = req.uri().to_string();
         let uri = auth.verifier.uri_for(
             &path,

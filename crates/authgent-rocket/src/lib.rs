@@ -150,16 +150,7 @@ impl Handler for MetadataHandler {
 /// # Ok::<(), authgent_core::ConfigError>(())
 /// ```
 pub fn resource_metadata_routes(doc: ProtectedResourceMetadata) -> Vec<Route> {
-    let path = doc
-        .well_known_url()
-        .ok()
-        .and_then(|u| {
-            u.split("://")
-                .nth(1)
-                .and_then(|r| r.find('/').map(|i| r[i..].to_owned()))
-        })
-        .map(|p| p.split('?').next().unwrap_or_default().to_owned())
-        .unwrap_or_else(|| "/.well-known/oauth-protected-resource".to_owned());
+    let path = doc.well_known_path();
     let body = Arc::new(serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned()));
     vec![Route::new(Method::Get, &path, MetadataHandler(body))]
 }

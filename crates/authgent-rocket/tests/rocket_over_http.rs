@@ -8,10 +8,11 @@ use authgent_core::metadata::ProtectedResourceMetadata;
 use authgent_core::{ChainPolicy, ScopeRequirement};
 use authgent_jwks::Verifier;
 use authgent_rocket::{AgentAuth, AgentIdentity, AuthError, OptionalAgentIdentity};
+use authgent_testkit::contract::send;
 use authgent_testkit::{Fault, TestIssuer};
 use rocket::http::ContentType;
 use rocket::{get, post, routes};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const PUBLIC: &str = "http://tools.test";
 
@@ -103,40 +104,6 @@ async fn app(issuer: &TestIssuer) -> String {
             .mount("/", authgent_rocket::resource_metadata_routes(doc)),
     )
     .await
-}
-
-struct Reply {
-    status: u16,
-    challenges: Vec<String>,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
-    let client = reqwest::Client::new();
-    let mut req = if method == "POST" {
-        client.post(url)
-    } else {
-        client.get(url)
-    };
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let challenges = headers
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
-    Reply {
-        status,
-        challenges,
-        headers,
-        body,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,7 +279,7 @@ async fn metadata_missing_state_and_cold_outage() {
         (r.status, r.body["error"].as_str()),
         (503, Some("temporarily_unavailable"))
     );
-    assert!(r.headers.contains_key("retry-after"));
+    assert!(r.header("retry-after").is_some());
 
     // A guard without the fairing: 500 naming the fix.
     let bare = launch(rocket::build().mount("/", routes![plain])).await;

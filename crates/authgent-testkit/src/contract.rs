@@ -640,3 +640,132 @@ impl ServerProcess {
         )
     }
 }
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Every `WWW-Authenticate` value, in order.
+    pub challenges: Vec<String>,
+    /// The JSON body (a JSON string when the body is not JSON).
+    pub body: Value,
+    headers: Vec<(String, String)>,
+}
+
+impl Response {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `method url` with `headers` and reads the answer (panics on transport errors: this is
+/// for tests).
+pub async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Response {
+    let client = reqwest::Client::new();
+    let mut req = if method == "POST" {
+        client.post(url)
+    } else {
+        client.get(url)
+    };
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = r.status().as_u16();
+    let headers: Vec<(String, String)> = r
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
+        .collect();
+    let challenges = headers
+        .iter()
+        .filter(|(k, _)| k == "www-authenticate")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let text = r.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Response {
+        status,
+        challenges,
+        body,
+        headers,
+    }
+}
+
+/// Starts the example server `binary` against a fresh test issuer, runs the whole contract, and
+/// checks that SIGTERM stops it cleanly. Panics with every failed case.
+pub async fn example_follows_the_contract(binary: &str) {
+    let issuer = TestIssuer::start().await.expect("test issuer");
+    let server = ServerProcess::start(
+        binary,
+        &[],
+        &[
+            ("AUTHGENT_ISSUER", issuer.issuer()),
+            ("BIND", "127.0.0.1:0"),
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!("http://{}", server.addr);
+    let report = Contract::new(&base, &base, &issuer).run().await;
+    assert!(
+        report.failures.is_empty(),
+        "{binary}: {:#?}",
+        report.failures
+    );
+    assert!(report.passed.len() >= 13, "{binary}: {:?}", report.passed);
+    assert!(
+        server.terminate().await,
+        "{binary}: SIGTERM shuts it down cleanly"
+    );
+}
+
+/// `--embedded`: the example prints `ISSUER=` and sample tokens that it then accepts.
+pub async fn example_embedded_mode_works(binary: &str) {
+    let server = ServerProcess::start(binary, &["--embedded"], &[("BIND", "127.0.0.1:0")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        server
+            .printed("ISSUER")
+            .is_some_and(|i| i.starts_with("http://127.0.0.1:")),
+        "ISSUER= line"
+    );
+    let token = server
+        .printed("TOKEN_SEARCH")
+        .expect("TOKEN_SEARCH= line")
+        .to_owned();
+    let auth = format!("Bearer {token}");
+    let r = send(
+        "POST",
+        &format!("http://{}/tools/search", server.addr),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{binary}: {}", r.body);
+    assert!(server.terminate().await);
+}
+
+/// Without `AUTHGENT_ISSUER` or `--embedded` the example refuses to start, saying what to set.
+pub async fn example_requires_an_issuer(binary: &str) {
+    let out = tokio::process::Command::new(binary)
+        .env_remove("AUTHGENT_ISSUER")
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{binary}: {e}"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AUTHGENT_ISSUER"));
+}

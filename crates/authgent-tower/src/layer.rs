@@ -219,19 +219,13 @@ impl<S> fmt::Debug for AgentAuthService<S> {
 }
 
 fn scheme_of(parts: &http::request::Parts) -> Option<Scheme> {
-    let value = parts
-        .headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let scheme = value.split(' ').next()?;
-    if scheme.eq_ignore_ascii_case("dpop") {
-        Some(Scheme::Dpop)
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        Some(Scheme::Bearer)
-    } else {
-        None
-    }
+    Scheme::from_authorization(
+        parts
+            .headers
+            .get(http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?,
+    )
 }
 
 impl<S, B, ResBody> Service<Request<B>> for AgentAuthService<S>

@@ -10,13 +10,14 @@ use std::time::SystemTime;
 use authgent_core::ChainPolicy;
 use authgent_core::dpop::DpopKey;
 use authgent_jwks::Verifier;
+use authgent_testkit::contract::send;
 use authgent_testkit::{Fault, TestIssuer};
 use authgent_tower::{AgentAuthLayer, AuthContext, RequireChain, RequireScopes};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use serde_json::{Value, json};
+use serde_json::json;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -74,35 +75,6 @@ where
     format!("http://{addr}")
 }
 
-struct Reply {
-    status: u16,
-    challenges: Vec<String>,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-async fn call(url: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut req = reqwest::Client::new().post(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let challenges = headers
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let body = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
-    Reply {
-        status,
-        challenges,
-        headers,
-        body,
-    }
-}
-
 async fn setup(optional: bool) -> (TestIssuer, String) {
     let issuer = TestIssuer::start().await.unwrap();
     let verifier = Verifier::builder()
@@ -126,7 +98,7 @@ async fn setup(optional: bool) -> (TestIssuer, String) {
 async fn status_table_over_http() {
     let (issuer, url) = setup(false).await;
     // No credentials: 401, Bearer challenge without error, plus DPoP algs.
-    let r = call(&url, &[]).await;
+    let r = send("POST", &url, &[]).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.body["error"], "missing_credentials");
     assert!(r.challenges[0].starts_with("Bearer ") && !r.challenges[0].contains("error="));
@@ -134,10 +106,10 @@ async fn status_table_over_http() {
         r#"resource_metadata="http://resource.test/.well-known/oauth-protected-resource""#
     ));
     assert!(r.challenges[1].starts_with("DPoP algs="));
-    assert_eq!(r.headers["cache-control"], "no-store");
+    assert_eq!(r.header("cache-control").unwrap(), "no-store");
     // Valid token with the scope: through all guards to the handler.
     let ok = format!("Bearer {}", issuer.token().scopes(["db:delete"]).sign());
-    let r = call(&url, &[("authorization", &ok)]).await;
+    let r = send("POST", &url, &[("authorization", &ok)]).await;
     assert_eq!(
         (r.status, r.body["subject"].as_str()),
         (200, Some("client:test-agent"))
@@ -147,7 +119,7 @@ async fn status_table_over_http() {
         "Bearer {}",
         issuer.token().scopes(["db:delete"]).expired().sign()
     );
-    let r = call(&url, &[("authorization", &expired)]).await;
+    let r = send("POST", &url, &[("authorization", &expired)]).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (401, Some("invalid_token"))
@@ -155,7 +127,7 @@ async fn status_table_over_http() {
     assert!(r.challenges[0].contains(r#"error="invalid_token""#));
     // Missing scope: 403 with the scope needed.
     let read = format!("Bearer {}", issuer.token().scopes(["read"]).sign());
-    let r = call(&url, &[("authorization", &read)]).await;
+    let r = send("POST", &url, &[("authorization", &read)]).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (403, Some("insufficient_scope"))
@@ -170,14 +142,19 @@ async fn status_table_over_http() {
             .actors(["client:a", "client:b"])
             .sign()
     );
-    let r = call(&url, &[("authorization", &deep)]).await;
+    let r = send("POST", &url, &[("authorization", &deep)]).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (403, Some("delegation_depth_exceeded"))
     );
     assert!(r.challenges[0].contains(r#"error="insufficient_scope""#));
     // Two Authorization headers: 400.
-    let r = call(&url, &[("authorization", &ok), ("authorization", &ok)]).await;
+    let r = send(
+        "POST",
+        &url,
+        &[("authorization", &ok), ("authorization", &ok)],
+    )
+    .await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (400, Some("invalid_request"))
@@ -203,9 +180,9 @@ async fn dpop_success_replay_and_bound_as_bearer() {
         )
         .unwrap();
     let auth = format!("DPoP {token}");
-    let r = call(&url, &[("authorization", &auth), ("dpop", &proof)]).await;
+    let r = send("POST", &url, &[("authorization", &auth), ("dpop", &proof)]).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = call(&url, &[("authorization", &auth), ("dpop", &proof)]).await;
+    let r = send("POST", &url, &[("authorization", &auth), ("dpop", &proof)]).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (401, Some("invalid_dpop_proof"))
@@ -215,7 +192,7 @@ async fn dpop_success_replay_and_bound_as_bearer() {
             && r.challenges[0].contains(r#"error="invalid_dpop_proof""#)
     );
     let bearer = format!("Bearer {token}");
-    let r = call(&url, &[("authorization", &bearer)]).await;
+    let r = send("POST", &url, &[("authorization", &bearer)]).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (401, Some("invalid_token"))
@@ -233,23 +210,29 @@ async fn optional_mode_passes_anonymous_but_never_a_bad_token() {
             .layer(Echo),
     )
     .await;
-    let r = call(&url, &[]).await;
+    let r = send("POST", &url, &[]).await;
     assert_eq!(
         (r.status, r.body["authenticated"].as_bool()),
         (200, Some(false))
     );
     let bad = format!("Bearer {}", issuer.token().expired().sign());
-    assert_eq!(call(&url, &[("authorization", &bad)]).await.status, 401);
-    let garbage = call(&url, &[("authorization", "Bearer not.a.token")]).await;
+    assert_eq!(
+        send("POST", &url, &[("authorization", &bad)]).await.status,
+        401
+    );
+    let garbage = send("POST", &url, &[("authorization", "Bearer not.a.token")]).await;
     assert_eq!(garbage.status, 401);
     let good = format!("Bearer {}", issuer.token().sign());
-    assert_eq!(call(&url, &[("authorization", &good)]).await.status, 200);
+    assert_eq!(
+        send("POST", &url, &[("authorization", &good)]).await.status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guard_without_the_layer_is_a_500_naming_the_fix() {
     let url = serve(RequireScopes::all(["x"]).layer(Echo)).await;
-    let r = call(&url, &[]).await;
+    let r = send("POST", &url, &[]).await;
     assert_eq!(r.status, 500);
     assert!(
         r.body["error_description"]
@@ -264,12 +247,12 @@ async fn cold_jwks_outage_is_503_with_retry_after() {
     let (issuer, url) = setup(false).await;
     issuer.set_fault(Fault::Status(500));
     let t = format!("Bearer {}", issuer.token().sign());
-    let r = call(&url, &[("authorization", &t)]).await;
+    let r = send("POST", &url, &[("authorization", &t)]).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (503, Some("temporarily_unavailable"))
     );
-    assert_eq!(r.headers["retry-after"], "5");
+    assert_eq!(r.header("retry-after").unwrap(), "5");
     assert!(r.challenges.is_empty());
 }
 
@@ -285,7 +268,7 @@ async fn error_body_hook_and_verbose_errors() {
         .build();
     let url = serve(layer.layer(Echo)).await;
     let t = format!("Bearer {}", issuer.token().expired().sign());
-    let r = call(&url, &[("authorization", &t)]).await;
+    let r = send("POST", &url, &[("authorization", &t)]).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.body["code"], "invalid_token");
     assert_eq!(r.body["why"], "token has expired");
