@@ -769,3 +769,181 @@ pub async fn example_requires_an_issuer(binary: &str) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("AUTHGENT_ISSUER"));
 }
+
+/// The example server `binary` with the **real** authgent-server as its issuer
+/// (`AUTHGENT_INTEROP_URL`, started by `cargo xtask test`): scopes, no credentials, real
+/// delegation chains and chain policy, forged tokens, a DPoP-bound token and a replay, live
+/// key rotation with `rotate-keys`, concurrency, and health afterwards.
+pub async fn example_against_the_real_server(binary: &str) {
+    use crate::real_server::RealServer;
+    let real = RealServer::default_instance();
+    let server = ServerProcess::start(
+        binary,
+        &[],
+        &[("AUTHGENT_ISSUER", &real.url), ("BIND", "127.0.0.1:0")],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!("http://{}", server.addr);
+    let at = |path: &str| format!("{base}{path}");
+    let bearer = |t: &str| format!("Bearer {t}");
+
+    let searcher = real.register(&["search:execute", "read"]).await;
+    let search = real.client_credentials(&searcher, "search:execute").await;
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &bearer(&search))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["subject"], searcher.subject());
+    assert_eq!(r.body["client_id"], searcher.client_id.as_str());
+    let r = send(
+        "POST",
+        &at("/tools/delete"),
+        &[("authorization", &bearer(&search))],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    assert!(
+        r.challenges
+            .iter()
+            .any(|c| c.contains(r#"scope="db:delete""#))
+    );
+    let r = send("POST", &at("/tools/search"), &[]).await;
+    assert_eq!(r.status, 401);
+
+    // Real chains: worker (1 hop), then tool (2 hops).
+    let worker = real.register(&["read"]).await;
+    let tool = real.register(&["read"]).await;
+    let root = real.client_credentials(&searcher, "read").await;
+    let hop1 = real.exchange(&worker, &root, &real.url, "read").await.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let hop2 = real.exchange(&tool, &hop1, &real.url, "read").await.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let r = send(
+        "GET",
+        &at("/chain/strict"),
+        &[("authorization", &bearer(&hop1))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["actors"], json!([worker.subject()]));
+    let r = send(
+        "GET",
+        &at("/chain/strict"),
+        &[("authorization", &bearer(&hop2))],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (403, Some("delegation_depth_exceeded"))
+    );
+    assert_eq!(r.body["error"], "delegation_depth_exceeded");
+    let r = send(
+        "GET",
+        &at("/chain/human"),
+        &[("authorization", &bearer(&hop2))],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (403, Some("no_human_root"))
+    );
+
+    // Forged from a real token: tampered payload, stripped signature, alg none.
+    let (head, rest) = search.split_once('.').unwrap_or_default();
+    let (payload, _) = rest.split_once('.').unwrap_or_default();
+    for forged in [
+        format!("{head}.{payload}x.AAAA"),
+        format!("{head}.{payload}."),
+        format!("eyJhbGciOiJub25lIn0.{payload}."),
+    ] {
+        let r = send(
+            "POST",
+            &at("/tools/search"),
+            &[("authorization", &bearer(&forged))],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (401, Some("invalid_token"))
+        );
+    }
+
+    // A DPoP-bound token the real server issued to a Rust key.
+    let key = DpopKey::generate_es256().unwrap_or_else(|e| panic!("{e}"));
+    let bound = real.dpop_token(&searcher, "search:execute", &key).await;
+    let proof = key
+        .proof(
+            "POST",
+            &at("/tools/search"),
+            Some(&bound),
+            None,
+            SystemTime::now(),
+        )
+        .unwrap_or_default();
+    let auth = format!("DPoP {bound}");
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &auth), ("dpop", &proof)],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["dpop_jkt"].as_str()),
+        (200, Some(key.jkt())),
+        "{}",
+        r.body
+    );
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &auth), ("dpop", &proof)],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &bearer(&bound))],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+
+    // Live key rotation: a token signed by the new key is accepted.
+    real.rotate_keys();
+    let rotated = real.client_credentials(&searcher, "search:execute").await;
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &bearer(&rotated))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "after rotate-keys: {}", r.body);
+
+    // Concurrency and health after all of the above.
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (url, auth) = (at("/tools/search"), bearer(&search));
+        tasks.push(tokio::spawn(async move {
+            send("POST", &url, &[("authorization", &auth)]).await.status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap_or_default(), 200);
+    }
+    assert_eq!(send("GET", &at("/health"), &[]).await.status, 200);
+    assert!(server.terminate().await);
+}

@@ -25,6 +25,8 @@
 
 #[cfg(feature = "contract")]
 pub mod contract;
+#[cfg(feature = "contract")]
+pub mod real_server;
 mod server;
 mod token;
 

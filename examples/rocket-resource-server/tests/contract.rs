@@ -18,3 +18,8 @@ async fn embedded_mode_prints_issuer_tokens_and_serves_them() {
 async fn refuses_to_start_without_an_issuer() {
     contract::example_requires_an_issuer(BIN).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_with_the_real_authgent_server_as_issuer() {
+    contract::example_against_the_real_server(BIN).await;
+}

@@ -1,0 +1,249 @@
+//! The real authgent-server that `cargo xtask test` starts (see `interop/README.md`): helpers to
+//! register agents and obtain every kind of token it issues, for interop tests.
+
+use std::time::{Duration, SystemTime};
+
+use authgent_core::dpop::DpopKey;
+use serde_json::{Value, json};
+
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// The value of an interop environment variable; panics with instructions when absent, so
+/// interop tests fail loudly instead of skipping.
+pub fn required_env(key: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| {
+        panic!(
+            "{key} is not set: interop tests need the real authgent-server; run them with \
+             `cargo xtask test` (Python 3.11+ and pip required)"
+        )
+    })
+}
+
+/// A registered agent's credentials.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
+}
+
+impl Agent {
+    /// The token subject the server gives this agent: `client:<client_id>`.
+    pub fn subject(&self) -> String {
+        format!("client:{}", self.client_id)
+    }
+}
+
+/// A `/token` answer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TokenReply {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: Value,
+    /// `DPoP-Nonce`, when sent.
+    pub dpop_nonce: Option<String>,
+}
+
+/// A running authgent-server.
+#[derive(Clone, Debug)]
+pub struct RealServer {
+    /// Its base URL (= token `iss`).
+    pub url: String,
+    client: reqwest::Client,
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".into(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn unique_name() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("rust-interop-{nanos:x}")
+}
+
+impl RealServer {
+    /// The default server (`AUTHGENT_INTEROP_URL`).
+    pub fn default_instance() -> Self {
+        Self::at(required_env("AUTHGENT_INTEROP_URL"))
+    }
+
+    /// The server that requires DPoP with nonces (`AUTHGENT_INTEROP_DPOP_URL`).
+    pub fn require_dpop_instance() -> Self {
+        Self::at(required_env("AUTHGENT_INTEROP_DPOP_URL"))
+    }
+
+    /// A server at `url`.
+    pub fn at(url: String) -> Self {
+        RealServer {
+            url: url.trim_end_matches('/').to_owned(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Registers an agent allowed `scopes` (`POST /agents`, open registration policy).
+    pub async fn register(&self, scopes: &[&str]) -> Agent {
+        // authgent-server 0.3.4 on SQLite answers concurrent registrations with 500
+        // (StaleDataError); interop tests run one at a time and this retries leftovers.
+        for attempt in 0..5 {
+            let body = json!({"name": unique_name(), "allowed_scopes": scopes});
+            let r = self
+                .client
+                .post(format!("{}/agents", self.url))
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("POST /agents: {e}"));
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            if status >= 500 && attempt < 4 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            assert_eq!(status, 201, "register agent: {text}");
+            let v: Value = serde_json::from_str(&text).unwrap_or_default();
+            return Agent {
+                client_id: v["client_id"].as_str().unwrap_or_default().to_owned(),
+                client_secret: v["client_secret"].as_str().unwrap_or_default().to_owned(),
+            };
+        }
+        unreachable!("the last attempt asserts")
+    }
+
+    /// `POST /token` for `agent` with extra form fields and an optional DPoP proof.
+    pub async fn token_request(
+        &self,
+        agent: &Agent,
+        extra: &[(&str, &str)],
+        dpop: Option<&str>,
+    ) -> TokenReply {
+        let mut pairs = vec![
+            ("client_id", agent.client_id.as_str()),
+            ("client_secret", agent.client_secret.as_str()),
+        ];
+        pairs.extend_from_slice(extra);
+        let mut req = self
+            .client
+            .post(format!("{}/token", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&pairs));
+        if let Some(proof) = dpop {
+            req = req.header("dpop", proof);
+        }
+        let r = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /token: {e}"));
+        let status = r.status().as_u16();
+        let dpop_nonce = r
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+        TokenReply {
+            status,
+            body,
+            dpop_nonce,
+        }
+    }
+
+    /// A client-credentials access token with `scope`.
+    pub async fn client_credentials(&self, agent: &Agent, scope: &str) -> String {
+        let r = self
+            .token_request(
+                agent,
+                &[("grant_type", "client_credentials"), ("scope", scope)],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "client_credentials: {}", r.body);
+        r.body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// RFC 8693 exchange of `subject` by `agent` (one more `act` level).
+    pub async fn exchange(
+        &self,
+        agent: &Agent,
+        subject: &str,
+        audience: &str,
+        scope: &str,
+    ) -> TokenReply {
+        let fields = [
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token", subject),
+            ("subject_token_type", ACCESS_TOKEN),
+            ("audience", audience),
+            ("scope", scope),
+        ];
+        self.token_request(agent, &fields, None).await
+    }
+
+    /// A DPoP-bound client-credentials token for `key` (proof made for this server's `/token`).
+    pub async fn dpop_token(&self, agent: &Agent, scope: &str, key: &DpopKey) -> String {
+        let htu = format!("{}/token", self.url);
+        let proof = key
+            .proof("POST", &htu, None, None, SystemTime::now())
+            .unwrap_or_default();
+        let r = self
+            .token_request(
+                agent,
+                &[("grant_type", "client_credentials"), ("scope", scope)],
+                Some(&proof),
+            )
+            .await;
+        assert_eq!(r.status, 200, "DPoP token: {}", r.body);
+        assert_eq!(r.body["token_type"], "DPoP");
+        r.body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// `authgent-server rotate-keys` with the default server's environment.
+    pub fn rotate_keys(&self) {
+        let python = required_env("AUTHGENT_INTEROP_PYTHON");
+        let env_file =
+            std::fs::read_to_string(required_env("AUTHGENT_INTEROP_ENV")).unwrap_or_default();
+        let cli = std::path::Path::new(&python).with_file_name("authgent-server");
+        // The CLI reads ./.env: run it from an empty directory.
+        let cwd = std::env::temp_dir().join(unique_name());
+        let _ = std::fs::create_dir_all(&cwd);
+        let envs = env_file.lines().filter_map(|l| l.split_once('='));
+        let out = std::process::Command::new(cli)
+            .arg("rotate-keys")
+            .envs(envs)
+            .current_dir(&cwd)
+            .output()
+            .unwrap_or_else(|e| panic!("rotate-keys: {e}"));
+        assert!(
+            out.status.success(),
+            "rotate-keys: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
