@@ -1,6 +1,7 @@
 //! Project automation. `cargo xtask test` runs, in order, every check CI runs: formatting,
-//! clippy with `-D warnings`, the dependency rule for `authgent-core`, the whole test suite
-//! (nextest when installed, otherwise `cargo test`), then the doc tests.
+//! clippy with `-D warnings`, the dependency rule for `authgent-core`, rustdoc with
+//! `-D warnings`, the whole test suite (nextest when installed, otherwise `cargo test`), then
+//! the doc tests.
 //!
 //! The test steps run with two real authgent-server instances (see `interop/README.md`),
 //! started before and stopped after, whatever the outcome.
@@ -22,14 +23,25 @@ enum Action {
     Command {
         program: &'static str,
         args: Vec<&'static str>,
+        env: Vec<(&'static str, &'static str)>,
     },
     Check(fn() -> Result<(), String>),
 }
 
 fn cargo(name: &'static str, args: &[&'static str]) -> Step {
+    cargo_with(name, args, &[])
+}
+
+/// A cargo step with extra environment for that step only.
+fn cargo_with(
+    name: &'static str,
+    args: &[&'static str],
+    env: &[(&'static str, &'static str)],
+) -> Step {
     let action = Action::Command {
         program: "cargo",
         args: args.to_vec(),
+        env: env.to_vec(),
     };
     Step { name, action }
 }
@@ -60,6 +72,13 @@ const NEXTEST: &[&str] = &[
     "--locked",
     "--no-fail-fast",
 ];
+const DOCS: &[&str] = &[
+    "doc",
+    "--workspace",
+    "--no-deps",
+    "--all-features",
+    "--locked",
+];
 const DOC_TESTS: &[&str] = &["test", "--workspace", "--all-features", "--locked", "--doc"];
 const CARGO_TEST: &[&str] = &[
     "test",
@@ -78,6 +97,8 @@ fn test_steps() -> Vec<Step> {
             core_has_no_io_dependencies,
         ),
     ];
+    // Broken intra-doc links and other rustdoc warnings fail the build.
+    steps.push(cargo_with("docs", DOCS, &[("RUSTDOCFLAGS", "-D warnings")]));
     if has_nextest() {
         steps.push(cargo("tests", NEXTEST));
         // nextest does not run doc tests.
@@ -140,10 +161,19 @@ fn run(steps: &[Step]) -> ExitCode {
     for s in steps {
         let t = Instant::now();
         let result = match &s.action {
-            Action::Command { program, args } => {
+            Action::Command {
+                program,
+                args,
+                env: step_env,
+            } => {
                 eprintln!("==> xtask: {} ({program} {})", s.name, args.join(" "));
                 let env = ENV.with(|e| e.borrow().clone());
-                match Command::new(program).args(args).envs(env).status() {
+                let status = Command::new(program)
+                    .args(args)
+                    .envs(env)
+                    .envs(step_env.iter().copied())
+                    .status();
+                match status {
                     Ok(st) if st.success() => Ok(()),
                     Ok(st) => Err(format!("exited with {st}")),
                     Err(e) => Err(format!("could not start `{program}`: {e}")),

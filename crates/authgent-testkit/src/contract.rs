@@ -667,7 +667,12 @@ impl Response {
 /// Sends `method url` with `headers` and reads the answer (panics on transport errors: this is
 /// for tests).
 pub async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Response {
-    let client = reqwest::Client::new();
+    // A pooled client per thread: connections are reused as real clients do, and no pool
+    // outlives the tokio runtime its connections belong to (each test has its own runtime).
+    thread_local! {
+        static CLIENT: reqwest::Client = reqwest::Client::new();
+    }
+    let client = CLIENT.with(reqwest::Client::clone);
     let mut req = if method == "POST" {
         client.post(url)
     } else {
