@@ -99,6 +99,8 @@ pub(crate) struct Server {
     pub(crate) name: &'static str,
     pub(crate) url: String,
     pub(crate) env_file: PathBuf,
+    /// File with the number of JWKS requests seen by the proxy (when proxied).
+    pub(crate) jwks_counts: PathBuf,
     child: Child,
 }
 
@@ -144,16 +146,26 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
 }
 
 /// Starts `authgent-server run` on a free port with a fresh database, waiting for `/ready`.
+/// With `proxied`, a JWKS-counting proxy fronts it and is its public URL (= token `iss`).
 pub(crate) fn start(
     python: &Path,
     name: &'static str,
     extra_env: &[(&str, &str)],
+    proxied: bool,
 ) -> Result<Server, String> {
     let port = free_port()?;
-    let url = format!("http://127.0.0.1:{port}");
     let data = workspace_root().join("target/authgent-interop").join(name);
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    let jwks_counts = data.join("jwks_fetches");
+    let url = if proxied {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let proxy = listener.local_addr().map_err(|e| e.to_string())?;
+        crate::proxy::start(listener, port, jwks_counts.clone());
+        format!("http://{proxy}")
+    } else {
+        format!("http://127.0.0.1:{port}")
+    };
     let secret = Command::new(python)
         .args(["-c", "import secrets; print(secrets.token_hex(32))"])
         .output()
@@ -197,6 +209,7 @@ pub(crate) fn start(
         name,
         url,
         env_file,
+        jwks_counts,
         child,
     };
     let deadline = Instant::now() + Duration::from_secs(90);

@@ -9,6 +9,7 @@
 //! Adding a step is one line in [`test_steps`].
 
 mod interop;
+mod proxy;
 
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
@@ -206,17 +207,18 @@ fn run(steps: &[Step]) -> ExitCode {
 fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
     let started = (|| -> Result<Vec<interop::Server>, String> {
         let python = interop::ensure_venv()?;
-        let default = interop::start(&python, "default", &[])?;
-        let dpop = interop::start(
-            &python,
-            "require-dpop",
-            &[("AUTHGENT_REQUIRE_DPOP", "true")],
-        )?;
+        let default = interop::start(&python, "default", &[], true)?;
+        let dpop_env = [("AUTHGENT_REQUIRE_DPOP", "true")];
+        let dpop = interop::start(&python, "require-dpop", &dpop_env, false)?;
         set_env("AUTHGENT_INTEROP_PYTHON", &python.display().to_string());
         set_env("AUTHGENT_INTEROP_URL", &default.url);
         set_env(
             "AUTHGENT_INTEROP_ENV",
             &default.env_file.display().to_string(),
+        );
+        set_env(
+            "AUTHGENT_INTEROP_JWKS_FETCHES",
+            &default.jwks_counts.display().to_string(),
         );
         set_env("AUTHGENT_INTEROP_DPOP_URL", &dpop.url);
         Ok(vec![default, dpop])

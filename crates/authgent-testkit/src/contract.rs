@@ -938,6 +938,31 @@ pub async fn example_against_the_real_server(binary: &str) {
     .await;
     assert_eq!(r.status, 200, "after rotate-keys: {}", r.body);
 
+    // Unknown-kid storm: 200 concurrent tokens with random kids cost at most one JWKS fetch
+    // (after the rotation: the storm starts the unknown-kid cooldown).
+    let stranger = authgent_core::SigningKey::generate(authgent_core::Algorithm::Es256)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let claims =
+        json!({"iss": real.url, "sub": "client:storm", "exp": 4_000_000_000u64}).to_string();
+    let before = real.jwks_fetches();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let header = json!({"alg": "ES256", "kid": format!("storm-{i}"), "typ": "JWT"}).to_string();
+        let auth = bearer(&stranger.sign_raw(header.as_bytes(), claims.as_bytes()));
+        let url = at("/me");
+        tasks.push(tokio::spawn(async move {
+            send("GET", &url, &[("authorization", &auth)]).await.status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap_or_default(), 401, "unknown kid");
+    }
+    let fetched = real.jwks_fetches() - before;
+    assert!(
+        fetched <= 1,
+        "{fetched} JWKS fetches at the real server for 200 unknown kids"
+    );
+
     // Concurrency and health after all of the above.
     let mut tasks = Vec::new();
     for _ in 0..100 {

@@ -224,6 +224,16 @@ impl RealServer {
             .to_owned()
     }
 
+    /// JWKS requests the default server has answered so far (counted by the proxy in front of
+    /// it, `AUTHGENT_INTEROP_JWKS_FETCHES`).
+    pub fn jwks_fetches(&self) -> u64 {
+        let path = required_env("AUTHGENT_INTEROP_JWKS_FETCHES");
+        std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// `authgent-server rotate-keys` with the default server's environment.
     pub fn rotate_keys(&self) {
         let python = required_env("AUTHGENT_INTEROP_PYTHON");
