@@ -233,3 +233,55 @@ pub(crate) fn start(
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// A static OIDC "IdP" for human-rooted chains: `python -m http.server` over a directory
+/// holding `.well-known/openid-configuration`; tests put the signing key's
+/// `.well-known/jwks.json` there and mint id_tokens themselves. Stopped on drop.
+pub(crate) struct Idp {
+    pub(crate) url: String,
+    pub(crate) dir: PathBuf,
+    child: Child,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn start_idp(python: &Path) -> Result<Idp, String> {
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = workspace_root().join("target/authgent-interop/idp");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join(".well-known")).map_err(|e| e.to_string())?;
+    let config = format!(r#"{{"issuer":"{url}","jwks_uri":"{url}/.well-known/jwks.json"}}"#);
+    std::fs::write(dir.join(".well-known/openid-configuration"), config)
+        .map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join("idp.log")).map_err(|e| e.to_string())?;
+    let child = Command::new(python)
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(&dir)
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start the test IdP: {e}"))?;
+    let idp = Idp { url, dir, child };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_status(port, "/.well-known/openid-configuration") != Some(200) {
+        if Instant::now() > deadline {
+            return Err("the test IdP did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(idp)
+}

@@ -205,9 +205,12 @@ fn run(steps: &[Step]) -> ExitCode {
 /// Installs (if needed) and starts the interop servers, exports their URLs to the test
 /// processes, runs `f`, and stops the servers (their guards drop on every path).
 fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
-    let started = (|| -> Result<Vec<interop::Server>, String> {
+    let started = (|| -> Result<(interop::Idp, Vec<interop::Server>), String> {
         let python = interop::ensure_venv()?;
-        let default = interop::start(&python, "default", &[], true)?;
+        let idp = interop::start_idp(&python)?;
+        let trusted = format!("[\"{}\"]", idp.url);
+        let default_env = [("AUTHGENT_TRUSTED_OIDC_ISSUERS", trusted.as_str())];
+        let default = interop::start(&python, "default", &default_env, true)?;
         let dpop_env = [("AUTHGENT_REQUIRE_DPOP", "true")];
         let dpop = interop::start(&python, "require-dpop", &dpop_env, false)?;
         set_env("AUTHGENT_INTEROP_PYTHON", &python.display().to_string());
@@ -221,7 +224,9 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
             &default.jwks_counts.display().to_string(),
         );
         set_env("AUTHGENT_INTEROP_DPOP_URL", &dpop.url);
-        Ok(vec![default, dpop])
+        set_env("AUTHGENT_INTEROP_IDP_URL", &idp.url);
+        set_env("AUTHGENT_INTEROP_IDP_DIR", &idp.dir.display().to_string());
+        Ok((idp, vec![default, dpop]))
     })();
     match started {
         Ok(servers) => {

@@ -203,3 +203,48 @@ async fn interop_key_rotation_picked_up_by_the_verifier() {
     );
     v.verify_token(&before).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_human_rooted_chain_from_an_id_token_exchange() {
+    let server = RealServer::default_instance();
+    let worker = server.register(&["read", "write"]).await;
+    let tool = server.register(&["read"]).await;
+    let hop1 = server
+        .exchange_id_token(
+            &worker,
+            &server.id_token("alice"),
+            "https://worker.example",
+            "read write",
+        )
+        .await;
+    assert_eq!(hop1.status, 200, "{}", hop1.body);
+    let hop1 = hop1.body["access_token"].as_str().unwrap().to_owned();
+    let hop2 = server
+        .exchange(&tool, &hop1, "https://tool.example", "read")
+        .await;
+    assert_eq!(hop2.status, 200, "{}", hop2.body);
+    let v = Verifier::builder().issuer(&server.url).build().unwrap();
+    let id = v
+        .verify_token(hop2.body["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    let chain = id.delegation_chain();
+    assert_eq!(chain.root_subject(), "user:alice");
+    assert!(
+        chain.human_root(),
+        "human-rooted by sub and the human_root claim"
+    );
+    assert_eq!(chain.human_root_claim(), Some(true));
+    let actors: Vec<&str> = chain.actors().iter().map(|a| a.subject()).collect();
+    assert_eq!(actors, [tool.subject(), worker.subject()]);
+    // The Python SDK 0.3.4 looks at the innermost actor (an agent) and so reports no human
+    // root for this real human-rooted chain; we decide on the root subject.
+    assert!(
+        !chain
+            .original_actor()
+            .unwrap()
+            .subject()
+            .starts_with("user:")
+    );
+    assert_eq!(id.claims().idp_subject(), Some("alice"));
+}

@@ -864,6 +864,28 @@ pub async fn example_against_the_real_server(binary: &str) {
         (403, Some("no_human_root"))
     );
 
+    // A human-rooted chain: the worker exchanges alice's id_token from the trusted IdP.
+    let id_token = real.id_token("alice");
+    let human = real
+        .exchange_id_token(&worker, &id_token, &real.url, "read")
+        .await;
+    assert_eq!(human.status, 200, "id_token exchange: {}", human.body);
+    let human = human.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let r = send(
+        "GET",
+        &at("/chain/human"),
+        &[("authorization", &bearer(&human))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["subject"], "user:alice");
+    assert_eq!(r.body["human_root"], true);
+    assert_eq!(r.body["current_actor"], worker.subject());
+    assert_eq!(r.body["delegation_depth"], 1);
+
     // Forged from a real token: tampered payload, stripped signature, alg none.
     let (head, rest) = search.split_once('.').unwrap_or_default();
     let (payload, _) = rest.split_once('.').unwrap_or_default();

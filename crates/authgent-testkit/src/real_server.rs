@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
 
 /// The value of an interop environment variable; panics with instructions when absent, so
 /// interop tests fail loudly instead of skipping.
@@ -197,6 +198,64 @@ impl RealServer {
             ("grant_type", TOKEN_EXCHANGE),
             ("subject_token", subject),
             ("subject_token_type", ACCESS_TOKEN),
+            ("audience", audience),
+            ("scope", scope),
+        ];
+        self.token_request(agent, &fields, None).await
+    }
+
+    /// An id_token for `subject` from the test IdP the default server trusts
+    /// (`AUTHGENT_INTEROP_IDP_URL`). The IdP's key is made on first use and kept in its
+    /// directory, next to the JWKS the server fetches.
+    pub fn id_token(&self, subject: &str) -> String {
+        use authgent_core::{Algorithm, SigningKey};
+        let idp = required_env("AUTHGENT_INTEROP_IDP_URL");
+        let dir = std::path::PathBuf::from(required_env("AUTHGENT_INTEROP_IDP_DIR"));
+        let key_file = dir.join("idp-key.json");
+        let key = match std::fs::read_to_string(&key_file)
+            .ok()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        {
+            Some(Value::Object(jwk)) => SigningKey::from_private_jwk(&jwk, Some(Algorithm::Es256)),
+            _ => {
+                let key = SigningKey::generate(Algorithm::Es256).map(|k| k.with_kid("interop-idp"));
+                if let Ok(k) = &key {
+                    let jwks = json!({"keys": [k.jwks_entry()]}).to_string();
+                    let _ = std::fs::write(dir.join(".well-known/jwks.json"), jwks);
+                    let _ = std::fs::write(
+                        &key_file,
+                        Value::Object(k.private_jwk().clone()).to_string(),
+                    );
+                }
+                key
+            }
+        }
+        .unwrap_or_else(|e| panic!("test IdP key: {e}"));
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let claims = json!({"iss": idp, "sub": subject, "aud": "authgent-interop", "iat": now, "exp": now + 600});
+        let claims = match claims {
+            Value::Object(m) => m,
+            _ => unreachable!("a JSON object literal"),
+        };
+        key.sign(&serde_json::Map::new(), &claims)
+            .unwrap_or_else(|e| panic!("id_token: {e}"))
+    }
+
+    /// Identity chaining's first step for a human: `agent` exchanges an id_token, giving a
+    /// human-rooted token (`sub = user:<subject>`, `human_root: true`, one `act`).
+    pub async fn exchange_id_token(
+        &self,
+        agent: &Agent,
+        id_token: &str,
+        audience: &str,
+        scope: &str,
+    ) -> TokenReply {
+        let fields = [
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token", id_token),
+            ("subject_token_type", ID_TOKEN),
             ("audience", audience),
             ("scope", scope),
         ];
