@@ -776,9 +776,11 @@ pub async fn example_requires_an_issuer(binary: &str) {
 }
 
 /// The example server `binary` with the **real** authgent-server as its issuer
-/// (`AUTHGENT_INTEROP_URL`, started by `cargo xtask test`): scopes, no credentials, real
-/// delegation chains and chain policy, forged tokens, a DPoP-bound token and a replay, live
-/// key rotation with `rotate-keys`, concurrency, and health afterwards.
+/// (`AUTHGENT_INTEROP_URL`, started by `cargo xtask test`): health and metadata, scopes and
+/// challenges, optional identity, malformed requests, real delegation chains (agent- and
+/// human-rooted) against chain policy, forged tokens, DPoP binding and attacks (replay, as
+/// Bearer, wrong `htu`, foreign key), live key rotation with `rotate-keys`, an unknown-kid
+/// storm counted at the server, concurrency, and health afterwards.
 pub async fn example_against_the_real_server(binary: &str) {
     use crate::real_server::RealServer;
     let real = RealServer::default_instance();
@@ -792,6 +794,12 @@ pub async fn example_against_the_real_server(binary: &str) {
     let base = format!("http://{}", server.addr);
     let at = |path: &str| format!("{base}{path}");
     let bearer = |t: &str| format!("Bearer {t}");
+
+    assert_eq!(send("GET", &at("/health"), &[]).await.status, 200);
+    let meta = send("GET", &at("/.well-known/oauth-protected-resource"), &[]).await;
+    assert_eq!(meta.status, 200);
+    assert_eq!(meta.body["resource"], base.as_str());
+    assert_eq!(meta.body["authorization_servers"], json!([real.url]));
 
     let searcher = real.register(&["search:execute", "read"]).await;
     let search = real.client_credentials(&searcher, "search:execute").await;
@@ -886,6 +894,34 @@ pub async fn example_against_the_real_server(binary: &str) {
     assert_eq!(r.body["current_actor"], worker.subject());
     assert_eq!(r.body["delegation_depth"], 1);
 
+    // Optional identity on /me, and malformed requests.
+    let r = send("GET", &at("/me"), &[]).await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, json!({"authenticated": false}))
+    );
+    let r = send("GET", &at("/me"), &[("authorization", &bearer(&search))]).await;
+    assert_eq!(r.body["subject"], searcher.subject());
+    let twice = bearer(&search);
+    let r = send(
+        "GET",
+        &at("/me"),
+        &[("authorization", &twice), ("authorization", &twice)],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    for malformed in ["Bearer", "Bearer not-a-jwt", "Bearer a.b"] {
+        let r = send("GET", &at("/me"), &[("authorization", malformed)]).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (401, Some("invalid_token")),
+            "{malformed}"
+        );
+    }
+
     // Forged from a real token: tampered payload, stripped signature, alg none.
     let (head, rest) = search.split_once('.').unwrap_or_default();
     let (payload, _) = rest.split_once('.').unwrap_or_default();
@@ -948,6 +984,40 @@ pub async fn example_against_the_real_server(binary: &str) {
     )
     .await;
     assert_eq!(r.status, 401);
+    let now = SystemTime::now();
+    let elsewhere = key
+        .proof(
+            "POST",
+            "https://evil.example/tools/search",
+            Some(&bound),
+            None,
+            now,
+        )
+        .unwrap_or_default();
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &auth), ("dpop", &elsewhere)],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
+    let foreign_key = DpopKey::generate_es256().unwrap_or_else(|e| panic!("{e}"));
+    let foreign = foreign_key
+        .proof("POST", &at("/tools/search"), Some(&bound), None, now)
+        .unwrap_or_default();
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &auth), ("dpop", &foreign)],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
 
     // Live key rotation: a token signed by the new key is accepted.
     real.rotate_keys();
