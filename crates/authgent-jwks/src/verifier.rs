@@ -217,10 +217,14 @@ impl Verifier {
             return Ok(None);
         };
         let replay: &(dyn ReplayGuard + Send + Sync) = &*inner.replay;
-        let digest = TokenCache::digest(pending.token());
-        if let Some(tokens) = &inner.tokens {
+        // Hashed only when the cache is on; the digest serves the lookup and the insert.
+        let cache = inner
+            .tokens
+            .as_ref()
+            .map(|t| (t, TokenCache::digest(pending.token())));
+        if let Some((tokens, digest)) = &cache {
             let keys = &inner.keys;
-            let hit = tokens.get(&digest, now, |kid, thumbprint| {
+            let hit = tokens.get(digest, now, |kid, thumbprint| {
                 keys.cached_key(kid)
                     .is_some_and(|k| k.thumbprint() == thumbprint)
             });
@@ -236,7 +240,7 @@ impl Verifier {
         }
         let key = inner.keys.key(pending.kid()).await?;
         let identity = Arc::new(inner.request.finish(&pending, Some(&key), replay, now)?);
-        if let Some(tokens) = &inner.tokens {
+        if let Some((tokens, digest)) = cache {
             let leeway = inner.request.validator().leeway();
             tokens.insert(
                 digest,
