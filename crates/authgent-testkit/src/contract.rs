@@ -25,7 +25,6 @@ pub struct Contract<'a> {
     public_url: String,
     audience: Option<String>,
     issuer: &'a TestIssuer,
-    client: reqwest::Client,
 }
 
 /// What a run found: the cases that passed and the failures, each with its reason.
@@ -36,12 +35,6 @@ pub struct Report {
     pub passed: Vec<String>,
     /// `(case, reason)` for every failure.
     pub failures: Vec<(String, String)>,
-}
-
-struct Reply {
-    status: u16,
-    challenges: Vec<String>,
-    body: Value,
 }
 
 type Check = Result<(), String>;
@@ -59,7 +52,6 @@ impl<'a> Contract<'a> {
             public_url: public_url.trim_end_matches('/').to_owned(),
             audience: None,
             issuer,
-            client: reqwest::Client::new(),
         }
     }
 
@@ -83,34 +75,8 @@ impl<'a> Contract<'a> {
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
-    ) -> Result<Reply, String> {
-        let url = format!("{}{path}", self.base);
-        let mut req = if method == "POST" {
-            self.client.post(&url)
-        } else {
-            self.client.get(&url)
-        };
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let r = req
-            .send()
-            .await
-            .map_err(|e| format!("{method} {path}: {e}"))?;
-        let status = r.status().as_u16();
-        let challenges = r
-            .headers()
-            .get_all("www-authenticate")
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect();
-        let text = r.text().await.map_err(|e| e.to_string())?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Reply {
-            status,
-            challenges,
-            body,
-        })
+    ) -> Result<Response, String> {
+        try_send(method, &format!("{}{path}", self.base), headers).await
     }
 
     async fn expect_error(
@@ -495,30 +461,17 @@ impl<'a> Contract<'a> {
 
     async fn storm(&self) -> Check {
         let before = self.issuer.jwks_fetches();
-        let mut tasks = Vec::new();
-        for i in 0..200 {
-            let t = format!(
-                "Bearer {}",
-                self.token()
-                    .header("kid", json!(format!("storm-{i}")))
-                    .sign()
-            );
-            let url = format!("{}/me", self.base);
-            let client = self.client.clone();
-            tasks.push(tokio::spawn(async move {
-                client
-                    .get(url)
-                    .header("authorization", t)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-            }));
-        }
-        for t in tasks {
-            let status = t
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+        let auths = (0..200)
+            .map(|i| {
+                format!(
+                    "Bearer {}",
+                    self.token()
+                        .header("kid", json!(format!("storm-{i}")))
+                        .sign()
+                )
+            })
+            .collect();
+        for status in concurrent_statuses("GET", &format!("{}/me", self.base), auths).await? {
             expect(status == 401, format!("unknown kid answered {status}"))?;
         }
         let fetched = self.issuer.jwks_fetches() - before;
@@ -530,27 +483,8 @@ impl<'a> Contract<'a> {
 
     async fn concurrency(&self) -> Check {
         let t = format!("Bearer {}", self.token().scopes(["search:execute"]).sign());
-        let mut tasks = Vec::new();
-        for _ in 0..200 {
-            let (client, url, t) = (
-                self.client.clone(),
-                format!("{}/tools/search", self.base),
-                t.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                client
-                    .post(url)
-                    .header("authorization", t)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-            }));
-        }
-        for t in tasks {
-            let status = t
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+        let url = format!("{}/tools/search", self.base);
+        for status in concurrent_statuses("POST", &url, vec![t; 200]).await? {
             expect(
                 status == 200,
                 format!("concurrent request answered {status}"),
@@ -667,6 +601,42 @@ impl Response {
 /// Sends `method url` with `headers` and reads the answer (panics on transport errors: this is
 /// for tests).
 pub async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Response {
+    try_send(method, url, headers)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Sends `method url` with `headers`, all `authorizations` at once, one request each; the
+/// statuses in order.
+pub async fn concurrent_statuses(
+    method: &'static str,
+    url: &str,
+    authorizations: Vec<String>,
+) -> Result<Vec<u16>, String> {
+    let tasks: Vec<_> = authorizations
+        .into_iter()
+        .map(|auth| {
+            let url = url.to_owned();
+            tokio::spawn(async move {
+                try_send(method, &url, &[("authorization", &auth)])
+                    .await
+                    .map(|r| r.status)
+            })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        statuses.push(task.await.map_err(|e| e.to_string())??);
+    }
+    Ok(statuses)
+}
+
+/// [`send`] that reports transport errors instead of panicking.
+pub async fn try_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<Response, String> {
     // A pooled client per thread: connections are reused as real clients do, and no pool
     // outlives the tokio runtime its connections belong to (each test has its own runtime).
     thread_local! {
@@ -684,7 +654,7 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Response
     let r = req
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        .map_err(|e| format!("{method} {url}: {e}"))?;
     let status = r.status().as_u16();
     let headers: Vec<(String, String)> = r
         .headers()
@@ -700,14 +670,14 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Response
         .filter(|(k, _)| k == "www-authenticate")
         .map(|(_, v)| v.clone())
         .collect();
-    let text = r.text().await.unwrap_or_default();
+    let text = r.text().await.map_err(|e| format!("{method} {url}: {e}"))?;
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Response {
+    Ok(Response {
         status,
         challenges,
         body,
         headers,
-    }
+    })
 }
 
 /// Starts the example server `binary` against a fresh test issuer, runs the whole contract, and
@@ -1037,18 +1007,20 @@ pub async fn example_against_the_real_server(binary: &str) {
     let claims =
         json!({"iss": real.url, "sub": "client:storm", "exp": 4_000_000_000u64}).to_string();
     let before = real.jwks_fetches();
-    let mut tasks = Vec::new();
-    for i in 0..200 {
-        let header = json!({"alg": "ES256", "kid": format!("storm-{i}"), "typ": "JWT"}).to_string();
-        let auth = bearer(&stranger.sign_raw(header.as_bytes(), claims.as_bytes()));
-        let url = at("/me");
-        tasks.push(tokio::spawn(async move {
-            send("GET", &url, &[("authorization", &auth)]).await.status
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap_or_default(), 401, "unknown kid");
-    }
+    let auths = (0..200)
+        .map(|i| {
+            let header =
+                json!({"alg": "ES256", "kid": format!("storm-{i}"), "typ": "JWT"}).to_string();
+            bearer(&stranger.sign_raw(header.as_bytes(), claims.as_bytes()))
+        })
+        .collect();
+    let statuses = concurrent_statuses("GET", &at("/me"), auths)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        statuses.iter().all(|s| *s == 401),
+        "unknown kids: {statuses:?}"
+    );
     let fetched = real.jwks_fetches() - before;
     assert!(
         fetched <= 1,
@@ -1056,16 +1028,14 @@ pub async fn example_against_the_real_server(binary: &str) {
     );
 
     // Concurrency and health after all of the above.
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        let (url, auth) = (at("/tools/search"), bearer(&search));
-        tasks.push(tokio::spawn(async move {
-            send("POST", &url, &[("authorization", &auth)]).await.status
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap_or_default(), 200);
-    }
+    let many = vec![bearer(&search); 100];
+    let statuses = concurrent_statuses("POST", &at("/tools/search"), many)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "concurrent: {statuses:?}"
+    );
     assert_eq!(send("GET", &at("/health"), &[]).await.status, 200);
     assert!(server.terminate().await);
 }
