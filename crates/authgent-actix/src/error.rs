@@ -6,8 +6,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use authgent_core::challenge::ErrorResponse;
 
-use crate::middleware::BodyHook;
-
 /// A refusal: status, challenges and body per CONFORMANCE.md. Implements [`ResponseError`].
 pub struct AuthError {
     kind: Kind,
@@ -15,18 +13,14 @@ pub struct AuthError {
 
 enum Kind {
     MissingMiddleware(&'static str),
-    Refused {
-        response: Box<ErrorResponse>,
-        hook: Option<BodyHook>,
-    },
+    Refused { response: Box<ErrorResponse> },
 }
 
 impl AuthError {
-    pub(crate) fn refused(response: ErrorResponse, hook: Option<BodyHook>) -> Self {
+    pub(crate) fn refused(response: ErrorResponse) -> Self {
         AuthError {
             kind: Kind::Refused {
                 response: Box::new(response),
-                hook,
             },
         }
     }
@@ -91,7 +85,7 @@ impl ResponseError for AuthError {
                 serde_json::json!({"error": "server_error", "error_description": self.to_string()})
                     .to_string(),
             ),
-            Kind::Refused { response, hook } => {
+            Kind::Refused { response } => {
                 for challenge in &response.challenges {
                     builder.append_header(("www-authenticate", challenge.as_str()));
                 }
@@ -101,10 +95,7 @@ impl ResponseError for AuthError {
                 if let Some(secs) = response.retry_after {
                     builder.insert_header(("retry-after", secs.to_string()));
                 }
-                builder.body(
-                    hook.as_ref()
-                        .map_or_else(|| response.body_json(), |h| h(response)),
-                )
+                builder.body(response.body.clone())
             }
         }
     }

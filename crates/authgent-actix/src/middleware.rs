@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage, ResponseError};
-use authgent_core::challenge::{ChallengeConfig, ErrorResponse};
+use authgent_core::challenge::{ChallengeConfig, ErrorBodyHook, ErrorResponse};
 use authgent_core::credentials::Scheme;
 use authgent_core::request::RequestParts;
 use authgent_core::{AgentIdentity, AuthgentError};
@@ -17,13 +17,10 @@ use authgent_jwks::Verifier;
 
 use crate::error::AuthError;
 
-pub(crate) type BodyHook = Arc<dyn Fn(&ErrorResponse) -> String + Send + Sync>;
-
 pub(crate) struct Shared {
     verifier: Verifier,
     optional: bool,
     challenge: ChallengeConfig,
-    hook: Option<BodyHook>,
 }
 
 /// What the middleware established, in the request extensions.
@@ -55,10 +52,7 @@ impl AuthContext {
 }
 
 fn reject(shared: &Shared, error: &AuthgentError, scheme: Option<Scheme>) -> AuthError {
-    AuthError::refused(
-        ErrorResponse::new(error, scheme, &shared.challenge),
-        shared.hook.clone(),
-    )
+    AuthError::refused(ErrorResponse::new(error, scheme, &shared.challenge))
 }
 
 /// The middleware factory: `App::new().wrap(auth.clone())`. Cheap to clone.
@@ -95,7 +89,7 @@ pub struct AgentAuthBuilder {
     optional: bool,
     resource_metadata: Option<String>,
     verbose: bool,
-    hook: Option<BodyHook>,
+    hook: Option<ErrorBodyHook>,
 }
 
 impl fmt::Debug for AgentAuthBuilder {
@@ -136,12 +130,12 @@ impl AgentAuthBuilder {
     pub fn build(self) -> AgentAuth {
         let mut challenge = self.verifier.challenge_config(self.resource_metadata);
         challenge.verbose = self.verbose;
+        challenge.body = self.hook;
         AgentAuth {
             shared: Arc::new(Shared {
                 verifier: self.verifier,
                 optional: self.optional,
                 challenge,
-                hook: self.hook,
             }),
         }
     }

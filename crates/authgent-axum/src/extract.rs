@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use authgent_core::challenge::ErrorResponse;
 use authgent_core::{AuthgentError, ChainPolicy, ScopeRequirement};
-use authgent_tower::{AuthContext, ErrorBodyHook, error_response};
+use authgent_tower::{AuthContext, error_response};
 use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
@@ -74,10 +74,7 @@ pub struct AuthRejection {
 enum Kind {
     MissingLayer,
     // Boxed: rejections travel in `Result`s and should stay small.
-    Refused {
-        response: Box<ErrorResponse>,
-        hook: Option<ErrorBodyHook>,
-    },
+    Refused { response: Box<ErrorResponse> },
 }
 
 impl AuthRejection {
@@ -85,7 +82,6 @@ impl AuthRejection {
         AuthRejection {
             kind: Kind::Refused {
                 response: Box::new(context.error_response(error)),
-                hook: context.body_hook().cloned(),
             },
         }
     }
@@ -143,7 +139,7 @@ impl IntoResponse for AuthRejection {
                 );
                 r
             }
-            Kind::Refused { response, hook } => error_response::<Body>(&response, hook.as_ref()),
+            Kind::Refused { response } => error_response::<Body>(&response),
         }
     }
 }

@@ -259,7 +259,7 @@ impl Parser<'_> {
 }
 
 /// How a resource describes itself in challenges.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct ChallengeConfig {
     /// `realm`, when set.
@@ -270,6 +270,23 @@ pub struct ChallengeConfig {
     pub dpop_algs: Option<Vec<Algorithm>>,
     /// Put each error's own message in `error_description` instead of a fixed terse text.
     pub verbose: bool,
+    /// Builds the response body instead of the default `{"error", "error_description"}` JSON.
+    pub body: Option<ErrorBodyHook>,
+}
+
+/// Builds an error response's body from the response (status, code, description, …).
+pub type ErrorBodyHook = std::sync::Arc<dyn Fn(&ErrorResponse) -> String + Send + Sync>;
+
+impl fmt::Debug for ChallengeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChallengeConfig")
+            .field("realm", &self.realm)
+            .field("resource_metadata", &self.resource_metadata)
+            .field("dpop_algs", &self.dpop_algs)
+            .field("verbose", &self.verbose)
+            .field("body", &self.body.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl ChallengeConfig {
@@ -280,6 +297,7 @@ impl ChallengeConfig {
             resource_metadata,
             dpop_algs,
             verbose: false,
+            body: None,
         }
     }
 }
@@ -300,6 +318,8 @@ pub struct ErrorResponse {
     pub dpop_nonce: Option<String>,
     /// `Retry-After` seconds (with 503).
     pub retry_after: Option<u64>,
+    /// The body to send: [`body_json`](Self::body_json), or what the configured hook built.
+    pub body: String,
 }
 
 impl ErrorResponse {
@@ -330,6 +350,7 @@ impl ErrorResponse {
             challenges: Vec::new(),
             dpop_nonce: None,
             retry_after: None,
+            body: String::new(),
         };
         let base = |scheme: Scheme| {
             let mut c = Challenge::new(scheme.as_str());
@@ -402,6 +423,10 @@ impl ErrorResponse {
                 .challenges
                 .push(c.param("error_description", &description).to_string());
         }
+        response.body = match &config.body {
+            Some(hook) => hook(&response),
+            None => response.body_json(),
+        };
         response
     }
 

@@ -296,3 +296,21 @@ fn c24_metadata_for_another_issuer_or_resource_refused() {
         MetadataError::ResourceMismatch
     );
 }
+
+#[test]
+fn body_is_the_default_json_or_what_the_configured_hook_builds() {
+    let err: AuthgentError = TokenError::Expired.into();
+    let plain = ErrorResponse::new(&err, Some(Scheme::Bearer), &config());
+    assert_eq!(plain.body, plain.body_json());
+    let mut custom = config();
+    custom.body = Some(std::sync::Arc::new(|r: &ErrorResponse| {
+        format!("{} {}", r.status, r.code)
+    }));
+    let hooked = ErrorResponse::new(&err, Some(Scheme::Bearer), &custom);
+    assert_eq!(hooked.body, "401 invalid_token");
+    assert_eq!(
+        hooked.challenges, plain.challenges,
+        "the hook changes only the body"
+    );
+    assert!(format!("{custom:?}").contains("custom"));
+}

@@ -32,7 +32,7 @@ mod response;
 
 use std::sync::Arc;
 
-use authgent_core::challenge::{ChallengeConfig, ErrorResponse};
+use authgent_core::challenge::{ChallengeConfig, ErrorBodyHook, ErrorResponse};
 use authgent_core::metadata::ProtectedResourceMetadata;
 use authgent_jwks::Verifier;
 use rocket::fairing::AdHoc;
@@ -43,14 +43,11 @@ use rocket::{Data, Request};
 pub use guard::{AgentIdentity, OptionalAgentIdentity};
 pub use response::AuthError;
 
-pub(crate) type BodyHook = Arc<dyn Fn(&ErrorResponse) -> String + Send + Sync>;
-
 /// The verifier and its response settings, managed as Rocket state.
 #[derive(Clone)]
 pub struct AgentAuth {
     pub(crate) verifier: Verifier,
     pub(crate) challenge: ChallengeConfig,
-    pub(crate) hook: Option<BodyHook>,
 }
 
 impl std::fmt::Debug for AgentAuth {
@@ -87,7 +84,7 @@ pub struct AgentAuthBuilder {
     verifier: Verifier,
     resource_metadata: Option<String>,
     verbose: bool,
-    hook: Option<BodyHook>,
+    hook: Option<ErrorBodyHook>,
 }
 
 impl std::fmt::Debug for AgentAuthBuilder {
@@ -122,10 +119,10 @@ impl AgentAuthBuilder {
     pub fn build(self) -> AgentAuth {
         let mut challenge = self.verifier.challenge_config(self.resource_metadata);
         challenge.verbose = self.verbose;
+        challenge.body = self.hook;
         AgentAuth {
             verifier: self.verifier,
             challenge,
-            hook: self.hook,
         }
     }
 }

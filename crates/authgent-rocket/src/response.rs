@@ -11,7 +11,7 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::{Catcher, Request, catcher};
 
-use crate::{AgentAuth, BodyHook};
+use crate::AgentAuth;
 
 const MISSING_STATE: &str = "AgentIdentity needs AgentAuth: attach AgentAuth::builder(verifier).build().fairing() to Rocket";
 
@@ -24,10 +24,7 @@ pub struct AuthError {
 #[derive(Clone)]
 enum Kind {
     MissingState,
-    Refused {
-        response: Box<ErrorResponse>,
-        hook: Option<BodyHook>,
-    },
+    Refused { response: Box<ErrorResponse> },
 }
 
 impl AuthError {
@@ -36,7 +33,6 @@ impl AuthError {
         AuthError {
             kind: Kind::Refused {
                 response: Box::new(response),
-                hook: auth.hook.clone(),
             },
         }
     }
@@ -69,9 +65,7 @@ impl AuthError {
                 serde_json::json!({"error": "server_error", "error_description": MISSING_STATE})
                     .to_string()
             }
-            Kind::Refused { response, hook } => hook
-                .as_ref()
-                .map_or_else(|| response.body_json(), |h| h(response)),
+            Kind::Refused { response } => response.body.clone(),
         }
     }
 }

@@ -14,7 +14,9 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::response::{ErrorBodyHook, error_response};
+use authgent_core::challenge::ErrorBodyHook;
+
+use crate::response::error_response;
 
 /// Whether requests without credentials are refused.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,17 +64,12 @@ impl AuthContext {
     /// The response this resource gives for `error` (status, challenge, body).
     pub fn reject<B: From<String>>(&self, error: &AuthgentError) -> Response<B> {
         let r = ErrorResponse::new(error, self.scheme, &self.shared.challenge);
-        error_response(&r, self.shared.hook.as_ref())
+        error_response(&r)
     }
 
     /// The error response description, for adapters that build their own response type.
     pub fn error_response(&self, error: &AuthgentError) -> ErrorResponse {
         ErrorResponse::new(error, self.scheme, &self.shared.challenge)
-    }
-
-    /// The body hook configured on the layer, if any.
-    pub fn body_hook(&self) -> Option<&ErrorBodyHook> {
-        self.shared.hook.as_ref()
     }
 }
 
@@ -80,7 +77,6 @@ struct Shared {
     verifier: Verifier,
     mode: AuthMode,
     challenge: ChallengeConfig,
-    hook: Option<ErrorBodyHook>,
 }
 
 /// Verifies every request once and stores an [`AuthContext`] in its extensions.
@@ -183,12 +179,12 @@ impl AgentAuthLayerBuilder {
         let mut challenge = self.verifier.challenge_config(self.resource_metadata);
         challenge.verbose = self.verbose;
         challenge.realm = self.realm;
+        challenge.body = self.hook;
         AgentAuthLayer {
             shared: Arc::new(Shared {
                 verifier: self.verifier,
                 mode: self.mode,
                 challenge,
-                hook: self.hook,
             }),
         }
     }
@@ -274,5 +270,5 @@ fn reject<B: From<String>>(
     scheme: Option<Scheme>,
 ) -> Response<B> {
     let r = ErrorResponse::new(error, scheme, &shared.challenge);
-    error_response(&r, shared.hook.as_ref())
+    error_response(&r)
 }

@@ -28,6 +28,7 @@ mod guard;
 mod layer;
 mod response;
 
+pub use authgent_core::challenge::ErrorBodyHook;
 pub use guard::{RequireChain, RequireChainService, RequireScopes, RequireScopesService};
 pub use layer::{AgentAuthLayer, AgentAuthLayerBuilder, AgentAuthService, AuthContext, AuthMode};
-pub use response::{ErrorBodyHook, error_response, resource_metadata_response};
+pub use response::{error_response, resource_metadata_response};

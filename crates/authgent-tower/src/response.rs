@@ -1,23 +1,15 @@
 //! Turning errors into HTTP responses: status, `WWW-Authenticate`, `DPoP-Nonce`,
 //! `Retry-After`, and a JSON body `{error, error_description}`.
 
-use std::sync::Arc;
-
 use authgent_core::challenge::ErrorResponse;
 use authgent_core::metadata::ProtectedResourceMetadata;
 use http::{HeaderValue, Response, StatusCode, header};
 
-/// Builds the body of an error response (default: `{"error": …, "error_description": …}`).
-pub type ErrorBodyHook = Arc<dyn Fn(&ErrorResponse) -> String + Send + Sync>;
-
 /// The full response for `error`: status, one `WWW-Authenticate` per challenge, `DPoP-Nonce`
-/// and `Retry-After` when set, `Cache-Control: no-store`, and a JSON body (or the hook's).
-pub fn error_response<B: From<String>>(
-    error: &ErrorResponse,
-    hook: Option<&ErrorBodyHook>,
-) -> Response<B> {
-    let body = hook.map_or_else(|| error.body_json(), |h| h(error));
-    let mut response = Response::new(B::from(body));
+/// and `Retry-After` when set, `Cache-Control: no-store`, and the response's body (JSON, or
+/// what the configured body hook built).
+pub fn error_response<B: From<String>>(error: &ErrorResponse) -> Response<B> {
+    let mut response = Response::new(B::from(error.body.clone()));
     *response.status_mut() =
         StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
