@@ -1,0 +1,770 @@
+//! [`AgentAuthClient`]: every operation of an authgent authorization server, typed.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use authgent_core::dpop::DpopKey;
+use authgent_core::metadata::{AuthorizationServerMetadata, well_known_url};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crate::error::ClientError;
+use crate::types::{
+    AgentRegistration, ClientRegistration, ExchangeCheck, ExchangeRequest, Introspection,
+    RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, TokenResponse, TxnTokenRequest,
+    grant_type, token_type,
+};
+use crate::{ClientCredentials, Secret};
+
+/// Largest response body read from the server (a token response is a few KiB).
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// `client_id` and `client_secret` in the form body (the Python SDK's way).
+    #[default]
+    ClientSecretPost,
+    /// HTTP Basic with the form-urlencoded id and secret.
+    ClientSecretBasic,
+}
+
+/// A client for an authgent authorization server: agent registration, tokens (client
+/// credentials, RFC 8693 exchange, identity chaining, transaction tokens, refresh,
+/// authorization code), introspection, revocation, step-up and exchange pre-checks.
+///
+/// Cheap to clone (one shared connection pool). With a [`DpopKey`], every token request
+/// carries a fresh DPoP proof for the exact URL it is sent to; a `use_dpop_nonce` answer is
+/// retried once with the server's nonce, which is remembered for later requests; and an access
+/// token that does not come back `token_type: DPoP` is refused.
+///
+/// ```no_run
+/// use authgent_client::{AgentAuthClient, AgentRegistration, ExchangeRequest};
+/// # async fn run() -> Result<(), authgent_client::ClientError> {
+/// let auth = AgentAuthClient::new("http://127.0.0.1:8000")?;
+/// let orchestrator = auth
+///     .register_agent(&AgentRegistration::new("orchestrator").scopes(["read", "write"]))
+///     .await?;
+/// let token = auth.get_token(&orchestrator.credentials(), Some("read write"), None).await?;
+///
+/// let worker = auth.register_agent(&AgentRegistration::new("worker").scopes(["read"])).await?;
+/// let delegated = auth
+///     .exchange_token(
+///         &worker.credentials(),
+///         &ExchangeRequest::new(token.access_token).audience("https://tools.example").scope("read"),
+///     )
+///     .await?;
+/// assert_eq!(delegated.scope.as_deref(), Some("read"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct AgentAuthClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: String,
+    http: reqwest::Client,
+    timeout: Duration,
+    auth_method: ClientAuthMethod,
+    dpop: Option<DpopKey>,
+    /// The last `DPoP-Nonce` this server sent (RFC 9449 §8).
+    nonce: Mutex<Option<String>>,
+    metadata: OnceCell<Arc<AuthorizationServerMetadata>>,
+}
+
+impl fmt::Debug for AgentAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentAuthClient")
+            .field("server", &self.inner.base)
+            .field("auth_method", &self.inner.auth_method)
+            .field("dpop_jkt", &self.inner.dpop.as_ref().map(DpopKey::jkt))
+            .field("discovered", &self.inner.metadata.initialized())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`AgentAuthClient`].
+#[derive(Debug)]
+#[must_use]
+pub struct AgentAuthClientBuilder {
+    base: String,
+    http: Option<reqwest::Client>,
+    timeout: Duration,
+    auth_method: ClientAuthMethod,
+    dpop: Option<DpopKey>,
+}
+
+impl AgentAuthClientBuilder {
+    /// The timeout of each request (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// A `reqwest::Client` of your own (proxies, TLS roots, connection pool). Without one, the
+    /// client builds one that never follows redirects, so credentials never travel elsewhere.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// How to send client credentials (default `client_secret_post`).
+    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// DPoP-bind every token to `key` (RFC 9449).
+    pub fn dpop_key(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<AgentAuthClient, ClientError> {
+        let base = self.base.trim_end_matches('/').to_owned();
+        let parsed = url::Url::parse(&base)
+            .map_err(|e| ClientError::Config(format!("server URL {base:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(ClientError::Config(format!(
+                "server URL {base:?} must be an absolute http(s) URL"
+            )));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(ClientError::Config(format!(
+                "server URL {base:?} must not have a query or fragment"
+            )));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(self.timeout)
+                .build()
+                .map_err(|e| ClientError::Config(format!("HTTP client: {e}")))?,
+        };
+        Ok(AgentAuthClient {
+            inner: Arc::new(Inner {
+                base,
+                http,
+                timeout: self.timeout,
+                auth_method: self.auth_method,
+                dpop: self.dpop,
+                nonce: Mutex::new(None),
+                metadata: OnceCell::new(),
+            }),
+        })
+    }
+}
+
+/// An answer read whole (up to [`MAX_BODY_BYTES`]).
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json<T: DeserializeOwned>(&self, endpoint: &str) -> Result<T, ClientError> {
+        serde_json::from_slice(&self.body).map_err(|e| ClientError::InvalidResponse {
+            endpoint: endpoint.to_owned(),
+            detail: format!("body is not the expected JSON: {e}"),
+        })
+    }
+
+    fn ok_or_error(self, accept: &[u16]) -> Result<Self, ClientError> {
+        if accept.contains(&self.status.as_u16()) {
+            Ok(self)
+        } else {
+            Err(ClientError::from_status(
+                self.status.as_u16(),
+                &self.headers,
+                &self.body,
+            ))
+        }
+    }
+}
+
+/// A PKCE verifier and its S256 challenge (RFC 7636), for the authorization-code flow.
+///
+/// ```
+/// let pkce = authgent_client::Pkce::new().unwrap();
+/// assert_eq!(pkce.verifier().expose().len(), 43);
+/// assert_ne!(pkce.challenge(), pkce.verifier().expose());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Pkce {
+    verifier: Secret,
+    challenge: String,
+}
+
+impl Pkce {
+    /// A fresh 256-bit verifier.
+    pub fn new() -> Result<Self, ClientError> {
+        let mut bytes = [0u8; 32];
+        openssl::rand::rand_bytes(&mut bytes)
+            .map_err(|e| ClientError::Config(format!("no randomness for PKCE: {e}")))?;
+        let verifier = URL_SAFE_NO_PAD.encode(bytes);
+        let challenge = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()));
+        Ok(Pkce {
+            verifier: Secret::new(verifier),
+            challenge,
+        })
+    }
+
+    /// The verifier, sent with the code.
+    pub fn verifier(&self) -> &Secret {
+        &self.verifier
+    }
+
+    /// The S256 challenge, sent in the authorization request.
+    pub fn challenge(&self) -> &str {
+        &self.challenge
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl AgentAuthClient {
+    /// A client for the server at `server_url` (its issuer URL), with defaults.
+    pub fn new(server_url: impl Into<String>) -> Result<Self, ClientError> {
+        Self::builder(server_url).build()
+    }
+
+    /// A builder for a client of the server at `server_url`.
+    pub fn builder(server_url: impl Into<String>) -> AgentAuthClientBuilder {
+        AgentAuthClientBuilder {
+            base: server_url.into(),
+            http: None,
+            timeout: Duration::from_secs(30),
+            auth_method: ClientAuthMethod::default(),
+            dpop: None,
+        }
+    }
+
+    /// The server's URL (its issuer identifier).
+    pub fn server_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The DPoP key tokens are bound to, if any.
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.inner.dpop.as_ref()
+    }
+
+    /// The `DPoP-Nonce` the server sent last, if any.
+    pub fn dpop_nonce(&self) -> Option<String> {
+        self.inner.nonce.lock().ok().and_then(|n| n.clone())
+    }
+
+    /// Fetches the server's RFC 8414 metadata once (its `issuer` must equal the server URL) and
+    /// from then on sends requests to the endpoints it names. Without this, the authgent
+    /// defaults (`/token`, `/introspect`, `/revoke`, `/register`, `/authorize`) are used.
+    pub async fn discover(&self) -> Result<Arc<AuthorizationServerMetadata>, ClientError> {
+        self.inner
+            .metadata
+            .get_or_try_init(|| async {
+                let url = well_known_url(&self.inner.base, "oauth-authorization-server")
+                    .map_err(|e| ClientError::Config(e.to_string()))?;
+                let answer = self
+                    .send(self.inner.http.get(&url))
+                    .await?
+                    .ok_or_error(&[200])?;
+                AuthorizationServerMetadata::parse(&answer.body, &self.inner.base)
+                    .map(Arc::new)
+                    .map_err(|e| ClientError::InvalidResponse {
+                        endpoint: url,
+                        detail: e.to_string(),
+                    })
+            })
+            .await
+            .cloned()
+    }
+
+    /// The discovered metadata, if [`Self::discover`] ran.
+    pub fn metadata(&self) -> Option<Arc<AuthorizationServerMetadata>> {
+        self.inner.metadata.get().cloned()
+    }
+
+    fn endpoint(
+        &self,
+        pick: fn(&AuthorizationServerMetadata) -> Option<&String>,
+        path: &str,
+    ) -> String {
+        self.inner
+            .metadata
+            .get()
+            .and_then(|m| pick(m).cloned())
+            .unwrap_or_else(|| format!("{}{path}", self.inner.base))
+    }
+
+    /// The token endpoint requests go to.
+    pub fn token_endpoint(&self) -> String {
+        self.endpoint(|m| m.token_endpoint.as_ref(), "/token")
+    }
+
+    /// An authorization-code request URL (RFC 6749 §4.1.1 with PKCE S256) for a user agent to
+    /// open; the server redirects to `redirect_uri` with `code` and `state`.
+    pub fn authorization_url(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        scope: &str,
+        state: &str,
+        pkce: &Pkce,
+    ) -> String {
+        let base = self.endpoint(|m| m.authorization_endpoint.as_ref(), "/authorize");
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("scope", scope)
+            .append_pair("state", state)
+            .append_pair("code_challenge", pkce.challenge())
+            .append_pair("code_challenge_method", "S256")
+            .finish();
+        format!("{base}?{query}")
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, ClientError> {
+        let mut response = request
+            .timeout(self.inner.timeout)
+            .send()
+            .await
+            .map_err(ClientError::from_reqwest)?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        {
+            return Err(too_big(response.url().as_str()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(ClientError::from_reqwest)? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_big(response.url().as_str()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn remember_nonce(&self, headers: &HeaderMap) {
+        if let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
+            && let Ok(mut slot) = self.inner.nonce.lock()
+        {
+            *slot = Some(nonce.to_owned());
+        }
+    }
+
+    /// A form POST with client authentication and, when a key is set, a DPoP proof for
+    /// `endpoint`; retried once on `use_dpop_nonce`.
+    async fn post_form(
+        &self,
+        endpoint: &str,
+        creds: Option<&ClientCredentials>,
+        mut form: Vec<(&'static str, String)>,
+        dpop: bool,
+    ) -> Result<Answer, ClientError> {
+        let mut basic = None;
+        if let Some(creds) = creds {
+            match self.inner.auth_method {
+                ClientAuthMethod::ClientSecretPost => {
+                    form.push(("client_id", creds.client_id.clone()));
+                    form.push(("client_secret", creds.client_secret.expose().to_owned()));
+                }
+                ClientAuthMethod::ClientSecretBasic => {
+                    let pair = format!(
+                        "{}:{}",
+                        form_encode(&creds.client_id),
+                        form_encode(creds.client_secret.expose())
+                    );
+                    basic = Some(format!("Basic {}", STANDARD.encode(pair)));
+                }
+            }
+        }
+        let key = self.inner.dpop.as_ref().filter(|_| dpop);
+        let mut retried = false;
+        loop {
+            let mut request = self.inner.http.post(endpoint).form(&form);
+            if let Some(basic) = &basic {
+                request = request.header(http::header::AUTHORIZATION, basic);
+            }
+            if let Some(key) = key {
+                let nonce = self.dpop_nonce();
+                let proof = key
+                    .proof("POST", endpoint, None, nonce.as_deref(), SystemTime::now())
+                    .map_err(ClientError::Dpop)?;
+                request = request.header("dpop", proof);
+            }
+            let answer = self.send(request).await?;
+            self.remember_nonce(&answer.headers);
+            let wants_nonce = key.is_some()
+                && matches!(answer.status.as_u16(), 400 | 401)
+                && answer.headers.contains_key("dpop-nonce")
+                && ServerError::from_response(
+                    answer.status.as_u16(),
+                    &answer.headers,
+                    &answer.body,
+                )
+                .code
+                    == "use_dpop_nonce";
+            if wants_nonce && !retried {
+                retried = true;
+                tracing::debug!(target: "authgent_client", endpoint, "retrying with the server's DPoP nonce");
+                continue;
+            }
+            return Ok(answer);
+        }
+    }
+
+    async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        accept: &[u16],
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.inner.base);
+        let answer = self.send(self.inner.http.post(&url).json(body)).await?;
+        answer.ok_or_error(accept)?.json(&url)
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.inner.base);
+        let answer = self.send(self.inner.http.get(&url)).await?;
+        answer.ok_or_error(&[200])?.json(&url)
+    }
+
+    /// `POST /token` with `form`; a DPoP key demands a DPoP-bound access token.
+    async fn token(
+        &self,
+        creds: &ClientCredentials,
+        form: Vec<(&'static str, String)>,
+    ) -> Result<TokenResponse, ClientError> {
+        let endpoint = self.token_endpoint();
+        let answer = self
+            .post_form(&endpoint, Some(creds), form, true)
+            .await?
+            .ok_or_error(&[200])?;
+        let token: TokenResponse = answer.json(&endpoint)?;
+        let is_access_token = token
+            .issued_token_type
+            .as_deref()
+            .is_none_or(|t| t == token_type::ACCESS_TOKEN);
+        if self.inner.dpop.is_some()
+            && is_access_token
+            && !token.token_type.eq_ignore_ascii_case("N_A")
+            && !token.is_dpop()
+        {
+            return Err(ClientError::NotDpopBound(token.token_type));
+        }
+        Ok(token)
+    }
+
+    /// Registers an agent (`POST /agents`) and returns it with its credentials.
+    pub async fn register_agent(
+        &self,
+        agent: &AgentRegistration,
+    ) -> Result<RegisteredAgent, ClientError> {
+        self.post_json("/agents", agent, &[200, 201]).await
+    }
+
+    /// Registers an OAuth client dynamically (RFC 7591), e.g. one allowed the
+    /// authorization-code or jwt-bearer grants.
+    pub async fn register_client(
+        &self,
+        client: &ClientRegistration,
+    ) -> Result<RegisteredClient, ClientError> {
+        let url = self.endpoint(|m| m.registration_endpoint.as_ref(), "/register");
+        let answer = self.send(self.inner.http.post(&url).json(client)).await?;
+        answer.ok_or_error(&[200, 201])?.json(&url)
+    }
+
+    /// An access token for the client itself (client-credentials grant), optionally narrowed to
+    /// `scope` (space-separated) and bound to an RFC 8707 `resource`.
+    pub async fn get_token(
+        &self,
+        creds: &ClientCredentials,
+        scope: Option<&str>,
+        resource: Option<&str>,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut form = vec![("grant_type", "client_credentials".to_owned())];
+        if let Some(scope) = scope {
+            form.push(("scope", scope.to_owned()));
+        }
+        if let Some(resource) = resource {
+            form.push(("resource", resource.to_owned()));
+        }
+        self.token(creds, form).await
+    }
+
+    /// RFC 8693 token exchange: a delegated token with one more `act` level, acting for the
+    /// subject. The server refuses wider scopes (`scope_escalation`) and chains deeper than its
+    /// limit (`delegation_depth_exceeded`).
+    pub async fn exchange_token(
+        &self,
+        creds: &ClientCredentials,
+        request: &ExchangeRequest,
+    ) -> Result<TokenResponse, ClientError> {
+        self.token(creds, request.form()).await
+    }
+
+    /// Identity chaining, domain A (draft-ietf-oauth-identity-chaining §2.3): a short-lived JWT
+    /// authorization grant for `target_authorization_server`, to hand to it.
+    pub async fn start_identity_chain(
+        &self,
+        creds: &ClientCredentials,
+        subject_token: &str,
+        target_authorization_server: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut request = ExchangeRequest::new(subject_token)
+            .requested_token_type(token_type::JWT)
+            .audience(target_authorization_server);
+        if let Some(scope) = scope {
+            request = request.scope(scope);
+        }
+        self.token(creds, request.form()).await
+    }
+
+    /// Identity chaining, domain B (§2.4, RFC 7523): redeems a JWT authorization grant for an
+    /// access token. Grants are single-use.
+    pub async fn consume_identity_chain(
+        &self,
+        creds: &ClientCredentials,
+        assertion: &str,
+        resource: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut form = vec![
+            ("grant_type", grant_type::JWT_BEARER.to_owned()),
+            ("assertion", assertion.to_owned()),
+        ];
+        if let Some(resource) = resource {
+            form.push(("resource", resource.to_owned()));
+        }
+        if let Some(scope) = scope {
+            form.push(("scope", scope.to_owned()));
+        }
+        self.token(creds, form).await
+    }
+
+    /// A transaction token (`typ: txntoken+jwt`) for a trust domain; verify it downstream with
+    /// [`authgent_core::txn::TxnTokenValidator`].
+    pub async fn issue_transaction_token(
+        &self,
+        creds: &ClientCredentials,
+        request: &TxnTokenRequest,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut form = ExchangeRequest::new(request.subject_token.clone())
+            .requested_token_type(token_type::TXN_TOKEN)
+            .audience(request.trust_domain.clone())
+            .scope(request.scope.clone())
+            .form();
+        if let Some(details) = &request.request_details {
+            form.push(("request_details", details.to_string()));
+        }
+        if let Some(context) = &request.request_context {
+            form.push(("request_context", context.to_string()));
+        }
+        self.token(creds, form).await
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier) for tokens, including a
+    /// refresh token.
+    pub async fn exchange_authorization_code(
+        &self,
+        creds: &ClientCredentials,
+        code: &str,
+        pkce: &Pkce,
+        redirect_uri: &str,
+    ) -> Result<TokenResponse, ClientError> {
+        let form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("code_verifier", pkce.verifier().expose().to_owned()),
+            ("redirect_uri", redirect_uri.to_owned()),
+        ];
+        self.token(creds, form).await
+    }
+
+    /// A fresh access token for a refresh token. The server rotates refresh tokens: use the
+    /// new one; reusing the old one is refused (`invalid_grant`) and revokes the family.
+    pub async fn refresh_token(
+        &self,
+        creds: &ClientCredentials,
+        refresh_token: &str,
+    ) -> Result<TokenResponse, ClientError> {
+        let form = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", refresh_token.to_owned()),
+        ];
+        self.token(creds, form).await
+    }
+
+    /// RFC 7662 introspection. An inactive token is `Ok` with `active: false`.
+    pub async fn introspect_token(
+        &self,
+        token: &str,
+        creds: Option<&ClientCredentials>,
+    ) -> Result<Introspection, ClientError> {
+        let endpoint = self.endpoint(|m| m.introspection_endpoint.as_ref(), "/introspect");
+        let form = vec![("token", token.to_owned())];
+        let answer = self.post_form(&endpoint, creds, form, false).await?;
+        answer.ok_or_error(&[200])?.json(&endpoint)
+    }
+
+    /// RFC 7009 revocation of an access or refresh token the client owns.
+    pub async fn revoke_token(
+        &self,
+        creds: &ClientCredentials,
+        token: &str,
+    ) -> Result<(), ClientError> {
+        let endpoint = self.endpoint(|m| m.revocation_endpoint.as_ref(), "/revoke");
+        let form = vec![("token", token.to_owned())];
+        let answer = self.post_form(&endpoint, Some(creds), form, false).await?;
+        answer.ok_or_error(&[200, 204]).map(drop)
+    }
+
+    /// Asks a human to approve an action (`POST /stepup`); poll with [`Self::check_stepup`]
+    /// or [`Self::wait_for_stepup`].
+    pub async fn request_stepup(&self, request: &StepUpRequest) -> Result<StepUp, ClientError> {
+        self.post_json("/stepup", request, &[200, 201, 202]).await
+    }
+
+    /// [`Self::request_stepup`] for the agent a token was issued to (its `client_id`, else its
+    /// `sub`), read from the token's payload without verification: the server decides.
+    pub async fn request_stepup_for_token(
+        &self,
+        token: &str,
+        action: &str,
+        scope: &str,
+        resource: Option<&str>,
+    ) -> Result<StepUp, ClientError> {
+        let claims = unverified_claims(token).ok_or_else(|| {
+            ClientError::Config("the token is not a JWT: cannot tell which agent it is".into())
+        })?;
+        let agent = ["client_id", "sub"]
+            .iter()
+            .find_map(|k| claims.get(*k).and_then(Value::as_str))
+            .ok_or_else(|| ClientError::Config("the token has no client_id or sub".into()))?;
+        let mut request = StepUpRequest::new(agent, action, scope);
+        if let Some(resource) = resource {
+            request = request.resource(resource);
+        }
+        self.request_stepup(&request).await
+    }
+
+    /// The current state of a step-up request.
+    pub async fn check_stepup(&self, id: &str) -> Result<StepUp, ClientError> {
+        self.get_json(&format!("/stepup/{}", path_segment(id)))
+            .await
+    }
+
+    /// Polls a step-up request every `poll_interval` until it is decided or expired, and returns
+    /// it (look at [`StepUp::status`]); [`ClientError::StepUpTimeout`] if still pending after
+    /// `timeout`.
+    pub async fn wait_for_stepup(
+        &self,
+        id: &str,
+        poll_interval: Duration,
+        timeout: Duration,
+    ) -> Result<StepUp, ClientError> {
+        let start = Instant::now();
+        loop {
+            let state = self.check_stepup(id).await?;
+            if state.status.is_final() {
+                return Ok(state);
+            }
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(ClientError::StepUpTimeout {
+                    id: id.to_owned(),
+                    waited,
+                });
+            }
+            tokio::time::sleep(poll_interval.min(timeout - waited)).await;
+        }
+    }
+
+    /// The approver's side: approves a pending step-up request.
+    pub async fn approve_stepup(&self, id: &str, approved_by: &str) -> Result<StepUp, ClientError> {
+        let body = serde_json::json!({ "approved_by": approved_by });
+        self.post_json(
+            &format!("/stepup/{}/approve", path_segment(id)),
+            &body,
+            &[200],
+        )
+        .await
+    }
+
+    /// The approver's side: denies a pending step-up request.
+    pub async fn deny_stepup(&self, id: &str) -> Result<StepUp, ClientError> {
+        self.post_json(
+            &format!("/stepup/{}/deny", path_segment(id)),
+            &serde_json::json!({}),
+            &[200],
+        )
+        .await
+    }
+
+    /// Dry run: would `client_id` exchanging `subject_token` for `audience` with `scope` be
+    /// allowed, and with which scopes and depth (`POST /token/check`)?
+    pub async fn check_exchange(
+        &self,
+        subject_token: &str,
+        audience: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<ExchangeCheck, ClientError> {
+        let body = serde_json::json!({
+            "subject_token": subject_token,
+            "audience": audience,
+            "client_id": client_id,
+            "scope": scope,
+        });
+        self.post_json("/token/check", &body, &[200]).await
+    }
+}
+
+use crate::error::ServerError;
+
+fn too_big(url: &str) -> ClientError {
+    ClientError::InvalidResponse {
+        endpoint: url.to_owned(),
+        detail: format!("body larger than {MAX_BODY_BYTES} bytes"),
+    }
+}
+
+/// Percent-encodes an id for use as one path segment.
+fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// A JWT's payload, unverified (only to learn which agent a token names).
+pub(crate) fn unverified_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
+    let mut parts = token.split('.');
+    let payload = parts.nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}

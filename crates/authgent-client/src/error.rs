@@ -1,0 +1,315 @@
+//! [`ClientError`]: what went wrong talking to the authorization server, typed.
+
+use std::time::{Duration, SystemTime};
+
+use authgent_core::key::KeyError;
+use http::HeaderMap;
+use serde_json::Value;
+
+/// The authorization server refused a request: its HTTP status and OAuth error code.
+///
+/// Parsed from an RFC 6749 `{error, error_description}` body, an RFC 9457
+/// `application/problem+json` body (authgent's `error_code`, else the `type` URI's last
+/// segment), or the `WWW-Authenticate` challenge, in that order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerError {
+    /// HTTP status.
+    pub status: u16,
+    /// The OAuth error code, e.g. `invalid_client`, `scope_escalation`,
+    /// `delegation_depth_exceeded`, `use_dpop_nonce`.
+    pub code: String,
+    /// The server's human-readable description, if any.
+    pub description: Option<String>,
+    /// The `WWW-Authenticate` header, if any.
+    pub www_authenticate: Option<String>,
+}
+
+impl ServerError {
+    /// Parses a refusal from its status, headers and body.
+    pub fn from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Self {
+        let www_authenticate = header(headers, "www-authenticate");
+        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned);
+        let challenge_param = |name: &str| {
+            www_authenticate.as_deref().and_then(|h| {
+                authgent_core::challenge::Challenge::parse_all(h)
+                    .ok()?
+                    .iter()
+                    .find_map(|c| c.get(name).map(str::to_owned))
+            })
+        };
+        let code = text("error")
+            .or_else(|| text("error_code"))
+            .or_else(|| {
+                text("type").and_then(|t| {
+                    t.rsplit('/')
+                        .next()
+                        .filter(|s| !s.is_empty() && *s != "about:blank")
+                        .map(|s| s.replace('-', "_"))
+                })
+            })
+            .or_else(|| challenge_param("error"))
+            .unwrap_or_else(|| {
+                match status {
+                    400 => "invalid_request",
+                    401 => "invalid_client",
+                    403 => "access_denied",
+                    404 => "not_found",
+                    422 => "invalid_request",
+                    s if s >= 500 => "server_error",
+                    _ => "unexpected_status",
+                }
+                .to_owned()
+            });
+        let description = text("error_description")
+            .or_else(|| text("detail"))
+            .or_else(|| {
+                // FastAPI validation errors: {"detail": [{"msg": ...}, ...]}
+                json.get("detail").and_then(Value::as_array).map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|i| i.get("msg").and_then(Value::as_str))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+            })
+            .or_else(|| text("title"))
+            .or_else(|| challenge_param("error_description"));
+        ServerError {
+            status,
+            code,
+            description,
+            www_authenticate,
+        }
+    }
+}
+
+/// Why a call to the authorization server failed.
+///
+/// ```
+/// use authgent_client::ClientError;
+/// fn explain(e: &ClientError) -> String {
+///     match e {
+///         ClientError::RateLimited { retry_after, .. } => format!("slow down: {retry_after:?}"),
+///         ClientError::Server(s) if s.code == "scope_escalation" => "ask for fewer scopes".into(),
+///         other => other.to_string(),
+///     }
+/// }
+/// # let _ = explain;
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server refused the request; see [`ServerError::code`].
+    #[error("the authorization server refused the request (HTTP {}, {}){}", .0.status, .0.code,
+        .0.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Server(ServerError),
+    /// HTTP 429: too many requests. Wait `retry_after` (when the server said) and retry.
+    #[error("rate limited by the authorization server{}",
+        .retry_after.map(|d| format!("; retry after {} s", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        /// The server's `Retry-After`, as a duration from when the answer arrived.
+        retry_after: Option<Duration>,
+        /// The refusal's details.
+        error: ServerError,
+    },
+    /// The request timed out (connect or whole request); the server may be overloaded.
+    #[error("timed out talking to the authorization server: {0}")]
+    Timeout(#[source] reqwest::Error),
+    /// The server could not be reached or the connection failed.
+    #[error("could not reach the authorization server: {0}")]
+    Network(#[source] reqwest::Error),
+    /// The server answered 2xx with a body this client cannot use.
+    #[error("unexpected response from {endpoint}: {detail}")]
+    InvalidResponse {
+        /// The endpoint URL.
+        endpoint: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// A DPoP-bound token was requested but the server answered another `token_type`: the
+    /// token is refused, since it would not be bound to the key.
+    #[error("asked for a DPoP-bound token, the server answered token_type {0:?}; refusing it")]
+    NotDpopBound(String),
+    /// A DPoP proof could not be made with the configured key.
+    #[error("could not make a DPoP proof: {0}")]
+    Dpop(#[source] KeyError),
+    /// The client is misconfigured (bad URL and the like); the message says what to fix.
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+    /// A step-up request was denied by the human approver.
+    #[error("step-up request {id} was denied")]
+    StepUpDenied {
+        /// The step-up request id.
+        id: String,
+    },
+    /// A step-up request expired on the server before anyone decided.
+    #[error("step-up request {id} expired before it was approved")]
+    StepUpExpired {
+        /// The step-up request id.
+        id: String,
+    },
+    /// A step-up request was still pending when the client stopped waiting.
+    #[error("step-up request {id} still pending after {} s", .waited.as_secs())]
+    StepUpTimeout {
+        /// The step-up request id.
+        id: String,
+        /// How long the client waited.
+        waited: Duration,
+    },
+}
+
+impl ClientError {
+    /// A stable machine-readable code: the server's OAuth error code for refusals, else one of
+    /// `rate_limited`, `timeout`, `network`, `invalid_response`, `not_dpop_bound`, `dpop_key`,
+    /// `config`, `step_up_denied`, `step_up_expired`, `step_up_timeout`.
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::Server(e) => &e.code,
+            ClientError::RateLimited { .. } => "rate_limited",
+            ClientError::Timeout(_) => "timeout",
+            ClientError::Network(_) => "network",
+            ClientError::InvalidResponse { .. } => "invalid_response",
+            ClientError::NotDpopBound(_) => "not_dpop_bound",
+            ClientError::Dpop(_) => "dpop_key",
+            ClientError::Config(_) => "config",
+            ClientError::StepUpDenied { .. } => "step_up_denied",
+            ClientError::StepUpExpired { .. } => "step_up_expired",
+            ClientError::StepUpTimeout { .. } => "step_up_timeout",
+        }
+    }
+
+    /// The server's refusal, when this is one (including a rate limit).
+    pub fn server_error(&self) -> Option<&ServerError> {
+        match self {
+            ClientError::Server(e) | ClientError::RateLimited { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Transient failures worth retrying later: rate limits, timeouts, network errors, 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::RateLimited { .. } | ClientError::Timeout(_) | ClientError::Network(_) => {
+                true
+            }
+            ClientError::Server(e) => e.status >= 500,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            ClientError::Timeout(e.without_url())
+        } else {
+            ClientError::Network(e.without_url())
+        }
+    }
+
+    /// The error for a non-success answer.
+    pub(crate) fn from_status(status: u16, headers: &HeaderMap, body: &[u8]) -> Self {
+        let error = ServerError::from_response(status, headers, body);
+        if status == 429 {
+            let retry_after = header(headers, "retry-after").and_then(|v| parse_retry_after(&v));
+            ClientError::RateLimited { retry_after, error }
+        } else {
+            ClientError::Server(error)
+        }
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn oauth_body_gives_code_and_description() {
+        let e = ServerError::from_response(
+            403,
+            &HeaderMap::new(),
+            br#"{"error":"scope_escalation","error_description":"Downstream scopes exceed parent: write"}"#,
+        );
+        assert_eq!(e.code, "scope_escalation");
+        assert_eq!(
+            e.description.as_deref(),
+            Some("Downstream scopes exceed parent: write")
+        );
+    }
+
+    #[test]
+    fn problem_json_gives_error_code_or_type_segment() {
+        let e = ServerError::from_response(
+            400,
+            &HeaderMap::new(),
+            br#"{"type":"https://authgent.dev/errors/invalid-request","title":"Invalid Request","detail":"token parameter is required","error_code":"invalid_request"}"#,
+        );
+        assert_eq!(e.code, "invalid_request");
+        assert_eq!(
+            e.description.as_deref(),
+            Some("token parameter is required")
+        );
+        let e = ServerError::from_response(
+            429,
+            &HeaderMap::new(),
+            br#"{"type":"https://authgent.dev/errors/rate-limited","title":"Too Many Requests"}"#,
+        );
+        assert_eq!(e.code, "rate_limited");
+    }
+
+    #[test]
+    fn challenge_is_the_fallback_and_garbage_is_survived() {
+        let h = headers(&[(
+            "www-authenticate",
+            r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce""#,
+        )]);
+        let e = ServerError::from_response(401, &h, b"");
+        assert_eq!(e.code, "use_dpop_nonce");
+        assert_eq!(
+            e.description.as_deref(),
+            Some("Resource server requires nonce")
+        );
+        let e = ServerError::from_response(502, &HeaderMap::new(), b"\xff<html>");
+        assert_eq!(e.code, "server_error");
+        assert!(e.description.is_none());
+    }
+
+    #[test]
+    fn rate_limit_carries_retry_after_in_both_forms() {
+        let e = ClientError::from_status(429, &headers(&[("retry-after", "42")]), b"{}");
+        assert!(
+            matches!(e, ClientError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(42))
+        );
+        assert_eq!(e.code(), "rate_limited");
+        assert!(e.is_transient());
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let d = parse_retry_after(&later).unwrap();
+        assert!(d <= Duration::from_secs(120) && d >= Duration::from_secs(115));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

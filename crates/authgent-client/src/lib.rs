@@ -1,0 +1,51 @@
+#![forbid(unsafe_code)]
+//! The agent side of **authgent**: talk to an authgent authorization server.
+//!
+//! - [`AgentAuthClient`] — register agents; get tokens (client credentials), exchange them
+//!   (RFC 8693 delegation), chain identities across domains, mint transaction tokens, refresh,
+//!   introspect, revoke, request human step-up, and pre-check exchanges. With a
+//!   [`DpopKey`](authgent_core::dpop::DpopKey) every token is DPoP-bound (RFC 9449), nonces
+//!   included.
+//! - [`TokenManager`] — cached tokens renewed before expiry, put on outgoing `reqwest`
+//!   requests (with DPoP proofs).
+//! - [`ScopeChallengeHandler`] — from a resource server's `403 insufficient_scope` to a
+//!   human's approval.
+//! - [`McpAuthProvider`] — verification for MCP servers.
+//!
+//! Errors are typed ([`ClientError`]): the server's OAuth error code, rate limits with
+//! `Retry-After`, timeouts and network failures apart. Secrets and tokens are [`Secret`]s:
+//! never shown by `Debug`, never logged.
+//!
+//! ```no_run
+//! use authgent_client::{AgentAuthClient, AgentRegistration, ExchangeRequest};
+//! use authgent_core::dpop::DpopKey;
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = AgentAuthClient::builder("http://127.0.0.1:8000")
+//!     .dpop_key(DpopKey::generate_es256()?)
+//!     .build()?;
+//! auth.discover().await?;
+//! let agent = auth.register_agent(&AgentRegistration::new("planner").scopes(["read"])).await?;
+//! let token = auth.get_token(&agent.credentials(), Some("read"), None).await?;
+//! assert!(token.is_dpop());
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod error;
+mod mcp;
+mod secret;
+mod stepup;
+mod token_manager;
+mod types;
+
+pub use client::{AgentAuthClient, AgentAuthClientBuilder, ClientAuthMethod, Pkce};
+pub use error::{ClientError, ServerError};
+pub use mcp::McpAuthProvider;
+pub use secret::{ClientCredentials, Secret};
+pub use stepup::{ScopeChallenge, ScopeChallengeHandler, StepUpOutcome};
+pub use token_manager::{TokenKey, TokenManager, TokenManagerBuilder};
+pub use types::{
+    AgentRegistration, ClientRegistration, Confirmation, ExchangeCheck, ExchangeRequest,
+    Introspection, RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, StepUpStatus,
+    TokenResponse, TxnTokenRequest, grant_type, token_type,
+};

@@ -1,0 +1,104 @@
+//! [`McpAuthProvider`]: token verification for MCP servers, like the Python SDK's adapter.
+
+use std::sync::Arc;
+
+use authgent_core::metadata::well_known_url;
+use authgent_core::request::RequestParts;
+use authgent_core::{AgentIdentity, AuthgentError, ConfigError};
+use authgent_jwks::Verifier;
+
+/// Verifies the tokens an MCP server receives against an authgent server (keys discovered and
+/// cached by [`authgent_jwks::Verifier`]), and names the URLs an MCP client discovers it by.
+///
+/// ```no_run
+/// use authgent_client::McpAuthProvider;
+/// # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = McpAuthProvider::new("http://127.0.0.1:8000")?;
+/// let identity = auth.verify(token).await?;
+/// println!("{} via {:?}", identity.subject(), identity.delegation_chain().current_actor());
+/// assert!(auth.metadata_url().ends_with("/.well-known/oauth-authorization-server"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct McpAuthProvider {
+    verifier: Verifier,
+}
+
+impl McpAuthProvider {
+    /// A provider for tokens from the server at `server_url` (= their `iss`).
+    pub fn new(server_url: impl Into<String>) -> Result<Self, ConfigError> {
+        Ok(Self::from_verifier(
+            Verifier::builder().issuer(server_url).build()?,
+        ))
+    }
+
+    /// A provider that also requires `aud` to contain `audience`.
+    pub fn with_audience(
+        server_url: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self::from_verifier(
+            Verifier::builder()
+                .issuer(server_url)
+                .audience(audience)
+                .build()?,
+        ))
+    }
+
+    /// A provider over a verifier you configured (DPoP mode, chain policy, caches).
+    pub fn from_verifier(verifier: Verifier) -> Self {
+        McpAuthProvider { verifier }
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Verifies a bearer token. A DPoP-bound token is refused here: it is only valid with its
+    /// proof, see [`Self::verify_dpop`].
+    pub async fn verify(&self, token: &str) -> Result<Arc<AgentIdentity>, AuthgentError> {
+        self.verifier.verify_token(token).await
+    }
+
+    /// Verifies a DPoP-bound token with the proof that came with it, for a request of `method`
+    /// to `url` (the absolute URL the client called).
+    pub async fn verify_dpop(
+        &self,
+        token: &str,
+        proof: &str,
+        method: &str,
+        url: &str,
+    ) -> Result<Arc<AgentIdentity>, AuthgentError> {
+        let header = format!("DPoP {token}");
+        let authorization: [&[u8]; 1] = [header.as_bytes()];
+        let dpop: [&[u8]; 1] = [proof.as_bytes()];
+        let request = RequestParts::new(method, url, &authorization, &dpop);
+        self.verifier
+            .verify_request(&request)
+            .await?
+            .ok_or(AuthgentError::MissingCredentials)
+    }
+
+    /// Verifies a whole HTTP request (Bearer or DPoP); `Ok(None)` without credentials.
+    pub async fn verify_request(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
+        self.verifier.verify(parts).await
+    }
+
+    /// The server's RFC 8414 metadata URL.
+    pub fn metadata_url(&self) -> String {
+        well_known_url(self.verifier.issuer(), "oauth-authorization-server")
+            .unwrap_or_else(|_| self.verifier.issuer().to_owned())
+    }
+
+    /// The server's JWKS URL (authgent's `/.well-known/jwks.json`).
+    pub fn jwks_url(&self) -> String {
+        format!(
+            "{}/.well-known/jwks.json",
+            self.verifier.issuer().trim_end_matches('/')
+        )
+    }
+}

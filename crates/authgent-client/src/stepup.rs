@@ -1,0 +1,174 @@
+//! [`ScopeChallengeHandler`]: from a 403 `insufficient_scope` to a human's decision.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use authgent_core::challenge::Challenge;
+use http::{HeaderMap, StatusCode};
+
+use crate::AgentAuthClient;
+use crate::error::ClientError;
+use crate::types::{StepUp, StepUpRequest, StepUpStatus};
+
+/// A resource server's RFC 6750 §3.1 `insufficient_scope` challenge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScopeChallenge {
+    /// The challenge's scheme (`Bearer` or `DPoP`).
+    pub scheme: String,
+    /// The scopes the resource needs.
+    pub scopes: Vec<String>,
+    /// Its `error_description`.
+    pub description: Option<String>,
+    /// Its `resource_metadata` (RFC 9728), if any.
+    pub resource_metadata: Option<String>,
+}
+
+impl ScopeChallenge {
+    /// The challenge in a response, if it is a `403` whose `WWW-Authenticate` (any challenge, any
+    /// header line) says `error="insufficient_scope"` with a non-empty `scope`. Parsed with the
+    /// core's RFC 9110 parser: quoted commas, escapes and several challenges are handled, and a
+    /// malformed header is no challenge.
+    pub fn from_response(status: StatusCode, headers: &HeaderMap) -> Option<Self> {
+        if status != StatusCode::FORBIDDEN {
+            return None;
+        }
+        headers
+            .get_all(http::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| Challenge::parse_all(v).ok())
+            .flatten()
+            .find_map(|c| {
+                if c.get("error") != Some("insufficient_scope") {
+                    return None;
+                }
+                let scopes: Vec<String> = c
+                    .get("scope")?
+                    .split_ascii_whitespace()
+                    .map(str::to_owned)
+                    .collect();
+                (!scopes.is_empty()).then(|| ScopeChallenge {
+                    scheme: c.scheme().to_owned(),
+                    scopes,
+                    description: c.get("error_description").map(str::to_owned),
+                    resource_metadata: c.get("resource_metadata").map(str::to_owned),
+                })
+            })
+    }
+}
+
+/// How a step-up ended.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum StepUpOutcome {
+    /// A human approved. authgent-server 0.3.4 issues no step-up token
+    /// ([`StepUp::step_up_token`] is `None`): get a new token that includes the scopes (e.g.
+    /// [`AgentAuthClient::get_token`], or [`TokenManager`](crate::TokenManager) with a wider
+    /// scope) and retry. The agent's registration must allow them: approval is a recorded
+    /// decision, it does not widen what the server will issue.
+    Approved(StepUp),
+    /// A human denied: do not retry.
+    Denied(StepUp),
+    /// Nobody decided before the request expired on the server.
+    Expired(StepUp),
+}
+
+/// Handles `403 insufficient_scope` from a resource server: when a missing scope is one that
+/// needs a human (the configured HITL list), it files a step-up request, polls until a human
+/// decides, and returns the [`StepUpOutcome`]. Scopes not on the list are left to the caller.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use authgent_client::{AgentAuthClient, ScopeChallengeHandler, StepUpOutcome};
+/// # async fn run(response: reqwest::Response) -> Result<(), authgent_client::ClientError> {
+/// let auth = AgentAuthClient::new("http://127.0.0.1:8000")?;
+/// let handler = ScopeChallengeHandler::new(auth, ["db:delete", "bank:transfer"])
+///     .poll_interval(Duration::from_secs(2))
+///     .timeout(Duration::from_secs(300));
+/// match handler.handle(response.status(), response.headers(), "01J…agent-id", None).await? {
+///     Some(StepUpOutcome::Approved(_)) => { /* get a token with the scope, retry */ }
+///     Some(_) => { /* denied or expired: give up */ }
+///     None => { /* not a HITL scope challenge */ }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ScopeChallengeHandler {
+    client: AgentAuthClient,
+    hitl_scopes: BTreeSet<String>,
+    poll_interval: Duration,
+    timeout: Duration,
+}
+
+impl ScopeChallengeHandler {
+    /// A handler filing step-ups with `client`'s server for the scopes in `hitl_scopes`.
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(
+        client: AgentAuthClient,
+        hitl_scopes: I,
+    ) -> Self {
+        ScopeChallengeHandler {
+            client,
+            hitl_scopes: hitl_scopes.into_iter().map(Into::into).collect(),
+            poll_interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(300),
+        }
+    }
+
+    /// How often to poll (default 2 s).
+    #[must_use]
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// How long to wait for a human (default 300 s, the server's default expiry).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The challenge, when the response is one this handler acts on: a scope challenge naming
+    /// at least one HITL scope.
+    pub fn challenge(&self, status: StatusCode, headers: &HeaderMap) -> Option<ScopeChallenge> {
+        ScopeChallenge::from_response(status, headers)
+            .filter(|c| c.scopes.iter().any(|s| self.hitl_scopes.contains(s)))
+    }
+
+    /// Files a step-up for `agent_id` (the agent's id at the server) when the response is a HITL
+    /// scope challenge, waits for the decision and returns it; `Ok(None)` when it is not one.
+    /// Still pending after the timeout is [`ClientError::StepUpTimeout`].
+    pub async fn handle(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        agent_id: &str,
+        resource: Option<&str>,
+    ) -> Result<Option<StepUpOutcome>, ClientError> {
+        let Some(challenge) = self.challenge(status, headers) else {
+            return Ok(None);
+        };
+        let mut request =
+            StepUpRequest::new(agent_id, "scope_escalation", challenge.scopes.join(" "));
+        if let Some(resource) = resource {
+            request = request.resource(resource);
+        }
+        let filed = self.client.request_stepup(&request).await?;
+        let decided = self
+            .client
+            .wait_for_stepup(&filed.id, self.poll_interval, self.timeout)
+            .await?;
+        Ok(Some(match decided.status {
+            StepUpStatus::Approved => StepUpOutcome::Approved(decided),
+            StepUpStatus::Denied => StepUpOutcome::Denied(decided),
+            StepUpStatus::Expired => StepUpOutcome::Expired(decided),
+            ref other => {
+                return Err(ClientError::InvalidResponse {
+                    endpoint: format!("{}/stepup/{}", self.client.server_url(), decided.id),
+                    detail: format!("unknown step-up status {other}"),
+                });
+            }
+        }))
+    }
+}
