@@ -11,6 +11,7 @@
 mod interop;
 mod proxy;
 
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
@@ -84,9 +85,22 @@ const DOC_TESTS: &[&str] = &["test", "--workspace", "--all-features", "--locked"
 const CARGO_TEST: &[&str] = &[
     "test",
     "--workspace",
+    "--exclude",
+    "authgent-interop-tests",
     "--all-features",
     "--locked",
     "--no-fail-fast",
+];
+/// Without nextest's test group, the interop package runs one test at a time by itself: the
+/// real server's SQLite sessions share one connection, and overlapping writes are lost.
+const CARGO_TEST_INTEROP: &[&str] = &[
+    "test",
+    "-p",
+    "authgent-interop-tests",
+    "--locked",
+    "--no-fail-fast",
+    "--",
+    "--test-threads=1",
 ];
 
 fn test_steps() -> Vec<Step> {
@@ -106,6 +120,7 @@ fn test_steps() -> Vec<Step> {
         steps.push(cargo("doc tests", DOC_TESTS));
     } else {
         steps.push(cargo("tests", CARGO_TEST));
+        steps.push(cargo("interop tests", CARGO_TEST_INTEROP));
     }
     steps
 }
@@ -213,6 +228,12 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
         let default = interop::start(&python, "default", &default_env, true)?;
         let dpop_env = [("AUTHGENT_REQUIRE_DPOP", "true")];
         let dpop = interop::start(&python, "require-dpop", &dpop_env, false)?;
+        // For the 429 path (5 requests/min to /token, /agents, /register) and step-up expiry.
+        let limited_env = [
+            ("AUTHGENT_TOKEN_RATE_LIMIT", "5"),
+            ("AUTHGENT_HITL_TIMEOUT", "2"),
+        ];
+        let limited = interop::start(&python, "limited", &limited_env, false)?;
         set_env("AUTHGENT_INTEROP_PYTHON", &python.display().to_string());
         set_env("AUTHGENT_INTEROP_URL", &default.url);
         set_env(
@@ -224,9 +245,10 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
             &default.jwks_counts.display().to_string(),
         );
         set_env("AUTHGENT_INTEROP_DPOP_URL", &dpop.url);
+        set_env("AUTHGENT_INTEROP_LIMITED_URL", &limited.url);
         set_env("AUTHGENT_INTEROP_IDP_URL", &idp.url);
         set_env("AUTHGENT_INTEROP_IDP_DIR", &idp.dir.display().to_string());
-        Ok((idp, vec![default, dpop]))
+        Ok((idp, vec![default, dpop, limited]))
     })();
     match started {
         Ok(servers) => {
@@ -241,6 +263,28 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Keeps the servers up for development until stdin closes (e.g. `sleep infinity | cargo
+/// xtask serve &`; killing the `sleep` stops them cleanly).
+fn serve() -> ExitCode {
+    let exports: String = ENV.with(|e| {
+        e.borrow()
+            .iter()
+            .map(|(k, v)| format!("export {k}='{v}'\n"))
+            .collect()
+    });
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/authgent-interop/env.sh");
+    if let Err(e) = std::fs::write(&file, &exports) {
+        eprintln!("==> xtask: cannot write {}: {e}", file.display());
+        return ExitCode::FAILURE;
+    }
+    eprintln!(
+        "==> xtask: servers up; `source {}`; close stdin to stop",
+        file.display()
+    );
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    ExitCode::SUCCESS
 }
 
 /// Passes a variable to every command a step spawns (`std::env::set_var` is unsafe in
@@ -259,11 +303,14 @@ tasks:
   test   format check, clippy -D warnings, dependency rules, the whole test suite with the
          real authgent-server started for the interop tests (what CI runs)
   ci     same as test
+  serve  start the interop servers and keep them up until standard input closes; writes
+         target/authgent-interop/env.sh to source before `cargo test` of interop tests
   fmt    format the workspace";
 
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("test" | "ci") => with_servers(|| run(&test_steps())),
+        Some("serve") => with_servers(serve),
         Some("fmt") => run(&[cargo("format", &["fmt", "--all"])]),
         _ => {
             eprintln!("{USAGE}");

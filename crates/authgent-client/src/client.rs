@@ -17,8 +17,8 @@ use tokio::sync::OnceCell;
 use crate::error::ClientError;
 use crate::types::{
     AgentRegistration, ClientRegistration, ExchangeCheck, ExchangeRequest, Introspection,
-    RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, TokenResponse, TxnTokenRequest,
-    grant_type, token_type,
+    RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, StepUpStatus, TokenResponse,
+    TxnTokenRequest, grant_type, token_type,
 };
 use crate::{ClientCredentials, Secret};
 

@@ -1,6 +1,8 @@
 //! [`ScopeChallengeHandler`]: from a 403 `insufficient_scope` to a human's decision.
 
 use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use authgent_core::challenge::Challenge;
@@ -93,12 +95,24 @@ pub enum StepUpOutcome {
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ScopeChallengeHandler {
     client: AgentAuthClient,
     hitl_scopes: BTreeSet<String>,
     poll_interval: Duration,
     timeout: Duration,
+    on_filed: Option<Arc<dyn Fn(&StepUp) + Send + Sync>>,
+}
+
+impl fmt::Debug for ScopeChallengeHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeChallengeHandler")
+            .field("server", &self.client.server_url())
+            .field("hitl_scopes", &self.hitl_scopes)
+            .field("poll_interval", &self.poll_interval)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ScopeChallengeHandler {
@@ -112,7 +126,16 @@ impl ScopeChallengeHandler {
             hitl_scopes: hitl_scopes.into_iter().map(Into::into).collect(),
             poll_interval: Duration::from_secs(2),
             timeout: Duration::from_secs(300),
+            on_filed: None,
         }
+    }
+
+    /// Called with each step-up request right after it is filed, before waiting: tell the
+    /// human where to approve it (its id, the action, the scopes).
+    #[must_use]
+    pub fn on_filed(mut self, notify: impl Fn(&StepUp) + Send + Sync + 'static) -> Self {
+        self.on_filed = Some(Arc::new(notify));
+        self
     }
 
     /// How often to poll (default 2 s).
@@ -155,6 +178,9 @@ impl ScopeChallengeHandler {
             request = request.resource(resource);
         }
         let filed = self.client.request_stepup(&request).await?;
+        if let Some(notify) = &self.on_filed {
+            notify(&filed);
+        }
         let decided = self
             .client
             .wait_for_stepup(&filed.id, self.poll_interval, self.timeout)

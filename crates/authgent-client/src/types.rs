@@ -630,7 +630,9 @@ pub struct ExchangeCheck {
     /// The scopes the new token would carry.
     #[serde(default)]
     pub effective_scopes: Vec<String>,
-    /// The delegation depth the new token would have.
+    /// The subject token's delegation depth (authgent-server 0.3.4 reports the parent's
+    /// depth: the new token would be one deeper, and is refused when this is already the
+    /// maximum).
     #[serde(default)]
     pub delegation_depth: u32,
     /// The server's maximum depth.
