@@ -945,3 +945,19 @@ async fn interop_network_and_timeout_errors_are_distinct() {
     assert!(err.to_string().contains("server URL"));
     let _ = AuthgentError::MissingCredentials;
 }
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../crates/authgent-client/examples/agent.rs"]
+mod agent_example;
+
+#[tokio::test]
+async fn interop_the_client_example_runs_against_the_real_server() {
+    let said = agent_example::run(&default_url())
+        .await
+        .expect("the example runs");
+    assert_eq!(said.len(), 4, "{said:?}");
+    assert!(said[0].starts_with("orchestrator token: DPoP"), "{said:?}");
+    assert!(said[1].contains("allowed: true"), "{said:?}");
+    assert!(said[2].contains("(depth 1)"), "{said:?}");
+    assert_eq!(said[3], "active before revocation: true, after: false");
+}

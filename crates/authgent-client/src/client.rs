@@ -702,25 +702,42 @@ impl AgentAuthClient {
         }
     }
 
-    /// The approver's side: approves a pending step-up request.
+    /// The approver's side: approves a pending step-up request. An answer that does not show
+    /// the request approved is an error: the decision was not recorded.
     pub async fn approve_stepup(&self, id: &str, approved_by: &str) -> Result<StepUp, ClientError> {
+        let path = format!("/stepup/{}/approve", path_segment(id));
         let body = serde_json::json!({ "approved_by": approved_by });
-        self.post_json(
-            &format!("/stepup/{}/approve", path_segment(id)),
-            &body,
-            &[200],
-        )
-        .await
+        let state: StepUp = self.post_json(&path, &body, &[200]).await?;
+        self.decided(state, StepUpStatus::Approved, &path)
     }
 
-    /// The approver's side: denies a pending step-up request.
+    /// The approver's side: denies a pending step-up request. An answer that does not show the
+    /// request denied is an error: the decision was not recorded.
     pub async fn deny_stepup(&self, id: &str) -> Result<StepUp, ClientError> {
-        self.post_json(
-            &format!("/stepup/{}/deny", path_segment(id)),
-            &serde_json::json!({}),
-            &[200],
-        )
-        .await
+        let path = format!("/stepup/{}/deny", path_segment(id));
+        let state: StepUp = self
+            .post_json(&path, &serde_json::json!({}), &[200])
+            .await?;
+        self.decided(state, StepUpStatus::Denied, &path)
+    }
+
+    fn decided(
+        &self,
+        state: StepUp,
+        expected: StepUpStatus,
+        path: &str,
+    ) -> Result<StepUp, ClientError> {
+        if state.status == expected {
+            Ok(state)
+        } else {
+            Err(ClientError::InvalidResponse {
+                endpoint: format!("{}{path}", self.inner.base),
+                detail: format!(
+                    "the server answered status {} instead of {expected}: the decision was not recorded",
+                    state.status
+                ),
+            })
+        }
     }
 
     /// Dry run: would `client_id` exchanging `subject_token` for `audience` with `scope` be

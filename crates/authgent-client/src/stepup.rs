@@ -12,6 +12,9 @@ use crate::AgentAuthClient;
 use crate::error::ClientError;
 use crate::types::{StepUp, StepUpRequest, StepUpStatus};
 
+/// Called when a step-up request has been filed.
+type OnFiled = Arc<dyn Fn(&StepUp) + Send + Sync>;
+
 /// A resource server's RFC 6750 §3.1 `insufficient_scope` challenge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -101,7 +104,7 @@ pub struct ScopeChallengeHandler {
     hitl_scopes: BTreeSet<String>,
     poll_interval: Duration,
     timeout: Duration,
-    on_filed: Option<Arc<dyn Fn(&StepUp) + Send + Sync>>,
+    on_filed: Option<OnFiled>,
 }
 
 impl fmt::Debug for ScopeChallengeHandler {

@@ -5,7 +5,7 @@
 //! This facade re-exports the SDK's crates; enable the adapter you use:
 //!
 //! ```toml
-//! authgent = { version = "0.1", features = ["axum"] }   # or "tower", "actix", "rocket", "testkit"
+//! authgent = { version = "0.1", features = ["axum"] }   # or "tower", "actix", "rocket", "client", "testkit"
 //! ```
 //!
 //! | path | crate | what |
@@ -16,6 +16,7 @@
 //! | `axum` | `authgent-axum` | the `AgentIdentity` extractor (feature `axum`) |
 //! | `actix` | `authgent-actix` | `AgentAuth` middleware, `AgentIdentity` extractor (feature `actix`) |
 //! | `rocket` | `authgent-rocket` | `AgentIdentity` request guard, catchers (feature `rocket`) |
+//! | `client` | `authgent-client` | `AgentAuthClient`, `TokenManager`, `ScopeChallengeHandler`, `McpAuthProvider`: the agent side (feature `client`) |
 //! | `testkit` | `authgent-testkit` | `TestIssuer` for your tests (feature `testkit`) |
 //!
 //! ```no_run
@@ -54,6 +55,10 @@ pub use authgent_actix as actix;
 /// Rocket integration (feature `rocket`).
 #[cfg(feature = "rocket")]
 pub use authgent_rocket as rocket;
+
+/// The agent side: a client of the authgent server (feature `client`).
+#[cfg(feature = "client")]
+pub use authgent_client as client;
 
 /// The in-process test issuer (feature `testkit`).
 #[cfg(feature = "testkit")]
