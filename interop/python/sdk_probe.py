@@ -10,6 +10,8 @@ Reads one JSON request on stdin, writes one JSON answer on stdout. Requests:
          proof for one resource request: {"token", "token_type", "jkt", "proof"}
   {"op": "identities", "issuer": URL, "tokens": [...]}
       -> [{"subject", "scopes", "depth", "actors", "human_root"} | {"error": "..."}]
+  {"op": "scope_challenges", "headers": [...]}
+      -> [the required_scope the SDK's parse_scope_challenge finds, or null]
 """
 
 import asyncio
@@ -20,6 +22,7 @@ import urllib.parse
 import urllib.request
 
 from authgent.dpop import DPoPClient, verify_dpop_proof
+from authgent.middleware.scope_challenge import parse_scope_challenge
 from authgent.verify import verify_token
 
 
@@ -85,6 +88,11 @@ def main():
         answer = dpop_token(req)
     elif op == "identities":
         answer = asyncio.run(identities(req))
+    elif op == "scope_challenges":
+        answer = [
+            (c.required_scope if c else None)
+            for c in map(parse_scope_challenge, req["headers"])
+        ]
     else:
         answer = {"error": f"unknown op {op}"}
     json.dump(answer, sys.stdout)

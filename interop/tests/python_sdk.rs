@@ -281,3 +281,70 @@ async fn interop_both_sdks_agree_on_identity_and_differ_on_human_root_where_pyth
         "Rust: human_root is the root (`sub`); Python looks at the innermost actor instead"
     );
 }
+
+/// The Python SDK splits `WWW-Authenticate` on spaces, so a challenge naming two scopes loses
+/// the second, and `scope=` inside a quoted description overrides the real parameter; the
+/// Rust handler uses the core's RFC 9110 parser. Real challenges come from the axum adapter over HTTP.
+#[tokio::test]
+async fn interop_scope_challenges_rust_reads_every_scope_python_loses_some() {
+    use authgent_client::ScopeChallenge;
+    use authgent_core::ScopeRequirement;
+    use authgent_jwks::Verifier;
+    use axum::routing::get;
+
+    let auth = client();
+    let a = agent(&auth, &["read"]).await;
+    let token = auth
+        .get_token(&a.credentials(), Some("read"), None)
+        .await
+        .unwrap();
+    // A resource needing two scopes, behind the axum adapter.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let verifier = Verifier::builder()
+        .issuer(default_url())
+        .external_url(&base)
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/wire",
+            get(|id: authgent_axum::AgentIdentity| async move {
+                id.require_scopes(&ScopeRequirement::all(["bank:transfer", "bank:read"]))
+                    .map(|()| "ok")
+            }),
+        )
+        .layer(authgent_axum::AgentAuthLayer::builder(verifier).build());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let response = reqwest::Client::new()
+        .get(format!("{base}/wire"))
+        .bearer_auth(token.access_token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let header = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let rust = ScopeChallenge::from_response(response.status(), response.headers()).unwrap();
+    assert_eq!(rust.scopes, ["bank:transfer", "bank:read"], "{header}");
+
+    // A description mentioning another scope: Python takes it for the `scope` parameter.
+    let crafted = r#"Bearer error="insufficient_scope", scope="bank:transfer", error_description="ask for scope=admin""#;
+    let python = python(json!({"op": "scope_challenges", "headers": [header, crafted]})).await;
+    assert_eq!(
+        python[0], "bank:transfer",
+        "Python keeps only the first scope"
+    );
+    assert_eq!(
+        python[1], "admin",
+        "Python reads the scope out of the description"
+    );
+    let mut h = http::HeaderMap::new();
+    h.insert("www-authenticate", crafted.parse().unwrap());
+    let rust = ScopeChallenge::from_response(http::StatusCode::FORBIDDEN, &h).unwrap();
+    assert_eq!(rust.scopes, ["bank:transfer"]);
+}

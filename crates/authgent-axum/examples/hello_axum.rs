@@ -1,29 +1,25 @@
 //! The smallest correct use: one protected route that greets the calling agent.
 //!
-//! `AUTHGENT_ISSUER=http://127.0.0.1:8000 cargo run -p authgent-actix --example hello`
+//! `AUTHGENT_ISSUER=http://127.0.0.1:8000 cargo run -p authgent-axum --example hello_axum`
 
-use actix_web::{App, HttpServer, web};
-use authgent_actix::{AgentAuth, AgentIdentity};
+use authgent_axum::{AgentAuthLayer, AgentIdentity};
+use axum::{Router, routing::get};
 
 async fn hello(identity: AgentIdentity) -> String {
     format!("hello {}\n", identity.subject())
 }
 
-#[actix_web::main]
+#[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let issuer = std::env::var("AUTHGENT_ISSUER").map_err(|_| "set AUTHGENT_ISSUER")?;
     let verifier = authgent_jwks::Verifier::builder()
         .issuer(issuer)
         .external_url("http://127.0.0.1:3000")
         .build()?;
-    let auth = AgentAuth::builder(verifier).build();
-    HttpServer::new(move || {
-        App::new()
-            .wrap(auth.clone())
-            .route("/hello", web::get().to(hello))
-    })
-    .bind("127.0.0.1:3000")?
-    .run()
-    .await?;
+    let app = Router::new()
+        .route("/hello", get(hello))
+        .layer(AgentAuthLayer::builder(verifier).build());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    axum::serve(listener, app).await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The smallest correct use: one protected route that greets the calling agent.
 //!
-//! `AUTHGENT_ISSUER=http://127.0.0.1:8000 cargo run -p authgent-rocket --example hello`
+//! `AUTHGENT_ISSUER=http://127.0.0.1:8000 cargo run -p authgent-rocket --example hello_rocket`
 
 use authgent_rocket::{AgentAuth, AgentIdentity};
 use rocket::{get, routes};
