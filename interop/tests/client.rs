@@ -840,7 +840,49 @@ async fn interop_token_manager_caches_renews_and_renews_once_for_many_callers() 
     // After revocation the resource server says invalid_token... (verifiers are stateless:
     // revocation shows at introspection); invalidate() forces a new token.
     tokens.invalidate(&TokenKey::new(Some("read"), None));
-    assert_ne!(tokens.token().await.unwrap().access_token, got[0]);
+    let renewed = tokens.token().await.unwrap();
+    assert_ne!(renewed.access_token, got[0]);
+
+    // The default token exchanged for a downstream audience: delegated, cached.
+    let down = tokens
+        .exchange_for("https://downstream.example", Some("read"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tokens
+            .exchange_for("https://downstream.example", Some("read"))
+            .await
+            .unwrap()
+            .access_token,
+        down.access_token
+    );
+    let id = verifier(&default_url())
+        .verify_token(down.access_token.expose())
+        .await
+        .unwrap();
+    assert_eq!(id.audience(), ["https://downstream.example"]);
+    assert_eq!(id.delegation_chain().depth(), 1);
+
+    // Headers for other HTTP clients; revocation at the server, then a new token.
+    let key = TokenKey::new(Some("read"), None);
+    let headers = tokens
+        .headers_for("GET", "https://x.example/a", &key)
+        .await
+        .unwrap();
+    assert_eq!(
+        headers["authorization"].to_str().unwrap(),
+        format!("Bearer {}", renewed.access_token.expose())
+    );
+    tokens.revoke(&key).await.unwrap();
+    let intro = auth
+        .introspect_token(renewed.access_token.expose(), None)
+        .await
+        .unwrap();
+    assert!(!intro.active);
+    assert_ne!(
+        tokens.token().await.unwrap().access_token,
+        renewed.access_token
+    );
 }
 
 #[tokio::test]

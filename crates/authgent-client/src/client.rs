@@ -26,6 +26,14 @@ use crate::{ClientCredentials, Secret};
 const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
+///
+/// ```
+/// use authgent_client::{AgentAuthClient, ClientAuthMethod};
+/// let auth = AgentAuthClient::builder("http://127.0.0.1:8000")
+///     .auth_method(ClientAuthMethod::ClientSecretBasic)
+///     .build()?;
+/// # let _ = auth; Ok::<(), authgent_client::ClientError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientAuthMethod {
@@ -526,6 +534,15 @@ impl AgentAuthClient {
 
     /// Identity chaining, domain A (draft-ietf-oauth-identity-chaining §2.3): a short-lived JWT
     /// authorization grant for `target_authorization_server`, to hand to it.
+    ///
+    /// ```no_run
+    /// # async fn run(auth: authgent_client::AgentAuthClient, me: authgent_client::ClientCredentials,
+    /// #   b: authgent_client::AgentAuthClient, b_client: authgent_client::ClientCredentials, token: &str)
+    /// # -> Result<(), authgent_client::ClientError> {
+    /// let grant = auth.start_identity_chain(&me, token, b.server_url(), Some("read")).await?;
+    /// let in_b = b.consume_identity_chain(&b_client, grant.access_token.expose(), None, Some("read")).await?;
+    /// # let _ = in_b; Ok(()) }
+    /// ```
     pub async fn start_identity_chain(
         &self,
         creds: &ClientCredentials,
@@ -566,6 +583,17 @@ impl AgentAuthClient {
 
     /// A transaction token (`typ: txntoken+jwt`) for a trust domain; verify it downstream with
     /// [`authgent_core::txn::TxnTokenValidator`].
+    ///
+    /// ```no_run
+    /// # use authgent_client::{AgentAuthClient, ClientCredentials, TxnTokenRequest};
+    /// # async fn run(auth: AgentAuthClient, me: ClientCredentials, token: &str) -> Result<(), authgent_client::ClientError> {
+    /// let txn = auth
+    ///     .issue_transaction_token(&me, &TxnTokenRequest::new(token, "https://trust-domain.example", "read")
+    ///         .request_details(serde_json::json!({"action": "transfer", "amount": 100})))
+    ///     .await?;
+    /// assert_eq!(txn.token_type, "N_A");
+    /// # Ok(()) }
+    /// ```
     pub async fn issue_transaction_token(
         &self,
         creds: &ClientCredentials,
@@ -587,6 +615,18 @@ impl AgentAuthClient {
 
     /// Exchanges an authorization code (with its PKCE verifier) for tokens, including a
     /// refresh token.
+    ///
+    /// ```no_run
+    /// # use authgent_client::{AgentAuthClient, ClientCredentials, Pkce};
+    /// # async fn run(auth: AgentAuthClient, app: ClientCredentials, code_from_redirect: &str) -> Result<(), authgent_client::ClientError> {
+    /// let pkce = Pkce::new()?;
+    /// let url = auth.authorization_url(&app.client_id, "https://app.example/cb", "read", "state-1", &pkce);
+    /// // … the user's browser opens `url`; the redirect brings back `code` …
+    /// let tokens = auth.exchange_authorization_code(&app, code_from_redirect, &pkce, "https://app.example/cb").await?;
+    /// let refresh = tokens.refresh_token.expect("issued with the code");
+    /// let fresh = auth.refresh_token(&app, refresh.expose()).await?;
+    /// # let _ = (url, fresh); Ok(()) }
+    /// ```
     pub async fn exchange_authorization_code(
         &self,
         creds: &ClientCredentials,
@@ -618,6 +658,15 @@ impl AgentAuthClient {
     }
 
     /// RFC 7662 introspection. An inactive token is `Ok` with `active: false`.
+    ///
+    /// ```no_run
+    /// # async fn run(auth: authgent_client::AgentAuthClient, me: authgent_client::ClientCredentials, token: &str)
+    /// # -> Result<(), authgent_client::ClientError> {
+    /// assert!(auth.introspect_token(token, None).await?.active);
+    /// auth.revoke_token(&me, token).await?;
+    /// assert!(!auth.introspect_token(token, None).await?.active);
+    /// # Ok(()) }
+    /// ```
     pub async fn introspect_token(
         &self,
         token: &str,
@@ -643,6 +692,16 @@ impl AgentAuthClient {
 
     /// Asks a human to approve an action (`POST /stepup`); poll with [`Self::check_stepup`]
     /// or [`Self::wait_for_stepup`].
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use authgent_client::{AgentAuthClient, StepUpRequest, StepUpStatus};
+    /// # async fn run(auth: AgentAuthClient) -> Result<(), authgent_client::ClientError> {
+    /// let filed = auth.request_stepup(&StepUpRequest::new("01J…agent-id", "delete_records", "db:delete")).await?;
+    /// let decided = auth.wait_for_stepup(&filed.id, Duration::from_secs(2), Duration::from_secs(300)).await?;
+    /// if decided.status == StepUpStatus::Approved { /* proceed */ }
+    /// # Ok(()) }
+    /// ```
     pub async fn request_stepup(&self, request: &StepUpRequest) -> Result<StepUp, ClientError> {
         self.post_json("/stepup", request, &[200, 201, 202]).await
     }
@@ -742,6 +801,13 @@ impl AgentAuthClient {
 
     /// Dry run: would `client_id` exchanging `subject_token` for `audience` with `scope` be
     /// allowed, and with which scopes and depth (`POST /token/check`)?
+    ///
+    /// ```no_run
+    /// # async fn run(auth: authgent_client::AgentAuthClient, token: &str) -> Result<(), authgent_client::ClientError> {
+    /// let check = auth.check_exchange(token, "https://tools.example", "agnt_worker", "read").await?;
+    /// if !check.allowed { eprintln!("would be refused: {:?}", check.reasons); }
+    /// # Ok(()) }
+    /// ```
     pub async fn check_exchange(
         &self,
         subject_token: &str,

@@ -11,6 +11,13 @@ use serde_json::Value;
 /// Parsed from an RFC 6749 `{error, error_description}` body, an RFC 9457
 /// `application/problem+json` body (authgent's `error_code`, else the `type` URI's last
 /// segment), or the `WWW-Authenticate` challenge, in that order.
+///
+/// ```
+/// use authgent_client::ServerError;
+/// let e = ServerError::from_response(403, &http::HeaderMap::new(),
+///     br#"{"error":"delegation_depth_exceeded","error_description":"Delegation depth 6 exceeds max 5"}"#);
+/// assert_eq!((e.status, e.code.as_str()), (403, "delegation_depth_exceeded"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerError {

@@ -16,6 +16,15 @@ use crate::types::{StepUp, StepUpRequest, StepUpStatus};
 type OnFiled = Arc<dyn Fn(&StepUp) + Send + Sync>;
 
 /// A resource server's RFC 6750 §3.1 `insufficient_scope` challenge.
+///
+/// ```
+/// use authgent_client::ScopeChallenge;
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("www-authenticate",
+///     r#"Bearer error="insufficient_scope", scope="db:delete db:read""#.parse().unwrap());
+/// let c = ScopeChallenge::from_response(http::StatusCode::FORBIDDEN, &headers).unwrap();
+/// assert_eq!(c.scopes, ["db:delete", "db:read"]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ScopeChallenge {

@@ -10,24 +10,47 @@ use http::HeaderMap;
 use reqwest::{RequestBuilder, Response};
 
 use crate::error::ClientError;
-use crate::types::TokenResponse;
+use crate::types::{ExchangeRequest, TokenResponse};
 use crate::{AgentAuthClient, ClientCredentials};
 
-/// What a cached token was asked for: its scope and its resource (RFC 8707) or audience.
+/// Which token a [`TokenManager`] holds: the agent's own (client credentials) for a scope and
+/// RFC 8707 resource, or its default token exchanged (RFC 8693) for an audience and scope.
+///
+/// ```
+/// use authgent_client::TokenKey;
+/// let own = TokenKey::new(Some("read"), Some("https://tools.example"));
+/// let delegated = TokenKey::exchanged("https://downstream.example", Some("read"));
+/// assert_ne!(own, delegated);
+/// assert_eq!(delegated.resource.as_deref(), Some("https://downstream.example"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct TokenKey {
     /// Space-separated scopes, as requested.
     pub scope: Option<String>,
-    /// The resource the token is for.
+    /// The resource (client credentials) or audience (exchange) the token is for.
     pub resource: Option<String>,
+    /// Whether the token is the default token exchanged for `resource`.
+    pub exchanged: bool,
 }
 
 impl TokenKey {
-    /// A key for `scope` and `resource`.
+    /// The agent's own token for `scope` and `resource` (client-credentials grant).
     pub fn new(scope: Option<&str>, resource: Option<&str>) -> Self {
         TokenKey {
             scope: scope.map(str::to_owned),
             resource: resource.map(str::to_owned),
+            exchanged: false,
+        }
+    }
+
+    /// The manager's default token exchanged for `audience`, narrowed to `scope` (RFC 8693):
+    /// a delegated token to hand to a downstream service.
+    pub fn exchanged(audience: &str, scope: Option<&str>) -> Self {
+        TokenKey {
+            scope: scope.map(str::to_owned),
+            resource: Some(audience.to_owned()),
+            exchanged: true,
         }
     }
 }
@@ -179,16 +202,7 @@ impl TokenManager {
         if let Some(token) = slot.fresh() {
             return Ok(token);
         }
-        let token = Arc::new(
-            self.inner
-                .client
-                .get_token(
-                    &self.inner.creds,
-                    key.scope.as_deref(),
-                    key.resource.as_deref(),
-                )
-                .await?,
-        );
+        let token = Arc::new(self.fetch(key).await?);
         // Without expires_in the lifetime is unknown: use the token once, never cache it.
         let lifetime = token.expires_in.map_or(Duration::ZERO, Duration::from_secs);
         let renew_at = Instant::now() + lifetime.saturating_sub(self.inner.buffer);
@@ -199,6 +213,77 @@ impl TokenManager {
             });
         }
         Ok(token)
+    }
+
+    async fn fetch(&self, key: &TokenKey) -> Result<TokenResponse, ClientError> {
+        let client = &self.inner.client;
+        match (&key.resource, key.exchanged) {
+            (Some(audience), true) => {
+                let parent = Box::pin(self.token()).await?;
+                let mut request =
+                    ExchangeRequest::new(parent.access_token.clone()).audience(audience);
+                if let Some(scope) = &key.scope {
+                    request = request.scope(scope);
+                }
+                client.exchange_token(&self.inner.creds, &request).await
+            }
+            _ => {
+                client
+                    .get_token(
+                        &self.inner.creds,
+                        key.scope.as_deref(),
+                        key.resource.as_deref(),
+                    )
+                    .await
+            }
+        }
+    }
+
+    /// The default token exchanged for `audience` (see [`TokenKey::exchanged`]), cached and
+    /// renewed like any other.
+    pub async fn exchange_for(
+        &self,
+        audience: &str,
+        scope: Option<&str>,
+    ) -> Result<Arc<TokenResponse>, ClientError> {
+        self.token_for(&TokenKey::exchanged(audience, scope)).await
+    }
+
+    /// `Authorization` (and `DPoP`) headers for a `method` request to `url` with the token for
+    /// `key`, for HTTP clients other than reqwest.
+    pub async fn headers_for(
+        &self,
+        method: &str,
+        url: &str,
+        key: &TokenKey,
+    ) -> Result<HeaderMap, ClientError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| ClientError::Config(format!("HTTP method {method:?}")))?;
+        let url = reqwest::Url::parse(url)
+            .map_err(|e| ClientError::Config(format!("URL {url:?}: {e}")))?;
+        let mut request = reqwest::Request::new(method, url);
+        let token = self.token_for(key).await?;
+        self.add_credentials(&mut request, &token)?;
+        Ok(std::mem::take(request.headers_mut()))
+    }
+
+    /// Revokes the token for `key` at the server (RFC 7009) and forgets it.
+    pub async fn revoke(&self, key: &TokenKey) -> Result<(), ClientError> {
+        let current = self
+            .slot(key)
+            .current
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take());
+        match current {
+            Some(cached) => {
+                self.inner
+                    .client
+                    .revoke_token(&self.inner.creds, cached.token.access_token.expose())
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Forgets the token for `key` (e.g. after the resource server said `invalid_token`).

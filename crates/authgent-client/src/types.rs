@@ -31,6 +31,17 @@ pub mod grant_type {
 }
 
 /// A token endpoint answer (RFC 6749 §5.1, RFC 8693 §2.2.1). Tokens are [`Secret`]s.
+///
+/// ```
+/// use authgent_client::TokenResponse;
+/// let t: TokenResponse = serde_json::from_str(
+///     r#"{"access_token":"eyJ…","token_type":"DPoP","expires_in":900,"scope":"read write","refresh_token":null}"#,
+/// )?;
+/// assert!(t.is_dpop());
+/// assert_eq!(t.scopes().collect::<Vec<_>>(), ["read", "write"]);
+/// assert!(!format!("{t:?}").contains("eyJ"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, Deserialize)]
 #[non_exhaustive]
 pub struct TokenResponse {
@@ -388,6 +399,18 @@ impl TxnTokenRequest {
 
 /// An RFC 7662 introspection answer plus authgent's `act`. `active: false` is an answer, not an
 /// error: every other field is then absent.
+///
+/// ```
+/// use authgent_client::Introspection;
+/// let i: Introspection = serde_json::from_str(r#"{"active":true,"sub":"client:root",
+///     "scope":"read","aud":"https://b.example","act":{"sub":"client:worker"}}"#)?;
+/// let chain = i.delegation_chain().unwrap();
+/// assert_eq!(chain.depth(), 1);
+/// assert_eq!(chain.current_actor().unwrap().subject(), "client:worker");
+/// let gone: Introspection = serde_json::from_str(r#"{"active":false,"sub":null}"#)?;
+/// assert!(!gone.active && gone.delegation_chain().is_none());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, Deserialize)]
 #[non_exhaustive]
 pub struct Introspection {
@@ -536,7 +559,16 @@ impl StepUpRequest {
     }
 }
 
-/// Where a step-up request stands.
+/// Where a step-up request stands. Unknown statuses are kept, not refused.
+///
+/// ```
+/// use authgent_client::StepUpStatus;
+/// let s: StepUpStatus = serde_json::from_str(r#""approved""#)?;
+/// assert!(s.is_final() && s == StepUpStatus::Approved);
+/// let odd: StepUpStatus = serde_json::from_str(r#""escalated""#)?;
+/// assert_eq!(odd.to_string(), "escalated");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StepUpStatus {
@@ -622,6 +654,14 @@ pub struct StepUp {
 }
 
 /// The dry-run answer of `POST /token/check`: would this exchange be allowed?
+///
+/// ```
+/// use authgent_client::ExchangeCheck;
+/// let c: ExchangeCheck = serde_json::from_str(r#"{"allowed":false,"effective_scopes":[],
+///     "delegation_depth":0,"max_delegation_depth":5,"reasons":["Scope escalation: write"]}"#)?;
+/// assert!(!c.allowed && c.reasons[0].contains("write"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExchangeCheck {
