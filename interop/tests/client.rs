@@ -984,7 +984,7 @@ async fn interop_network_and_timeout_errors_are_distinct() {
     // Misconfiguration says what to fix.
     let err = AgentAuthClient::new("not a url").unwrap_err();
     assert_eq!(err.code(), "config");
-    assert!(err.to_string().contains("server URL"));
+    assert!(err.to_string().contains("server URL"), "{err}");
     let _ = AuthgentError::MissingCredentials;
 }
 

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use crate::error::ClientError;
+use crate::error::{ClientError, ServerError};
 use crate::types::{
     AgentRegistration, ClientRegistration, ExchangeCheck, ExchangeRequest, Introspection,
     RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, StepUpStatus, TokenResponse,
@@ -139,16 +139,25 @@ impl AgentAuthClientBuilder {
     /// The client.
     pub fn build(self) -> Result<AgentAuthClient, ClientError> {
         let base = self.base.trim_end_matches('/').to_owned();
-        let parsed = url::Url::parse(&base)
-            .map_err(|e| ClientError::Config(format!("server URL {base:?}: {e}")))?;
+        let parsed = url::Url::parse(&base).map_err(|e| {
+            ClientError::Config(format!(
+                "the server URL is not an absolute URL ({e}); use e.g. http://127.0.0.1:8000"
+            ))
+        })?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(ClientError::Config(
+                "the server URL must not carry credentials: pass ClientCredentials to each call"
+                    .into(),
+            ));
+        }
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
             return Err(ClientError::Config(format!(
-                "server URL {base:?} must be an absolute http(s) URL"
+                "the server URL {base:?} must be an absolute http(s) URL"
             )));
         }
         if parsed.query().is_some() || parsed.fragment().is_some() {
             return Err(ClientError::Config(format!(
-                "server URL {base:?} must not have a query or fragment"
+                "the server URL {base:?} must not have a query or fragment"
             )));
         }
         let http = match self.http {
@@ -824,8 +833,6 @@ impl AgentAuthClient {
         self.post_json("/token/check", &body, &[200]).await
     }
 }
-
-use crate::error::ServerError;
 
 fn too_big(url: &str) -> ClientError {
     ClientError::InvalidResponse {

@@ -206,11 +206,13 @@ impl ClientError {
         }
     }
 
+    /// Keeps the URL in the message: request URLs never carry secrets (the builder refuses a
+    /// server URL with userinfo, and credentials travel in bodies and headers only).
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
         if e.is_timeout() {
-            ClientError::Timeout(e.without_url())
+            ClientError::Timeout(e)
         } else {
-            ClientError::Network(e.without_url())
+            ClientError::Network(e)
         }
     }
 

@@ -299,6 +299,22 @@ fn scope_challenges_are_parsed_robustly() {
     }
 }
 
+#[test]
+fn server_urls_with_credentials_queries_or_odd_schemes_are_refused() {
+    for bad in [
+        "http://user:pass@127.0.0.1:8000",
+        "http://127.0.0.1:8000?x=1",
+        "ftp://127.0.0.1",
+        "127.0.0.1:8000",
+        "",
+    ] {
+        let err = AgentAuthClient::new(bad).unwrap_err();
+        assert_eq!(err.code(), "config", "{bad}");
+        assert!(!err.to_string().contains("pass@"), "{err}");
+    }
+    assert!(AgentAuthClient::new("https://as.example/tenant/").is_ok());
+}
+
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
