@@ -803,7 +803,7 @@ async fn interop_stepup_expires_on_the_server() {
     assert_eq!(decided.status, StepUpStatus::Expired);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn interop_token_manager_caches_renews_and_renews_once_for_many_callers() {
     let auth = client();
     let a = agent(&auth, &["read", "write"]).await;

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::proxy::Counter;
+
 const SERVER_VERSION: &str = "0.3.4";
 const SDK_VERSION: &str = "0.3.4";
 
@@ -101,6 +103,8 @@ pub(crate) struct Server {
     pub(crate) env_file: PathBuf,
     /// File with the number of JWKS requests seen by the proxy (when proxied).
     pub(crate) jwks_counts: PathBuf,
+    /// File with the number of `POST /token` requests seen by the proxy (when proxied).
+    pub(crate) token_counts: PathBuf,
     child: Child,
 }
 
@@ -158,10 +162,15 @@ pub(crate) fn start(
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
     let jwks_counts = data.join("jwks_fetches");
+    let token_counts = data.join("token_requests");
     let url = if proxied {
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
         let proxy = listener.local_addr().map_err(|e| e.to_string())?;
-        crate::proxy::start(listener, port, jwks_counts.clone());
+        let counters = vec![
+            Counter::new(b"GET /.well-known/jwks.json ", jwks_counts.clone()),
+            Counter::new(b"POST /token ", token_counts.clone()),
+        ];
+        crate::proxy::start(listener, port, counters);
         format!("http://{proxy}")
     } else {
         format!("http://127.0.0.1:{port}")
@@ -210,6 +219,7 @@ pub(crate) fn start(
         url,
         env_file,
         jwks_counts,
+        token_counts,
         child,
     };
     let deadline = Instant::now() + Duration::from_secs(90);

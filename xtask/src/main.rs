@@ -244,6 +244,10 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
             "AUTHGENT_INTEROP_JWKS_FETCHES",
             &default.jwks_counts.display().to_string(),
         );
+        set_env(
+            "AUTHGENT_INTEROP_TOKEN_REQUESTS",
+            &default.token_counts.display().to_string(),
+        );
         set_env("AUTHGENT_INTEROP_DPOP_URL", &dpop.url);
         set_env("AUTHGENT_INTEROP_LIMITED_URL", &limited.url);
         set_env("AUTHGENT_INTEROP_IDP_URL", &idp.url);

@@ -21,6 +21,14 @@ pub fn required_env(key: &str) -> String {
     })
 }
 
+/// A count the xtask proxy keeps in the file named by `var`.
+fn proxy_count(var: &str) -> u64 {
+    std::fs::read_to_string(required_env(var))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A registered agent's credentials.
 #[derive(Clone, Debug)]
 pub struct Agent {
@@ -286,11 +294,13 @@ impl RealServer {
     /// JWKS requests the default server has answered so far (counted by the proxy in front of
     /// it, `AUTHGENT_INTEROP_JWKS_FETCHES`).
     pub fn jwks_fetches(&self) -> u64 {
-        let path = required_env("AUTHGENT_INTEROP_JWKS_FETCHES");
-        std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0)
+        proxy_count("AUTHGENT_INTEROP_JWKS_FETCHES")
+    }
+
+    /// `POST /token` requests the default server has answered so far (counted by the same
+    /// proxy, `AUTHGENT_INTEROP_TOKEN_REQUESTS`).
+    pub fn token_requests(&self) -> u64 {
+        proxy_count("AUTHGENT_INTEROP_TOKEN_REQUESTS")
     }
 
     /// `authgent-server rotate-keys` with the default server's environment.
