@@ -17,7 +17,10 @@ use authgent_core::txn::TxnTokenValidator;
 use authgent_core::{AuthgentError, KeySet};
 use authgent_jwks::Verifier;
 use authgent_testkit::real_server::{RealServer, required_env};
-use common::{agent, client, default_url, resource_server, unique, verifier};
+use common::{
+    agent, client, default_resource_server, default_url, dpop_client, manager, resource_server,
+    unique, verifier,
+};
 
 #[tokio::test]
 async fn interop_client_discovers_metadata_and_registers_agents() {
@@ -210,10 +213,7 @@ async fn interop_scope_escalation_is_refused_and_check_exchange_predicts_it() {
 
 #[tokio::test]
 async fn interop_dpop_bound_tokens_with_rust_proofs_and_a_resource_server_nonce() {
-    let auth = AgentAuthClient::builder(default_url())
-        .dpop_key(DpopKey::generate_es256().unwrap())
-        .build()
-        .unwrap();
+    let auth = dpop_client(&default_url());
     let key = auth.dpop_key().unwrap();
     let a = agent(&auth, &["read"]).await;
     let token = auth
@@ -246,9 +246,7 @@ async fn interop_dpop_bound_tokens_with_rust_proofs_and_a_resource_server_nonce(
             .unwrap()
     })
     .await;
-    let tokens = TokenManager::builder(auth.clone(), a.credentials())
-        .scope("read")
-        .build();
+    let tokens = manager(&auth, &a, "read");
     let http = reqwest::Client::new();
     let response = tokens.send(http.get(format!("{rs}/whoami"))).await.unwrap();
     assert_eq!(response.status(), 200);
@@ -359,10 +357,7 @@ async fn interop_dpop_bound_tokens_with_rust_proofs_and_a_resource_server_nonce(
 #[tokio::test]
 async fn interop_require_dpop_server_nonce_retry_and_memory() {
     let url = required_env("AUTHGENT_INTEROP_DPOP_URL");
-    let auth = AgentAuthClient::builder(&url)
-        .dpop_key(DpopKey::generate_es256().unwrap())
-        .build()
-        .unwrap();
+    let auth = dpop_client(&url);
     let key = auth.dpop_key().unwrap();
     let a = agent(&auth, &["read"]).await;
     assert_eq!(auth.dpop_nonce(), None);
@@ -702,17 +697,8 @@ async fn interop_stepup_approve_deny_and_the_scope_challenge_handler() {
     assert_eq!(err.code(), "step_up_timeout");
 
     // A resource server's 403 insufficient_scope for a HITL scope → step-up → outcome.
-    let rs = resource_server(|base| {
-        Verifier::builder()
-            .issuer(default_url())
-            .external_url(base)
-            .build()
-            .unwrap()
-    })
-    .await;
-    let tokens = TokenManager::builder(auth.clone(), a.credentials())
-        .scope("read")
-        .build();
+    let rs = default_resource_server().await;
+    let tokens = manager(&auth, &a, "read");
     let http = reqwest::Client::new();
     let response = tokens.send(http.get(format!("{rs}/delete"))).await.unwrap();
     assert_eq!(response.status(), 403);
@@ -807,9 +793,7 @@ async fn interop_stepup_expires_on_the_server() {
 async fn interop_token_manager_caches_renews_and_renews_once_for_many_callers() {
     let auth = client();
     let a = agent(&auth, &["read", "write"]).await;
-    let tokens = TokenManager::builder(auth.clone(), a.credentials())
-        .scope("read")
-        .build();
+    let tokens = manager(&auth, &a, "read");
     let many = (0..20).map(|_| {
         let t = tokens.clone();
         tokio::spawn(async move { t.token().await.unwrap().access_token.clone() })

@@ -7,10 +7,10 @@ mod common;
 
 use std::time::SystemTime;
 
-use authgent_client::{AgentAuthClient, ExchangeRequest, McpAuthProvider, token_type};
+use authgent_client::{ExchangeRequest, McpAuthProvider, token_type};
 use authgent_core::dpop::DpopKey;
 use authgent_testkit::real_server::{RealServer, required_env};
-use common::{agent, client, default_url, verifier};
+use common::{agent, client, default_url, dpop_client, verifier};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -42,10 +42,7 @@ async fn python(request: Value) -> Value {
 
 #[tokio::test]
 async fn interop_python_sdk_accepts_rust_made_dpop_proofs() {
-    let auth = AgentAuthClient::builder(default_url())
-        .dpop_key(DpopKey::generate_es256().unwrap())
-        .build()
-        .unwrap();
+    let auth = dpop_client(&default_url());
     let key = auth.dpop_key().unwrap();
     let a = agent(&auth, &["read"]).await;
     let token = auth

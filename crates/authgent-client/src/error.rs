@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use authgent_core::challenge::Challenge;
 use authgent_core::key::KeyError;
 use http::HeaderMap;
 use serde_json::Value;
@@ -39,12 +40,9 @@ impl ServerError {
         let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned);
         let challenge_param = |name: &str| {
-            www_authenticate.as_deref().and_then(|h| {
-                authgent_core::challenge::Challenge::parse_all(h)
-                    .ok()?
-                    .iter()
-                    .find_map(|c| c.get(name).map(str::to_owned))
-            })
+            challenges(headers)
+                .iter()
+                .find_map(|c| c.get(name).map(str::to_owned))
         };
         let code = text("error")
             .or_else(|| text("error_code"))
@@ -226,6 +224,18 @@ impl ClientError {
             ClientError::Server(error)
         }
     }
+}
+
+/// Every challenge in every `WWW-Authenticate` line, parsed by the core's RFC 9110 parser; a
+/// line that does not parse contributes none.
+pub(crate) fn challenges(headers: &HeaderMap) -> Vec<Challenge> {
+    headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| Challenge::parse_all(v).ok())
+        .flatten()
+        .collect()
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -5,11 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authgent_core::challenge::Challenge;
 use http::{HeaderMap, StatusCode};
 
 use crate::AgentAuthClient;
-use crate::error::ClientError;
+use crate::error::{ClientError, challenges};
 use crate::types::{StepUp, StepUpRequest, StepUpStatus};
 
 /// Called when a step-up request has been filed.
@@ -47,28 +46,22 @@ impl ScopeChallenge {
         if status != StatusCode::FORBIDDEN {
             return None;
         }
-        headers
-            .get_all(http::header::WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| Challenge::parse_all(v).ok())
-            .flatten()
-            .find_map(|c| {
-                if c.get("error") != Some("insufficient_scope") {
-                    return None;
-                }
-                let scopes: Vec<String> = c
-                    .get("scope")?
-                    .split_ascii_whitespace()
-                    .map(str::to_owned)
-                    .collect();
-                (!scopes.is_empty()).then(|| ScopeChallenge {
-                    scheme: c.scheme().to_owned(),
-                    scopes,
-                    description: c.get("error_description").map(str::to_owned),
-                    resource_metadata: c.get("resource_metadata").map(str::to_owned),
-                })
+        challenges(headers).into_iter().find_map(|c| {
+            if c.get("error") != Some("insufficient_scope") {
+                return None;
+            }
+            let scopes: Vec<String> = c
+                .get("scope")?
+                .split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect();
+            (!scopes.is_empty()).then(|| ScopeChallenge {
+                scheme: c.scheme().to_owned(),
+                scopes,
+                description: c.get("error_description").map(str::to_owned),
+                resource_metadata: c.get("resource_metadata").map(str::to_owned),
             })
+        })
     }
 }
 

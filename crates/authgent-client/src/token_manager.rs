@@ -5,11 +5,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use authgent_core::challenge::Challenge;
 use http::HeaderMap;
 use reqwest::{RequestBuilder, Response};
 
-use crate::error::ClientError;
+use crate::error::{ClientError, challenges};
 use crate::types::{ExchangeRequest, TokenResponse};
 use crate::{AgentAuthClient, ClientCredentials};
 
@@ -306,11 +305,21 @@ impl TokenManager {
         request: RequestBuilder,
         key: &TokenKey,
     ) -> Result<RequestBuilder, ClientError> {
+        let (http, request, _) = self.prepare(request, key).await?;
+        Ok(RequestBuilder::from_parts(http, request))
+    }
+
+    /// Builds `request` and adds the credentials of the token for `key`.
+    async fn prepare(
+        &self,
+        request: RequestBuilder,
+        key: &TokenKey,
+    ) -> Result<(reqwest::Client, reqwest::Request, Arc<TokenResponse>), ClientError> {
         let (http, request) = request.build_split();
         let mut request = request.map_err(|e| ClientError::Config(format!("request: {e}")))?;
         let token = self.token_for(key).await?;
         self.add_credentials(&mut request, &token)?;
-        Ok(RequestBuilder::from_parts(http, request))
+        Ok((http, request, token))
     }
 
     fn add_credentials(
@@ -375,10 +384,7 @@ impl TokenManager {
         request: RequestBuilder,
         key: &TokenKey,
     ) -> Result<Response, ClientError> {
-        let (http, request) = request.build_split();
-        let mut request = request.map_err(|e| ClientError::Config(format!("request: {e}")))?;
-        let token = self.token_for(key).await?;
-        self.add_credentials(&mut request, &token)?;
+        let (http, request, token) = self.prepare(request, key).await?;
         let retry = request.try_clone();
         let url = request.url().clone();
         let response = http
@@ -413,11 +419,7 @@ impl TokenManager {
 
 /// The `error` parameter of the first challenge carrying one.
 fn challenge_error(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| Challenge::parse_all(v).ok())
-        .flatten()
+    challenges(headers)
+        .into_iter()
         .find_map(|c| c.get("error").map(str::to_owned))
 }

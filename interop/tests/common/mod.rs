@@ -5,8 +5,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use authgent_axum::{AgentAuthLayer, AgentIdentity, AuthRejection};
-use authgent_client::{AgentAuthClient, AgentRegistration, ClientError, RegisteredAgent};
+use authgent_client::{
+    AgentAuthClient, AgentRegistration, ClientError, RegisteredAgent, TokenManager,
+};
 use authgent_core::ScopeRequirement;
+use authgent_core::dpop::DpopKey;
 use authgent_jwks::Verifier;
 use authgent_testkit::real_server::required_env;
 use axum::Router;
@@ -28,6 +31,21 @@ pub fn unique(prefix: &str) -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("{prefix}-{nanos:x}")
+}
+
+/// A client of `url` binding every token to a fresh ES256 DPoP key.
+pub fn dpop_client(url: &str) -> AgentAuthClient {
+    AgentAuthClient::builder(url)
+        .dpop_key(DpopKey::generate_es256().expect("key"))
+        .build()
+        .expect("client")
+}
+
+/// A token manager for `agent`'s tokens with `scope`.
+pub fn manager(auth: &AgentAuthClient, agent: &RegisteredAgent, scope: &str) -> TokenManager {
+    TokenManager::builder(auth.clone(), agent.credentials())
+        .scope(scope)
+        .build()
 }
 
 /// Registers an agent allowed `scopes`. authgent-server 0.3.4 on SQLite answers concurrent
@@ -63,6 +81,18 @@ async fn whoami(identity: AgentIdentity) -> String {
 async fn delete(identity: AgentIdentity) -> Result<String, AuthRejection> {
     identity.require_scopes(&ScopeRequirement::all(["db:delete"]))?;
     Ok(format!("deleted for {}", identity.subject()))
+}
+
+/// [`resource_server`] trusting the default server, DPoP allowed.
+pub async fn default_resource_server() -> String {
+    resource_server(|base| {
+        Verifier::builder()
+            .issuer(default_url())
+            .external_url(base)
+            .build()
+            .expect("verifier")
+    })
+    .await
 }
 
 /// An axum resource server on 127.0.0.1 protected by the verifier `build` makes for its base
