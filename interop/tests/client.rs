@@ -628,7 +628,8 @@ async fn interop_introspection_before_and_after_revocation() {
 #[tokio::test]
 async fn interop_stepup_approve_deny_and_the_scope_challenge_handler() {
     let auth = client();
-    let a = agent(&auth, &["read"]).await;
+    // Registered for db:delete, but working with "read" until a human approves more.
+    let a = agent(&auth, &["read", "db:delete"]).await;
     let token = auth
         .get_token(&a.credentials(), Some("read"), None)
         .await
@@ -766,6 +767,19 @@ async fn interop_stepup_approve_deny_and_the_scope_challenge_handler() {
             .await
             .unwrap()
             .is_none()
+    );
+
+    // After approval, what the server actually supports: ask for a token with the approved
+    // scope (the registration allows it; approval itself widens nothing) and retry.
+    let wider = TokenKey::new(Some("read db:delete"), None);
+    let retried = tokens
+        .send_for(http.get(format!("{rs}/delete")), &wider)
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+    assert_eq!(
+        retried.text().await.unwrap(),
+        format!("deleted for {}", a.subject())
     );
 }
 
