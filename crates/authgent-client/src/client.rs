@@ -82,7 +82,7 @@ struct Inner {
     http: reqwest::Client,
     timeout: Duration,
     auth_method: ClientAuthMethod,
-    dpop: Option<DpopKey>,
+    dpop: Option<Arc<DpopKey>>,
     /// The last `DPoP-Nonce` this server sent (RFC 9449 §8).
     nonce: Mutex<Option<String>>,
     metadata: OnceCell<Arc<AuthorizationServerMetadata>>,
@@ -93,7 +93,7 @@ impl fmt::Debug for AgentAuthClient {
         f.debug_struct("AgentAuthClient")
             .field("server", &self.inner.base)
             .field("auth_method", &self.inner.auth_method)
-            .field("dpop_jkt", &self.inner.dpop.as_ref().map(DpopKey::jkt))
+            .field("dpop_jkt", &self.inner.dpop.as_ref().map(|k| k.jkt()))
             .field("discovered", &self.inner.metadata.initialized())
             .finish_non_exhaustive()
     }
@@ -107,7 +107,7 @@ pub struct AgentAuthClientBuilder {
     http: Option<reqwest::Client>,
     timeout: Duration,
     auth_method: ClientAuthMethod,
-    dpop: Option<DpopKey>,
+    dpop: Option<Arc<DpopKey>>,
 }
 
 impl AgentAuthClientBuilder {
@@ -130,9 +130,10 @@ impl AgentAuthClientBuilder {
         self
     }
 
-    /// DPoP-bind every token to `key` (RFC 9449).
-    pub fn dpop_key(mut self, key: DpopKey) -> Self {
-        self.dpop = Some(key);
+    /// DPoP-bind every token to `key` (RFC 9449). Pass an `Arc<DpopKey>` to share one key
+    /// between clients (one per server, say).
+    pub fn dpop_key(mut self, key: impl Into<Arc<DpopKey>>) -> Self {
+        self.dpop = Some(key.into());
         self
     }
 
@@ -276,7 +277,7 @@ impl AgentAuthClient {
 
     /// The DPoP key tokens are bound to, if any.
     pub fn dpop_key(&self) -> Option<&DpopKey> {
-        self.inner.dpop.as_ref()
+        self.inner.dpop.as_deref()
     }
 
     /// The `DPoP-Nonce` the server sent last, if any.
@@ -415,7 +416,7 @@ impl AgentAuthClient {
                 }
             }
         }
-        let key = self.inner.dpop.as_ref().filter(|_| dpop);
+        let key = self.inner.dpop.as_deref().filter(|_| dpop);
         let mut retried = false;
         loop {
             let mut request = self.inner.http.post(endpoint).form(&form);
