@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use authgent_core::metadata::well_known_url;
+use authgent_core::metadata::{
+    ProtectedResourceMetadata, ProtectedResourceMetadataBuilder, well_known_url,
+};
 use authgent_core::request::RequestParts;
 use authgent_core::{AgentIdentity, AuthgentError, ConfigError};
 use authgent_jwks::Verifier;
@@ -92,6 +94,27 @@ impl McpAuthProvider {
     pub fn metadata_url(&self) -> String {
         well_known_url(self.verifier.issuer(), "oauth-authorization-server")
             .unwrap_or_else(|_| self.verifier.issuer().to_owned())
+    }
+
+    /// The RFC 9728 metadata an MCP server at `resource` serves at
+    /// `/.well-known/oauth-protected-resource`, naming this provider's issuer as its
+    /// authorization server; add scopes and DPoP algorithms, then `build()`.
+    ///
+    /// ```
+    /// let auth = authgent_client::McpAuthProvider::new("http://127.0.0.1:8000")?;
+    /// let doc = auth
+    ///     .resource_metadata("https://mcp.example")
+    ///     .scopes_supported(["tools:execute"])
+    ///     .build()?;
+    /// assert_eq!(doc.authorization_servers, ["http://127.0.0.1:8000"]);
+    /// assert_eq!(doc.well_known_url()?, "https://mcp.example/.well-known/oauth-protected-resource");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resource_metadata(
+        &self,
+        resource: impl Into<String>,
+    ) -> ProtectedResourceMetadataBuilder {
+        ProtectedResourceMetadata::builder(resource).authorization_server(self.verifier.issuer())
     }
 
     /// The server's JWKS URL (authgent's `/.well-known/jwks.json`).
