@@ -352,6 +352,31 @@ async fn interop_dpop_bound_tokens_with_rust_proofs_and_a_resource_server_nonce(
         mcp.jwks_url(),
         format!("{}/.well-known/jwks.json", default_url())
     );
+    // A whole request: a plain bearer token from another agent, and no credentials at all.
+    let plain = agent(&client(), &["read"]).await;
+    let bearer = client()
+        .get_token(&plain.credentials(), Some("read"), None)
+        .await
+        .unwrap();
+    let parts = |auth: Option<String>| {
+        let mut b = http::Request::builder()
+            .uri("/tools/call")
+            .header("host", "mcp.example");
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        b.body(()).unwrap().into_parts().0
+    };
+    let id = mcp
+        .verify_request(&parts(Some(format!(
+            "Bearer {}",
+            bearer.access_token.expose()
+        ))))
+        .await
+        .unwrap()
+        .expect("an identity");
+    assert_eq!(id.subject(), plain.subject());
+    assert!(mcp.verify_request(&parts(None)).await.unwrap().is_none());
 }
 
 #[tokio::test]
