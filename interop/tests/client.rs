@@ -841,10 +841,15 @@ async fn interop_token_manager_caches_renews_and_renews_once_for_many_callers() 
     let auth = client();
     let a = agent(&auth, &["read", "write"]).await;
     let tokens = manager(&auth, &a, "read");
-    let many = (0..20).map(|_| {
-        let t = tokens.clone();
-        tokio::spawn(async move { t.token().await.unwrap().access_token.clone() })
-    });
+    let real = RealServer::default_instance();
+    let requests_before = real.token_requests();
+    // Spawned all at once (collected), then awaited.
+    let many: Vec<_> = (0..20)
+        .map(|_| {
+            let t = tokens.clone();
+            tokio::spawn(async move { t.token().await.unwrap().access_token.clone() })
+        })
+        .collect();
     let mut got = Vec::new();
     for h in many {
         got.push(h.await.unwrap());
@@ -854,6 +859,11 @@ async fn interop_token_manager_caches_renews_and_renews_once_for_many_callers() 
         "one token for 20 concurrent callers"
     );
     assert_eq!(tokens.token().await.unwrap().access_token, got[0], "cached");
+    assert_eq!(
+        real.token_requests() - requests_before,
+        1,
+        "one POST /token at the real server for 21 calls"
+    );
     // Per key: another scope is another token.
     let write = tokens
         .token_for(&TokenKey::new(Some("write"), None))
