@@ -6,7 +6,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authgent_client::{AgentAuthClient, ClientAuthMethod, ClientError, ScopeChallenge};
+use authgent_client::{
+    AgentAuthClient, ClientAuthMethod, ClientCredentials, ClientError, ScopeChallenge,
+};
 use authgent_core::dpop::DpopKey;
 use base64::Engine as _;
 
@@ -226,6 +228,42 @@ fn server_urls_with_credentials_queries_or_odd_schemes_are_refused() {
         assert!(!err.to_string().contains("pass@"), "{err}");
     }
     assert!(AgentAuthClient::new("https://as.example/tenant/").is_ok());
+}
+
+#[tokio::test]
+async fn network_and_timeout_errors_are_distinct() {
+    // Nothing listens: a network error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let auth = AgentAuthClient::new(format!("http://127.0.0.1:{port}")).unwrap();
+    let creds = ClientCredentials::new("agnt_x", "secret-value");
+    let err = auth.get_token(&creds, None, None).await.unwrap_err();
+    assert_eq!(err.code(), "network", "{err}");
+    assert!(err.is_transient());
+    assert!(!format!("{err:?} {err}").contains("secret-value"));
+
+    // Accepts and never answers: a timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let auth = AgentAuthClient::builder(format!("http://{addr}"))
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = auth.get_token(&creds, None, None).await.unwrap_err();
+    assert_eq!(err.code(), "timeout", "{err}");
+    hold.abort();
+
+    // Misconfiguration says what to fix.
+    let err = AgentAuthClient::new("not a url").unwrap_err();
+    assert_eq!(err.code(), "config");
+    assert!(err.to_string().contains("server URL"), "{err}");
 }
 
 #[derive(Clone, Default)]
