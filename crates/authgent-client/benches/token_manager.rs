@@ -1,6 +1,6 @@
 //! The agent's per-request cost once it holds a token: `TokenManager::authorize` on a cache
 //! hit, Bearer (a header) and DPoP (a header and a fresh ES256 proof with `ath`). The token
-//! comes once from a loopback server answering a canned token response.
+//! comes once from the tests' loopback server answering a canned token response.
 //!
 //! `cargo bench -p authgent-client --bench token_manager`; figures go in docs/performance.md.
 
@@ -9,28 +9,19 @@ use std::hint::black_box;
 use authgent_client::{AgentAuthClient, ClientCredentials, TokenManager};
 use authgent_core::dpop::DpopKey;
 use criterion::{Criterion, criterion_group, criterion_main};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A server answering every connection with one token response.
-async fn token_server(token_type: &'static str) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let mut buf = [0u8; 8192];
-            let _ = s.read(&mut buf).await;
-            let body = format!(
-                r#"{{"access_token":"{}","token_type":"{token_type}","expires_in":3600}}"#,
-                "a".repeat(600)
-            );
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = s.write_all(answer.as_bytes()).await;
-        }
-    });
-    url
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+/// The loopback server of the tests, answering one token response of `token_type`.
+async fn token_server(token_type: &str) -> String {
+    let body = format!(
+        r#"{{"access_token":"{}","token_type":"{token_type}","expires_in":3600}}"#,
+        "a".repeat(600)
+    );
+    common::serve(vec![common::http("200 OK", &[], &body)])
+        .await
+        .0
 }
 
 fn authorize(c: &mut Criterion) {

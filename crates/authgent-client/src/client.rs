@@ -451,15 +451,26 @@ impl AgentAuthClient {
         }
     }
 
+    /// A JSON POST to `path` on the server.
     async fn post_json<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &impl Serialize,
         accept: &[u16],
     ) -> Result<T, ClientError> {
-        let url = format!("{}{path}", self.inner.base);
-        let answer = self.send(self.inner.http.post(&url).json(body)).await?;
-        answer.ok_or_error(accept)?.json(&url)
+        self.post_json_to(&format!("{}{path}", self.inner.base), body, accept)
+            .await
+    }
+
+    /// A JSON POST to `url`, its answer read as `T` when its status is in `accept`.
+    async fn post_json_to<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &impl Serialize,
+        accept: &[u16],
+    ) -> Result<T, ClientError> {
+        let answer = self.send(self.inner.http.post(url).json(body)).await?;
+        answer.ok_or_error(accept)?.json(url)
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
@@ -509,8 +520,7 @@ impl AgentAuthClient {
         client: &ClientRegistration,
     ) -> Result<RegisteredClient, ClientError> {
         let url = self.endpoint(|m| m.registration_endpoint.as_ref(), "/register");
-        let answer = self.send(self.inner.http.post(&url).json(client)).await?;
-        answer.ok_or_error(&[200, 201])?.json(&url)
+        self.post_json_to(&url, client, &[200, 201]).await
     }
 
     /// An access token for the client itself (client-credentials grant), optionally narrowed to

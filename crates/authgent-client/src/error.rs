@@ -39,11 +39,6 @@ impl ServerError {
         let www_authenticate = header(headers, "www-authenticate");
         let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned);
-        let challenge_param = |name: &str| {
-            challenges(headers)
-                .iter()
-                .find_map(|c| c.get(name).map(str::to_owned))
-        };
         let code = text("error")
             .or_else(|| text("error_code"))
             .or_else(|| {
@@ -54,7 +49,7 @@ impl ServerError {
                         .map(|s| s.replace('-', "_"))
                 })
             })
-            .or_else(|| challenge_param("error"))
+            .or_else(|| challenge_param(headers, "error"))
             .unwrap_or_else(|| {
                 match status {
                     400 => "invalid_request",
@@ -80,7 +75,7 @@ impl ServerError {
                 })
             })
             .or_else(|| text("title"))
-            .or_else(|| challenge_param("error_description"));
+            .or_else(|| challenge_param(headers, "error_description"));
         ServerError {
             status,
             code,
@@ -236,6 +231,13 @@ pub(crate) fn challenges(headers: &HeaderMap) -> Vec<Challenge> {
         .filter_map(|v| Challenge::parse_all(v).ok())
         .flatten()
         .collect()
+}
+
+/// The first value of parameter `name` among the response's challenges.
+pub(crate) fn challenge_param(headers: &HeaderMap, name: &str) -> Option<String> {
+    challenges(headers)
+        .into_iter()
+        .find_map(|c| c.get(name).map(str::to_owned))
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

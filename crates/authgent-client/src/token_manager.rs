@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use http::HeaderMap;
 use reqwest::{RequestBuilder, Response};
 
-use crate::error::{ClientError, challenges};
+use crate::error::{ClientError, challenge_param};
 use crate::types::{ExchangeRequest, TokenResponse};
 use crate::{AgentAuthClient, ClientCredentials};
 
@@ -395,7 +395,7 @@ impl TokenManager {
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let error = challenge_error(response.headers());
+        let error = challenge_param(response.headers(), "error");
         match (error.as_deref(), retry) {
             (Some("use_dpop_nonce"), Some(mut again))
                 if response.headers().contains_key("dpop-nonce") && token.is_dpop() =>
@@ -415,11 +415,4 @@ impl TokenManager {
             _ => Ok(response),
         }
     }
-}
-
-/// The `error` parameter of the first challenge carrying one.
-fn challenge_error(headers: &HeaderMap) -> Option<String> {
-    challenges(headers)
-        .into_iter()
-        .find_map(|c| c.get("error").map(str::to_owned))
 }
