@@ -82,24 +82,28 @@ const DOCS: &[&str] = &[
     "--locked",
 ];
 const DOC_TESTS: &[&str] = &["test", "--workspace", "--all-features", "--locked", "--doc"];
+/// Without nextest's test group, the tests named `interop` run in a second pass, one at a time
+/// (the real server's SQLite sessions share one connection, and overlapping writes are
+/// lost). Both passes select the same packages and features, so nothing is built twice.
 const CARGO_TEST: &[&str] = &[
     "test",
     "--workspace",
-    "--exclude",
-    "authgent-interop-tests",
     "--all-features",
     "--locked",
     "--no-fail-fast",
+    "--",
+    "--skip",
+    "interop",
 ];
-/// Without nextest's test group, the interop package runs one test at a time by itself: the
-/// real server's SQLite sessions share one connection, and overlapping writes are lost.
 const CARGO_TEST_INTEROP: &[&str] = &[
     "test",
-    "-p",
-    "authgent-interop-tests",
+    "--workspace",
+    "--all-features",
     "--locked",
     "--no-fail-fast",
+    "--tests",
     "--",
+    "interop",
     "--test-threads=1",
 ];
 
