@@ -83,6 +83,7 @@ async fn interop_client_credentials_plain_and_resource_bound_tokens_verify() {
         .expect("resource-bound token");
     let tools = Verifier::builder()
         .issuer(default_url())
+        .external_url("https://tools.example")
         .audience("https://tools.example")
         .build()
         .unwrap();
@@ -93,6 +94,7 @@ async fn interop_client_credentials_plain_and_resource_bound_tokens_verify() {
     assert_eq!(id.audience(), ["https://tools.example"]);
     let other = Verifier::builder()
         .issuer(default_url())
+        .external_url("https://tools.example")
         .audience("https://other.example")
         .build()
         .unwrap();
@@ -239,6 +241,7 @@ async fn interop_dpop_bound_tokens_with_rust_proofs_and_a_resource_server_nonce(
     let rs = resource_server(|base| {
         Verifier::builder()
             .issuer(default_url())
+            .audience(default_url())
             .external_url(base)
             .dpop_mode(DpopMode::Required)
             .dpop_nonces(nonces)

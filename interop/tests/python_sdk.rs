@@ -300,6 +300,7 @@ async fn interop_scope_challenges_rust_reads_every_scope_python_loses_some() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let verifier = Verifier::builder()
         .issuer(default_url())
+        .audience(default_url())
         .external_url(&base)
         .build()
         .unwrap();

@@ -23,7 +23,7 @@ async fn interop_client_credentials_token_verifies_with_discovered_keys() {
     let access = server
         .client_credentials(&agent, "search:execute read")
         .await;
-    let v = Verifier::builder().issuer(&server.url).build().unwrap();
+    let v = Verifier::builder().issuer(&server.url).audience(&server.url).external_url("https://tools.example").build().unwrap();
     let id = v.verify_token(&access).await.unwrap();
     assert_eq!(id.subject(), agent.subject());
     assert_eq!(id.scopes(), ["search:execute", "read"]);
@@ -48,6 +48,7 @@ async fn interop_client_credentials_token_verifies_with_discovered_keys() {
     assert_eq!(r.status, 200);
     let scoped = Verifier::builder()
         .issuer(&server.url)
+        .external_url("https://tools.example")
         .audience("https://api.example/mcp")
         .build()
         .unwrap();
@@ -79,6 +80,7 @@ async fn interop_delegation_chains_from_real_token_exchanges() {
     assert_eq!(hop2.status, 200, "{}", hop2.body);
     let v = Verifier::builder()
         .issuer(&server.url)
+        .external_url("https://tools.example")
         .audience("https://tool.example")
         .build()
         .unwrap();
@@ -106,6 +108,7 @@ async fn interop_dpop_bound_token_with_rust_made_proofs() {
     let access = server.dpop_token(&agent, "read", &key).await; // the server accepted our proof
     let v = Verifier::builder()
         .issuer(&server.url)
+        .audience(&server.url)
         .external_url("https://api.example")
         .build()
         .unwrap();
@@ -158,7 +161,7 @@ async fn interop_require_dpop_server_nonce_flow() {
     let r = server.token_request(&agent, &grant, Some(&retry)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["token_type"], "DPoP");
-    let v = Verifier::builder().issuer(&server.url).build().unwrap();
+    let v = Verifier::builder().issuer(&server.url).audience(&server.url).external_url("https://tools.example").build().unwrap();
     let access = r.body["access_token"].as_str().unwrap();
     let proof = key
         .proof(
@@ -185,7 +188,7 @@ async fn interop_require_dpop_server_nonce_flow() {
 async fn interop_key_rotation_picked_up_by_the_verifier() {
     let server = RealServer::default_instance();
     let agent = server.register(&["read"]).await;
-    let v = Verifier::builder().issuer(&server.url).build().unwrap();
+    let v = Verifier::builder().issuer(&server.url).audience(&server.url).external_url("https://tools.example").build().unwrap();
     let before = server.client_credentials(&agent, "read").await;
     v.verify_token(&before).await.unwrap();
     let kids_before = v.key_info().unwrap().kids;
@@ -223,7 +226,7 @@ async fn interop_human_rooted_chain_from_an_id_token_exchange() {
         .exchange(&tool, &hop1, "https://tool.example", "read")
         .await;
     assert_eq!(hop2.status, 200, "{}", hop2.body);
-    let v = Verifier::builder().issuer(&server.url).build().unwrap();
+    let v = Verifier::builder().issuer(&server.url).audience(&server.url).external_url("https://tools.example").build().unwrap();
     let id = v
         .verify_token(hop2.body["access_token"].as_str().unwrap())
         .await

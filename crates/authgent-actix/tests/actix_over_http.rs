@@ -43,6 +43,7 @@ async fn me(id: OptionalAgentIdentity) -> HttpResponse {
 async fn start(issuer: &TestIssuer) -> String {
     let verifier = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
         .external_url(PUBLIC)
         .build()
         .unwrap();

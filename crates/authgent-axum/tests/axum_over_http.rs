@@ -45,6 +45,7 @@ async fn me(id: Option<AgentIdentity>) -> Json<Value> {
 async fn app(issuer: &TestIssuer) -> String {
     let verifier = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
         .external_url(PUBLIC)
         .build()
         .unwrap();

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authgent_core::dpop::{DpopKey, DpopRequest, DpopVerifier, ProofId, ReplayGuard};
+use authgent_core::dpop::{DpopKey, DpopRequest, DpopVerifier, ProofId, ReplayGuard, ReplayVerdict};
 use authgent_core::request::{RequestParts, RequestVerifier};
 use authgent_core::{Algorithm, ChainPolicy, KeySet, SigningKey, TokenValidator};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -37,8 +37,8 @@ fn claims(extra: Value) -> Map<String, Value> {
 /// Accepts every proof id: measures verification, not the store.
 struct NoStore;
 impl ReplayGuard for NoStore {
-    fn check_and_record(&self, _: ProofId, _: SystemTime) -> bool {
-        true
+    fn check_and_record(&self, _: ProofId, _: SystemTime, _: SystemTime) -> ReplayVerdict {
+        ReplayVerdict::Fresh
     }
 }
 
@@ -124,7 +124,13 @@ fn dpop(c: &mut Criterion) {
         })
     });
 
-    let verifier = RequestVerifier::new(TokenValidator::builder(ISSUER).build().unwrap(), dpop);
+    let verifier = RequestVerifier::new(
+        TokenValidator::builder(ISSUER)
+            .audience("https://tools.example")
+            .build()
+            .unwrap(),
+        dpop,
+    );
     let auth = format!("DPoP {token}");
     let authorization: [&[u8]; 1] = [auth.as_bytes()];
     let proofs: [&[u8]; 1] = [proof.as_bytes()];

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authgent_core::challenge::ErrorResponse;
 use authgent_core::credentials::Scheme;
-use authgent_core::dpop::{DpopKey, DpopVerifier, ProofId, ReplayGuard};
+use authgent_core::dpop::{DpopKey, DpopVerifier, ProofId, ReplayGuard, ReplayVerdict};
 use authgent_core::request::{RequestParts, RequestVerifier};
 use authgent_core::{
     Algorithm, AuthgentError, ChainPolicy, KeySet, ScopeRequirement, SigningKey, TokenValidator,
@@ -23,11 +23,13 @@ use serde_json::json;
 struct SeenProofs(Mutex<HashSet<ProofId>>);
 
 impl ReplayGuard for SeenProofs {
-    fn check_and_record(&self, id: ProofId, _expires_at: SystemTime) -> bool {
-        self.0
-            .lock()
-            .map(|mut seen| seen.insert(id))
-            .unwrap_or(false)
+    fn check_and_record(&self, id: ProofId, _now: SystemTime, _until: SystemTime) -> ReplayVerdict {
+        match self.0.lock().map(|mut seen| seen.insert(id)) {
+            Ok(true) => ReplayVerdict::Fresh,
+            Ok(false) => ReplayVerdict::Replayed,
+            // A guard that cannot record refuses; it never admits.
+            Err(_) => ReplayVerdict::Unavailable { retry_after: Duration::from_secs(1) },
+        }
     }
 }
 

@@ -374,7 +374,12 @@ impl ErrorResponse {
             None => c,
         };
         let used = scheme.unwrap_or(Scheme::Bearer);
+        if let Some(retry_after) = error.retry_after() {
+            // 503s: the request may be fine; say when to retry, challenge nothing.
+            response.retry_after = Some(retry_after.as_secs().max(1));
+        }
         let challenge = match error {
+            _ if error.status() == 503 => None,
             AuthgentError::MissingCredentials => {
                 response
                     .challenges
@@ -412,11 +417,9 @@ impl ErrorResponse {
                 Some(with_metadata(base(used)).param("error", "insufficient_scope"))
             }
             AuthgentError::Request(_) => Some(base(used).param("error", code)),
-            AuthgentError::KeysUnavailable { retry_after } => {
-                response.retry_after = Some(retry_after.as_secs().max(1));
-                None
-            }
-            AuthgentError::Config(_) => None,
+            AuthgentError::KeysUnavailable { .. }
+            | AuthgentError::RevocationCheckUnavailable { .. }
+            | AuthgentError::Config(_) => None,
         };
         if let Some(c) = challenge {
             response
@@ -442,11 +445,17 @@ fn terse(error: &AuthgentError) -> &'static str {
         AuthgentError::MissingCredentials => "authentication required",
         AuthgentError::Token(_) => "the access token is invalid",
         AuthgentError::Dpop(crate::DpopError::UseNonce { .. }) => "a DPoP nonce is required",
+        AuthgentError::Dpop(crate::DpopError::ReplayCheckUnavailable { .. }) => {
+            "the DPoP replay check is temporarily unavailable"
+        }
         AuthgentError::Dpop(_) => "the DPoP proof is invalid",
         AuthgentError::Scope(_) => "the access token lacks a required scope",
         AuthgentError::Delegation(_) => "the delegation chain is not allowed here",
         AuthgentError::Request(_) => "the request is malformed",
         AuthgentError::KeysUnavailable { .. } => "the issuer's keys are temporarily unavailable",
+        AuthgentError::RevocationCheckUnavailable { .. } => {
+            "the token's revocation status is temporarily unavailable"
+        }
         AuthgentError::Config(_) => "the server is misconfigured",
     }
 }

@@ -116,12 +116,7 @@ impl TokenClaims {
     /// Types the registered claims of a claims object; `max_act_depth` caps `act` nesting
     /// before any recursion (CONFORMANCE 9).
     pub fn from_json(raw: Map<String, Value>, max_act_depth: usize) -> Result<Self, TokenError> {
-        let cnf = object_claim(&raw, "cnf")?;
-        let cnf_jkt = match cnf.and_then(|c| c.get("jkt")) {
-            None => None,
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(_) => return Err(invalid("cnf", "cnf.jkt must be a non-empty string")),
-        };
+        let cnf_jkt = confirmation_jkt(object_claim(&raw, "cnf")?)?;
         let human_root = match raw.get("human_root") {
             None => None,
             Some(Value::Bool(b)) => Some(*b),
@@ -292,6 +287,21 @@ pub(crate) fn numeric_date(
     }
 }
 
+/// `cnf` (RFC 7800): only `jkt` (RFC 9449 §6.1) can be checked here. A `cnf` naming any
+/// other method (`x5t#S256` of RFC 8705, `jwk`, `jku`, …), or none, is refused: treating such
+/// a token as unbound would accept it from whoever holds it (CONFORMANCE 17a).
+fn confirmation_jkt(cnf: Option<&Map<String, Value>>) -> Result<Option<String>, TokenError> {
+    let Some(cnf) = cnf else { return Ok(None) };
+    if cnf.keys().any(|k| k != "jkt") {
+        return Err(TokenError::UnsupportedConfirmation);
+    }
+    match cnf.get("jkt") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(invalid("cnf", "cnf.jkt must be a non-empty string")),
+        None => Err(TokenError::UnsupportedConfirmation),
+    }
+}
+
 fn audience_claim(raw: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
     match raw.get("aud") {
         None => Ok(Vec::new()),
@@ -316,11 +326,14 @@ fn actor_chain(raw: &Map<String, Value>, max_depth: usize) -> Result<Vec<Actor>,
         let Value::Object(obj) = value else {
             return Err(invalid("act", "each act must be a JSON object"));
         };
-        let Some(Value::String(sub)) = obj.get("sub") else {
-            return Err(invalid(
-                "act",
-                "each act must name its actor in a string sub",
-            ));
+        let sub = match obj.get("sub") {
+            Some(Value::String(sub)) if !sub.is_empty() => sub,
+            _ => {
+                return Err(invalid(
+                    "act",
+                    "each act must name its actor in a non-empty string sub",
+                ));
+            }
         };
         let claims = obj
             .iter()

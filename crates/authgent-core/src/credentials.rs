@@ -100,8 +100,13 @@ impl<'a> Credentials<'a> {
             ),
             None => None,
         };
-        let value = value.trim();
-        let (scheme_name, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let value = value.trim_matches([' ', '\t']);
+        // The scheme ends at the first space or tab: `Bearer<TAB>token` names the Bearer
+        // scheme with a bad separator, a malformed credential, never "no credentials".
+        let (scheme_name, separator, rest) = match value.find([' ', '\t']) {
+            Some(i) => (&value[..i], &value[i..i + 1], &value[i + 1..]),
+            None => (value, "", ""),
+        };
         let scheme = if scheme_name.eq_ignore_ascii_case("bearer") {
             Scheme::Bearer
         } else if scheme_name.eq_ignore_ascii_case("dpop") {
@@ -109,6 +114,10 @@ impl<'a> Credentials<'a> {
         } else {
             return Ok(None);
         };
+        // RFC 7235 §2.1: `auth-scheme 1*SP token68`.
+        if separator == "\t" || rest.contains('\t') {
+            return Err(TokenError::Malformed("separate the scheme and token with a space").into());
+        }
         let token = rest.trim_start_matches(' ');
         if token.is_empty() {
             return Err(TokenError::Malformed("empty token").into());
@@ -197,5 +206,14 @@ mod tests {
             Err(AuthgentError::Request(RequestError::MultipleDpop))
         ));
         assert!(!format!("{c:?}").contains("abc"));
+        for tabbed in [&b"Bearer\tabc"[..], b"DPoP\tabc", b"Bearer \tabc"] {
+            assert!(
+                matches!(
+                    Credentials::from_headers(&[tabbed], none),
+                    Err(AuthgentError::Token(TokenError::Malformed(_)))
+                ),
+                "{tabbed:?}"
+            );
+        }
     }
 }

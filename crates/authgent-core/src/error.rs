@@ -83,6 +83,13 @@ pub enum TokenError {
     /// DPoP is disabled at this resource, so a DPoP-bound token cannot be accepted.
     #[error("this resource does not accept DPoP")]
     DpopDisabled,
+    /// `cnf` names a confirmation method this library cannot check (`x5t#S256`, `jwk`, …):
+    /// such a token is refused rather than treated as unbound (RFC 7800, RFC 8705).
+    #[error("token is bound by a confirmation method (cnf) this resource cannot check; only cnf.jkt (DPoP) is supported")]
+    UnsupportedConfirmation,
+    /// The issuer reports the token inactive (revoked) through RFC 7662 introspection.
+    #[error("token is no longer active at its issuer (revoked)")]
+    Revoked,
 }
 
 /// Why a delegation chain failed a [`crate::ChainPolicy`]. Always 403.
@@ -157,6 +164,13 @@ pub enum DpopError {
     /// The proof key's thumbprint is not the token's `cnf.jkt`.
     #[error("DPoP proof key does not match the token's cnf.jkt")]
     KeyMismatch,
+    /// The replay store could not record the proof id (full, or unreachable), so the proof
+    /// cannot be checked for replay and is refused: `503` with `Retry-After`, never admitted.
+    #[error("the DPoP replay check is unavailable; retry later")]
+    ReplayCheckUnavailable {
+        /// How long the client should wait (`Retry-After`).
+        retry_after: Duration,
+    },
     /// A server nonce is required and was missing, stale or not ours: retry with `nonce`.
     #[error("a DPoP nonce is required: retry with the nonce from the DPoP-Nonce header")]
     UseNonce {
@@ -224,6 +238,13 @@ pub enum AuthgentError {
         /// How long the client should wait (`Retry-After`).
         retry_after: Duration,
     },
+    /// Revocation checking is on and the issuer's introspection endpoint could not answer;
+    /// the token is refused rather than accepted unchecked (fail-closed): retry later (503).
+    #[error("the token's revocation status cannot be checked right now; retry later")]
+    RevocationCheckUnavailable {
+        /// How long the client should wait (`Retry-After`).
+        retry_after: Duration,
+    },
 }
 
 impl TokenError {
@@ -246,10 +267,13 @@ impl DelegationError {
 }
 
 impl DpopError {
-    /// The stable code: `use_dpop_nonce` for [`DpopError::UseNonce`], else `invalid_dpop_proof`.
+    /// The stable code: `use_dpop_nonce` for [`DpopError::UseNonce`],
+    /// `temporarily_unavailable` for [`DpopError::ReplayCheckUnavailable`], else
+    /// `invalid_dpop_proof`.
     pub fn code(&self) -> &'static str {
         match self {
             DpopError::UseNonce { .. } => "use_dpop_nonce",
+            DpopError::ReplayCheckUnavailable { .. } => "temporarily_unavailable",
             _ => "invalid_dpop_proof",
         }
     }
@@ -295,7 +319,8 @@ impl AuthgentError {
             AuthgentError::Dpop(e) => e.code(),
             AuthgentError::Scope(e) => e.code(),
             AuthgentError::Request(e) => e.code(),
-            AuthgentError::KeysUnavailable { .. } => "temporarily_unavailable",
+            AuthgentError::KeysUnavailable { .. }
+            | AuthgentError::RevocationCheckUnavailable { .. } => "temporarily_unavailable",
             AuthgentError::Config(_) => "server_error",
         }
     }
@@ -303,13 +328,32 @@ impl AuthgentError {
     /// The HTTP status per CONFORMANCE.md: 401, 403, 400 or 503 (500 for misconfiguration).
     pub fn status(&self) -> u16 {
         match self {
+            AuthgentError::Dpop(DpopError::ReplayCheckUnavailable { .. })
+            | AuthgentError::KeysUnavailable { .. }
+            | AuthgentError::RevocationCheckUnavailable { .. } => 503,
             AuthgentError::MissingCredentials
             | AuthgentError::Token(_)
             | AuthgentError::Dpop(_) => 401,
             AuthgentError::Delegation(_) | AuthgentError::Scope(_) => 403,
             AuthgentError::Request(_) => 400,
-            AuthgentError::KeysUnavailable { .. } => 503,
             AuthgentError::Config(_) => 500,
+        }
+    }
+
+    /// How long a client should wait before retrying a `503` refusal (`Retry-After`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use authgent_core::AuthgentError;
+    /// let e = AuthgentError::KeysUnavailable { retry_after: Duration::from_secs(5) };
+    /// assert_eq!(e.retry_after(), Some(Duration::from_secs(5)));
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AuthgentError::Dpop(DpopError::ReplayCheckUnavailable { retry_after })
+            | AuthgentError::KeysUnavailable { retry_after }
+            | AuthgentError::RevocationCheckUnavailable { retry_after } => Some(*retry_after),
+            _ => None,
         }
     }
 }
@@ -321,6 +365,14 @@ pub enum ConfigError {
     /// A required setting is missing.
     #[error("configuration: `{0}` is required")]
     Missing(&'static str),
+    /// A setting with no safe default was not made: `fix` says how (or how to opt out).
+    #[error("configuration: `{setting}` is required: {fix}")]
+    Required {
+        /// The setting.
+        setting: &'static str,
+        /// What to call to set it, or to opt out explicitly.
+        fix: &'static str,
+    },
     /// A setting has an unusable value.
     #[error("configuration: `{setting}` is invalid: {reason}")]
     Invalid {

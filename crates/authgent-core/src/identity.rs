@@ -16,7 +16,7 @@ use crate::claims::{AgentMetadata, TokenClaims};
 /// # let claims = serde_json::json!({"iss": "https://as.example", "sub": "user:alice",
 /// #   "exp": 2_000_000_000, "scope": "search:execute", "act": {"sub": "client:worker"}});
 /// # let token = key.sign(&Default::default(), claims.as_object().unwrap())?;
-/// # let validator = TokenValidator::builder("https://as.example").build()?;
+/// # let validator = TokenValidator::builder("https://as.example").any_audience().build()?;
 /// # let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_900_000_000);
 /// let identity: AgentIdentity = validator.verify(&token, &keys, now)?;
 /// assert_eq!(identity.subject(), "user:alice");

@@ -13,13 +13,25 @@ pub(crate) const MAX_HEADER_BYTES: usize = 4 * 1024;
 pub(crate) const MAX_KID_BYTES: usize = 256;
 
 /// A compact JWS split and decoded, with its signature not yet checked.
-#[derive(Debug)]
 pub(crate) struct CompactJws<'a> {
     /// `BASE64URL(header) || '.' || BASE64URL(payload)`, the bytes the signature covers.
     pub(crate) signing_input: &'a str,
     pub(crate) header: Map<String, Value>,
     pub(crate) payload: Vec<u8>,
     pub(crate) signature: Vec<u8>,
+}
+
+/// Header names only: the signing input and signature rebuild the token (CONFORMANCE 31).
+impl std::fmt::Debug for CompactJws<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompactJws")
+            .field("alg", &self.header.get("alg").and_then(Value::as_str))
+            .field("kid", &self.header.get("kid").and_then(Value::as_str))
+            .field("typ", &self.header.get("typ").and_then(Value::as_str))
+            .field("signing_input", &"<redacted>")
+            .field("signature", &"<redacted>")
+            .finish()
+    }
 }
 
 impl<'a> CompactJws<'a> {

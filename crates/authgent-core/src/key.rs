@@ -34,6 +34,9 @@ pub enum KeyError {
     /// RSA modulus outside [2048, 8192] bits.
     #[error("RSA key size must be between {MIN_RSA_BITS} and {MAX_RSA_BITS} bits")]
     RsaKeySize,
+    /// RSA public exponent not odd, below 3 or above 2^32.
+    #[error("RSA public exponent must be odd, at least 3 and at most 2^32")]
+    RsaExponent,
     /// The JWK's `alg` is not an accepted algorithm, or does not fit the key type.
     #[error("the JWK's alg is not an accepted algorithm for this key type")]
     AlgorithmMismatch,
@@ -195,6 +198,8 @@ fn candidate_algorithms(jwk: &Map<String, Value>) -> Result<Vec<Algorithm>, KeyE
             if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
                 return Err(KeyError::RsaKeySize);
             }
+            let e = str_member("e")?.ok_or(KeyError::Invalid("RSA JWK needs e"))?;
+            check_rsa_exponent(&crate::b64::decode(e).ok_or(KeyError::Invalid("RSA e is not base64url"))?)?;
             KeyFamily::Rsa
         }
         (Some("EC"), Some("P-256")) => KeyFamily::Ec("P-256"),
@@ -216,6 +221,21 @@ fn candidate_algorithms(jwk: &Map<String, Value>) -> Result<Vec<Algorithm>, KeyE
             }
         }
     }
+}
+
+/// RSA public exponents: odd, at least 3, at most 2^32 (CONFORMANCE 17). Verification time
+/// grows with the exponent's size, so an unbounded `e` lets one key cost milliseconds per
+/// signature check; every real key uses 65537.
+fn check_rsa_exponent(e: &[u8]) -> Result<(), KeyError> {
+    let e = &e[e.iter().take_while(|b| **b == 0).count()..];
+    if e.len() > 5 {
+        return Err(KeyError::RsaExponent);
+    }
+    let value = e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    if value < 3 || value % 2 == 0 || value > 1 << 32 {
+        return Err(KeyError::RsaExponent);
+    }
+    Ok(())
 }
 
 fn build_verifier(alg: Algorithm, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, KeyError> {

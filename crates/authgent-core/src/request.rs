@@ -108,11 +108,13 @@ impl PendingRequest<'_> {
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use authgent_core::*;
-/// use authgent_core::dpop::{DpopKey, DpopVerifier, ProofId, ReplayGuard};
+/// use authgent_core::dpop::{DpopKey, DpopVerifier, ProofId, ReplayGuard, ReplayVerdict};
 /// use authgent_core::request::{RequestParts, RequestVerifier};
 /// # struct Store(std::sync::Mutex<std::collections::HashSet<ProofId>>);
 /// # impl ReplayGuard for Store {
-/// #     fn check_and_record(&self, id: ProofId, _: std::time::SystemTime) -> bool { self.0.lock().unwrap().insert(id) }
+/// #     fn check_and_record(&self, id: ProofId, _: std::time::SystemTime, _: std::time::SystemTime) -> ReplayVerdict {
+/// #         if self.0.lock().unwrap().insert(id) { ReplayVerdict::Fresh } else { ReplayVerdict::Replayed }
+/// #     }
 /// # }
 /// # let replay = Store(Default::default());
 /// let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
@@ -120,11 +122,11 @@ impl PendingRequest<'_> {
 /// let keys = KeySet::from_keys([issuer_key.verification_key()?]);
 /// let dpop_key = DpopKey::generate_es256()?;
 /// let claims = serde_json::json!({"iss": "https://as.example", "sub": "client:a",
-///     "exp": 1_800_000_300, "cnf": {"jkt": dpop_key.jkt()}});
+///     "aud": "https://api.example", "exp": 1_800_000_300, "cnf": {"jkt": dpop_key.jkt()}});
 /// let token = issuer_key.sign(&Default::default(), claims.as_object().unwrap())?;
 ///
 /// let verifier = RequestVerifier::new(
-///     TokenValidator::builder("https://as.example").build()?,
+///     TokenValidator::builder("https://as.example").audience("https://api.example").build()?,
 ///     DpopVerifier::builder().build()?,
 /// );
 /// let uri = "https://api.example/tools/search";

@@ -89,7 +89,9 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
             p => Some((host, Some(p.strip_prefix(':')?))),
         }
     } else {
-        match authority.rsplit_once(':') {
+        match authority.split_once(':') {
+            // `h:8080:443`: a second colon outside brackets is not a host and a port.
+            Some((_, p)) if p.contains(':') => None,
             Some((h, p)) => Some((h, Some(p))),
             None => Some((authority, None)),
         }
@@ -103,7 +105,10 @@ fn normalize_percent(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
+            // Exactly two hex digits: `from_str_radix` alone would read `%+1` as 0x01.
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
             let value = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
             if value.is_ascii_alphanumeric() || b"-._~".contains(&value) {
                 out.push(char::from(value));
@@ -174,6 +179,10 @@ mod tests {
         assert!(n("http://h/é").is_none());
         assert!(n("http://h:99999/").is_none());
         assert!(n("/relative").is_none());
+        assert!(n("http://h/%+1").is_none(), "%+1 is not a percent-encoding");
+        assert!(n("http://h/%-1").is_none());
+        assert!(n("http://h:8080:443/").is_none(), "two ports");
+        assert!(n("http://[::1]:80:443/").is_none());
     }
 
     #[test]

@@ -42,14 +42,35 @@ impl TypPolicy {
     }
 }
 
+/// Which `aud` a token must carry. There is no default: a resource names itself, or opts out
+/// visibly with [`TokenValidatorBuilder::any_audience`] (RFC 9068 §4, CONFORMANCE 6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum AudiencePolicy {
+    /// Not configured yet: `build()` refuses.
+    Unset,
+    /// `aud` must contain one of these.
+    OneOf(Vec<String>),
+    /// `aud` is not checked (explicit opt-out).
+    Any,
+}
+
 /// A token that passed structural checks but whose signature is not verified yet.
 ///
 /// Split out so that an async key source can look up [`kid`](Self::kid) between parsing and
 /// verifying without parsing twice.
-#[derive(Debug)]
 pub struct UntrustedToken<'t> {
     jws: CompactJws<'t>,
     alg: Algorithm,
+}
+
+/// Shows `alg` and `kid` only: the token's bytes are a credential (CONFORMANCE 31).
+impl std::fmt::Debug for UntrustedToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UntrustedToken")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid())
+            .finish_non_exhaustive()
+    }
 }
 
 impl UntrustedToken<'_> {
@@ -104,7 +125,7 @@ impl UntrustedToken<'_> {
 #[derive(Clone, Debug)]
 pub struct TokenValidator {
     issuer: String,
-    audiences: Vec<String>,
+    audiences: AudiencePolicy,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     typ: TypPolicy,
@@ -119,7 +140,7 @@ impl TokenValidator {
         TokenValidatorBuilder {
             inner: TokenValidator {
                 issuer: issuer.into(),
-                audiences: Vec::new(),
+                audiences: AudiencePolicy::Unset,
                 algorithms: Algorithm::ALL.to_vec(),
                 leeway: DEFAULT_LEEWAY,
                 typ: TypPolicy::default(),
@@ -134,9 +155,19 @@ impl TokenValidator {
         &self.issuer
     }
 
-    /// The configured audiences (empty: `aud` not checked).
+    /// The configured audiences (empty only after [`TokenValidatorBuilder::any_audience`]).
     pub fn audiences(&self) -> &[String] {
-        &self.audiences
+        match &self.audiences {
+            AudiencePolicy::OneOf(a) => a,
+            AudiencePolicy::Unset | AudiencePolicy::Any => &[],
+        }
+    }
+
+    /// Whether `aud` goes unchecked (the builder's explicit [`any_audience`] opt-out).
+    ///
+    /// [`any_audience`]: TokenValidatorBuilder::any_audience
+    pub fn accepts_any_audience(&self) -> bool {
+        self.audiences == AudiencePolicy::Any
     }
 
     /// The allowed algorithms.
@@ -177,11 +208,18 @@ impl TokenValidator {
                 Some(_) => TokenError::IssuerMismatch,
             });
         }
-        if claims.subject().is_none() {
-            return Err(TokenError::MissingClaim("sub"));
+        match claims.subject() {
+            None => return Err(TokenError::MissingClaim("sub")),
+            Some("") => {
+                return Err(TokenError::InvalidClaim {
+                    claim: "sub",
+                    reason: "must not be empty",
+                });
+            }
+            Some(_) => {}
         }
-        if !self.audiences.is_empty()
-            && !claims.audience().iter().any(|a| self.audiences.contains(a))
+        if let AudiencePolicy::OneOf(audiences) = &self.audiences
+            && !claims.audience().iter().any(|a| audiences.contains(a))
         {
             return Err(TokenError::AudienceMismatch);
         }
@@ -276,10 +314,10 @@ pub struct TokenValidatorBuilder {
 }
 
 impl TokenValidatorBuilder {
-    /// Require `aud` to contain `audience` (may be called several times: any one matches).
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.inner.audiences.push(audience.into());
-        self
+    /// Require `aud` to contain `audience`, this resource's identifier (may be called several
+    /// times: any one matches). Required, unless [`any_audience`](Self::any_audience).
+    pub fn audience(self, audience: impl Into<String>) -> Self {
+        self.audiences([audience])
     }
 
     /// Require `aud` to contain one of `audiences`.
@@ -288,9 +326,21 @@ impl TokenValidatorBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.inner
-            .audiences
-            .extend(audiences.into_iter().map(Into::into));
+        let mut list = match std::mem::replace(&mut self.inner.audiences, AudiencePolicy::Unset) {
+            AudiencePolicy::OneOf(list) => list,
+            AudiencePolicy::Unset | AudiencePolicy::Any => Vec::new(),
+        };
+        list.extend(audiences.into_iter().map(Into::into));
+        self.inner.audiences = AudiencePolicy::OneOf(list);
+        self
+    }
+
+    /// **Opt out of the audience check**: accept a token issued for *any* resource of this
+    /// issuer. Only for a service that truly has no identifier of its own; every other service
+    /// sets [`audience`](Self::audience), or a token stolen from (or meant for) another
+    /// resource is accepted here (RFC 9068 §4 makes the check a MUST).
+    pub fn any_audience(mut self) -> Self {
+        self.inner.audiences = AudiencePolicy::Any;
         self
     }
 
@@ -348,11 +398,20 @@ impl TokenValidatorBuilder {
                 reason: "at least 256 bytes",
             });
         }
-        if v.audiences.iter().any(String::is_empty) {
-            return Err(ConfigError::Invalid {
-                setting: "audience",
-                reason: "must not be empty",
-            });
+        match &v.audiences {
+            AudiencePolicy::Unset => {
+                return Err(ConfigError::Required {
+                    setting: "audience",
+                    fix: "set .audience(\"<this resource's identifier>\"), or opt out explicitly with .any_audience()",
+                });
+            }
+            AudiencePolicy::OneOf(list) if list.is_empty() || list.iter().any(String::is_empty) => {
+                return Err(ConfigError::Invalid {
+                    setting: "audience",
+                    reason: "must not be empty",
+                });
+            }
+            _ => {}
         }
         Ok(v)
     }

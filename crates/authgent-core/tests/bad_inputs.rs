@@ -301,6 +301,7 @@ fn act_nested_ten_thousand_deep() {
         .sign_raw(br#"{"alg":"ES256","kid":"k1"}"#, deep.as_bytes());
     invalid_token(e.bearer(&t)); // too large at the default cap
     let roomy = authgent_core::TokenValidator::builder(ISSUER)
+        .audience(AUDIENCE)
         .max_token_bytes(1 << 20)
         .build()
         .unwrap();

@@ -63,6 +63,7 @@ fn c01_typ_acceptable_and_explicit_other_types_rejected() {
     assert!(matches!(verify(&iss, &t), Err(TokenError::Malformed(_))));
 
     let strict = TokenValidator::builder(ISSUER)
+        .audience(AUDIENCE)
         .typ_policy(TypPolicy::Strict)
         .build()
         .unwrap();
@@ -96,6 +97,7 @@ fn c02_alg_allow_list_asymmetric_only_and_bound_to_key_type() {
     let iss = Issuer::new();
     // Not in the caller's allow-list.
     let rs_only = TokenValidator::builder(ISSUER)
+        .audience(AUDIENCE)
         .algorithms([Algorithm::Rs256])
         .build()
         .unwrap();
@@ -224,8 +226,18 @@ fn c06_aud_string_or_array_contains_configured_audience() {
         .unwrap_err(),
         TokenError::AudienceMismatch
     );
-    // Not configured: not checked.
-    let any = TokenValidator::builder(ISSUER).build().unwrap();
+    // Not configured: a configuration error at build(), naming the fix (issue 9 finding 1).
+    let err = TokenValidator::builder(ISSUER).build().unwrap_err();
+    assert!(err.to_string().contains(".audience("), "{err}");
+    assert!(err.to_string().contains(".any_audience()"), "{err}");
+    // Missing aud with an audience configured: refused.
+    assert_eq!(
+        verify(&iss, &without_claim(&iss, "aud")).unwrap_err(),
+        TokenError::AudienceMismatch
+    );
+    // The explicit opt-out: not checked.
+    let any = TokenValidator::builder(ISSUER).any_audience().build().unwrap();
+    assert!(any.accepts_any_audience());
     assert!(
         any.verify(&without_claim(&iss, "aud"), &iss.keys, now())
             .is_ok()
@@ -272,6 +284,7 @@ fn c07_exp_nbf_iat_with_leeway_and_claim_types_strict() {
         "fractional NumericDate"
     );
     let strict = TokenValidator::builder(ISSUER)
+        .audience(AUDIENCE)
         .leeway(Duration::ZERO)
         .build()
         .unwrap();
@@ -339,6 +352,7 @@ fn c09_caps_before_work() {
         TokenError::TooLarge { limit: 16 * 1024 }
     );
     let small = TokenValidator::builder(ISSUER)
+        .audience(AUDIENCE)
         .max_token_bytes(300)
         .build()
         .unwrap();
@@ -373,6 +387,7 @@ fn c09_caps_before_work() {
         TokenError::ActTooDeep { limit: 32 }
     );
     let lenient = TokenValidator::builder(ISSUER)
+        .audience(AUDIENCE)
         .max_act_depth(2)
         .build()
         .unwrap();
@@ -395,6 +410,7 @@ fn c09_caps_before_work() {
         .key
         .sign_raw(br#"{"alg":"ES256","kid":"k1"}"#, deep.as_bytes());
     let small_enough = TokenValidator::builder(ISSUER)
+        .audience(AUDIENCE)
         .max_token_bytes(200_000)
         .build()
         .unwrap();

@@ -90,7 +90,7 @@ proptest! {
     fn arbitrary_strings_never_panic_any_parser(input in ".{0,300}", raw in proptest::collection::vec(any::<u8>(), 0..300)) {
         let s = setup();
         let _ = validator().verify(&input, &s.iss.keys, now());
-        let _ = TokenValidator::builder(ISSUER).build().unwrap().parse(&input);
+        let _ = TokenValidator::builder(ISSUER).any_audience().build().unwrap().parse(&input);
         let _ = TxnTokenValidator::builder("d").build().unwrap().verify(&input, &s.iss.keys, now());
         let _ = DpopVerifier::builder().build().unwrap().verify(&input, &DpopRequest::new("GET", &input), &MemoryReplay::default(), now());
         let _ = Challenge::parse_all(&input);

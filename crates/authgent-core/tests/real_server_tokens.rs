@@ -36,7 +36,12 @@ impl Fixtures {
             .unwrap_or_else(|| panic!("no token {name}"))
     }
     fn verify(&self, name: &str) -> Result<AgentIdentity, TokenError> {
-        let validator = TokenValidator::builder(SERVER).build().unwrap();
+        // Each fixture is checked for the audience it was issued for.
+        let aud = &self.doc["tokens"][name]["claims"]["aud"];
+        let validator = TokenValidator::builder(SERVER)
+            .audience(aud.as_str().unwrap_or_else(|| panic!("{name} has one aud")))
+            .build()
+            .unwrap();
         validator.verify(self.token(name), &self.keys, at(self.generated_at()))
     }
 }
@@ -232,6 +237,7 @@ fn audience_and_issuer_are_checked_exactly() {
         Err(TokenError::AudienceMismatch)
     );
     let slash = TokenValidator::builder(format!("{SERVER}/"))
+        .audience(SERVER)
         .build()
         .unwrap();
     assert_eq!(
@@ -246,7 +252,7 @@ fn expired_token_is_rejected_after_its_exp_plus_leeway() {
     let exp = f.doc["tokens"]["expired"]["claims"]["exp"]
         .as_u64()
         .unwrap();
-    let validator = TokenValidator::builder(SERVER).build().unwrap();
+    let validator = TokenValidator::builder(SERVER).audience(SERVER).build().unwrap();
     let token = f.token("expired");
     assert!(
         validator.verify(token, &f.keys, at(exp + 59)).is_ok(),
@@ -267,7 +273,7 @@ fn key_rotation_old_jwks_lacks_the_new_kid() {
             .as_bytes(),
     )
     .unwrap();
-    let validator = TokenValidator::builder(SERVER).build().unwrap();
+    let validator = TokenValidator::builder(SERVER).audience(SERVER).build().unwrap();
     let t = at(f.generated_at());
     assert!(
         validator
@@ -348,7 +354,7 @@ fn dpop_bound_token_with_a_proof_from_its_key_passes_and_another_key_fails() {
     let key = DpopKey::from_jwk(fixture["dpop"]["private_jwk"].as_object().unwrap()).unwrap();
     assert_eq!(key.jkt(), fixture["claims"]["cnf"]["jkt"].as_str().unwrap());
     let verifier = RequestVerifier::new(
-        TokenValidator::builder(SERVER).build().unwrap(),
+        TokenValidator::builder(SERVER).audience(SERVER).build().unwrap(),
         DpopVerifier::builder().build().unwrap(),
     );
     let uri = "https://resource.example.com/api/data";
@@ -395,7 +401,7 @@ fn dpop_bound_token_with_a_proof_from_its_key_passes_and_another_key_fails() {
 fn dpop_bound_token_presented_as_bearer_is_rejected() {
     let f = Fixtures::load();
     let verifier = RequestVerifier::new(
-        TokenValidator::builder(SERVER).build().unwrap(),
+        TokenValidator::builder(SERVER).audience(SERVER).build().unwrap(),
         DpopVerifier::builder().build().unwrap(),
     );
     let auth = format!("Bearer {}", f.token("dpop_bound"));

@@ -28,9 +28,11 @@ fn verifier(c: &mut Criterion) {
         .build()
         .unwrap();
     let issuer = rt.block_on(TestIssuer::start()).unwrap();
-    let cached = Verifier::builder().issuer(issuer.issuer()).build().unwrap();
+    let cached = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
     let uncached = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
         .token_cache_capacity(0)
         .build()
         .unwrap();
@@ -56,6 +58,7 @@ fn verifier(c: &mut Criterion) {
     let bound = issuer.token().dpop_jkt(key.jkt()).sign();
     let dpop = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
         .external_url("https://api.example")
         .build()
         .unwrap();

@@ -94,6 +94,34 @@ impl Fetcher {
     }
 
     pub(crate) async fn get(&self, url: &str) -> Result<Fetched, JwksError> {
+        let request = self
+            .client
+            .get(url)
+            .header(header::ACCEPT, "application/json");
+        self.send(url, request).await
+    }
+
+    /// An RFC 7662 introspection request: a form POST, with HTTP Basic client credentials
+    /// when given (RFC 6749 §2.3.1 form-encoding of both parts).
+    pub(crate) async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Fetched, JwksError> {
+        let mut request = self
+            .client
+            .post(url)
+            .header(header::ACCEPT, "application/json")
+            .form(form);
+        if let Some((id, secret)) = basic {
+            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            request = request.basic_auth(encode(id), Some(encode(secret)));
+        }
+        self.send(url, request).await
+    }
+
+    async fn send(&self, url: &str, request: reqwest::RequestBuilder) -> Result<Fetched, JwksError> {
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 JwksError::Timeout {
@@ -111,13 +139,7 @@ impl Fetcher {
                 }
             }
         };
-        let mut response = self
-            .client
-            .get(url)
-            .header(header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(transport)?;
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         if status.is_redirection() {
             return Err(JwksError::Redirect {

@@ -73,6 +73,8 @@ pub(crate) struct KeyCache {
     issuer: String,
     explicit_jwks_uri: Option<String>,
     discovered: Mutex<Option<String>>,
+    /// The metadata's `introspection_endpoint`, kept from the last discovery.
+    discovered_introspection: Mutex<Option<String>>,
     fetcher: Fetcher,
     settings: KeySettings,
     state: RwLock<KeyState>,
@@ -93,6 +95,7 @@ impl KeyCache {
             issuer,
             explicit_jwks_uri,
             discovered: Mutex::new(None),
+            discovered_introspection: Mutex::new(None),
             fetcher,
             settings,
             state: RwLock::new(KeyState::default()),
@@ -104,6 +107,10 @@ impl KeyCache {
 
     fn snapshot(&self) -> KeyState {
         self.state.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn failure_backoff(&self) -> Duration {
+        self.settings.failure_backoff
     }
 
     fn unavailable(&self) -> AuthgentError {
@@ -309,6 +316,38 @@ impl KeyCache {
         if let Some(uri) = self.current_jwks_uri() {
             return Ok(uri);
         }
+        if let Some(uri) = self.discover().await?.and_then(|m| m.jwks_uri) {
+            if let Ok(mut d) = self.discovered.lock() {
+                *d = Some(uri.clone());
+            }
+            return Ok(uri);
+        }
+        Ok(format!(
+            "{}/.well-known/jwks.json",
+            self.issuer.trim_end_matches('/')
+        ))
+    }
+
+    /// The issuer's RFC 7662 `introspection_endpoint`, from its metadata (discovered once).
+    pub(crate) async fn introspection_endpoint(&self) -> Result<Option<String>, JwksError> {
+        if let Some(url) = self
+            .discovered_introspection
+            .lock()
+            .ok()
+            .and_then(|d| d.clone())
+        {
+            return Ok(Some(url));
+        }
+        let url = self.discover().await?.and_then(|m| m.introspection_endpoint);
+        if let (Some(url), Ok(mut d)) = (&url, self.discovered_introspection.lock()) {
+            *d = Some(url.clone());
+        }
+        Ok(url)
+    }
+
+    /// The issuer's metadata: RFC 8414 (path inserted), then OpenID configuration; `None` when
+    /// neither is served (404/410). Metadata naming another issuer is refused.
+    async fn discover(&self) -> Result<Option<AuthorizationServerMetadata>, JwksError> {
         let base = self.issuer.trim_end_matches('/');
         let candidates = [
             well_known_url(&self.issuer, "oauth-authorization-server").ok(),
@@ -326,25 +365,19 @@ impl KeyCache {
                 }) => continue,
                 Err(e) => return Err(e),
             };
-            let metadata = match AuthorizationServerMetadata::parse(&fetched.body, &self.issuer) {
-                Ok(m) => m,
-                Err(MetadataError::IssuerMismatch) => {
-                    return Err(JwksError::IssuerMismatch { url });
-                }
-                Err(e) => {
-                    return Err(JwksError::InvalidDocument {
-                        url,
-                        reason: e.to_string(),
-                    });
-                }
+            return match AuthorizationServerMetadata::parse(&fetched.body, &self.issuer) {
+                Ok(m) => Ok(Some(m)),
+                Err(MetadataError::IssuerMismatch) => Err(JwksError::IssuerMismatch { url }),
+                Err(e) => Err(JwksError::InvalidDocument {
+                    url,
+                    reason: e.to_string(),
+                }),
             };
-            if let Some(uri) = metadata.jwks_uri {
-                if let Ok(mut d) = self.discovered.lock() {
-                    *d = Some(uri.clone());
-                }
-                return Ok(uri);
-            }
         }
-        Ok(format!("{base}/.well-known/jwks.json"))
+        Ok(None)
+    }
+
+    pub(crate) fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
     }
 }

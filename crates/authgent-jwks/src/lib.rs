@@ -21,12 +21,14 @@
 //! let verifier = Verifier::builder()
 //!     .issuer("http://127.0.0.1:8000")
 //!     .audience("https://tools.example.com")
+//!     .external_url("https://tools.example.com")
 //!     .build()?;
 //! let identity = verifier.verify_token("eyJhbGciOi…").await?;
 //! println!("{} (delegation depth {})", identity.subject(), identity.delegation_chain().depth());
 //!
 //! // The Python SDK's shape, backed by a process-wide verifier per issuer:
-//! let identity = authgent_jwks::verify_token("eyJhbGciOi…", "http://127.0.0.1:8000").await?;
+//! let identity = authgent_jwks::verify_token(
+//!     "eyJhbGciOi…", "http://127.0.0.1:8000", "https://tools.example.com").await?;
 //! # let _ = identity; Ok(()) }
 //! ```
 
@@ -34,6 +36,7 @@ mod fetch;
 mod keys;
 mod multi;
 mod replay;
+mod revocation;
 mod stats;
 mod token_cache;
 mod verifier;
@@ -46,29 +49,88 @@ pub use fetch::JwksError;
 pub use keys::KeySetInfo;
 pub use multi::MultiIssuerVerifier;
 pub use replay::ReplayStore;
+pub use revocation::{MAX_REVOCATION_CACHE_TTL, RevocationCheck};
 pub use stats::VerifierStats;
 pub use verifier::{Verifier, VerifierBuilder};
 
-/// Verifies `token` for `issuer` with default settings, like the Python SDK's
-/// `verify_token(token, issuer)`. The first call for an issuer builds a verifier that later
-/// calls share (keys and verified tokens stay cached for the life of the process).
+/// Most issuer/audience pairs [`verify_token`] keeps a verifier for; past it, one is evicted.
+const REGISTRY_CAPACITY: usize = 64;
+
+/// Verifies `token` for `issuer` and `audience` (this resource's identifier) with default
+/// settings, like the Python SDK's `verify_token(token, issuer, audience)`. The first call
+/// for an issuer and audience builds a verifier that later calls share (keys and verified
+/// tokens stay cached); at most 64 pairs are kept.
 ///
-/// No audience is checked here; build a [`Verifier`] with `.audience(…)` for that.
-pub async fn verify_token(token: &str, issuer: &str) -> Result<Arc<AgentIdentity>, AuthgentError> {
-    static REGISTRY: OnceLock<Mutex<HashMap<String, Verifier>>> = OnceLock::new();
-    let verifier = {
-        let mut registry = REGISTRY
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match registry.get(issuer) {
-            Some(v) => v.clone(),
-            None => {
-                let v = Verifier::builder().issuer(issuer).build()?;
-                registry.insert(issuer.to_owned(), v.clone());
-                v
-            }
-        }
-    };
+/// DPoP is not accepted here (a bare token carries no proof): a DPoP-bound token is refused.
+/// Build a [`Verifier`] for DPoP, chain policy, revocation or any other setting.
+pub async fn verify_token(
+    token: &str,
+    issuer: &str,
+    audience: &str,
+) -> Result<Arc<AgentIdentity>, AuthgentError> {
+    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+    let verifier = REGISTRY
+        .get_or_init(|| Mutex::new(Registry::new(REGISTRY_CAPACITY)))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get_or_build(issuer, audience)?;
     verifier.verify_token(token).await
+}
+
+/// Verifiers by (issuer, audience), bounded: a caller that passes many issuers cannot grow
+/// it without end.
+struct Registry {
+    verifiers: HashMap<(String, String), Verifier>,
+    capacity: usize,
+}
+
+impl Registry {
+    fn new(capacity: usize) -> Self {
+        Registry {
+            verifiers: HashMap::new(),
+            capacity,
+        }
+    }
+
+    fn get_or_build(&mut self, issuer: &str, audience: &str) -> Result<Verifier, AuthgentError> {
+        let key = (issuer.to_owned(), audience.to_owned());
+        if let Some(v) = self.verifiers.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = Verifier::builder()
+            .issuer(issuer)
+            .audience(audience)
+            .dpop_mode(authgent_core::request::DpopMode::Disabled)
+            .build()?;
+        if self.verifiers.len() >= self.capacity
+            && let Some(evicted) = self.verifiers.keys().next().cloned()
+        {
+            self.verifiers.remove(&evicted);
+        }
+        self.verifiers.insert(key, v.clone());
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 9 finding 10: the process-wide `verify_token` registry grew with every issuer.
+    #[test]
+    fn verify_token_registry_is_bounded() {
+        let mut registry = Registry::new(REGISTRY_CAPACITY);
+        for n in 0..200 {
+            let issuer = format!("https://issuer-{n}.example");
+            registry.get_or_build(&issuer, "https://tools.example").unwrap();
+            assert!(registry.verifiers.len() <= REGISTRY_CAPACITY);
+        }
+        assert_eq!(registry.verifiers.len(), REGISTRY_CAPACITY);
+        // A kept pair is reused, not rebuilt.
+        let (issuer, audience) = registry.verifiers.keys().next().cloned().unwrap();
+        registry.get_or_build(&issuer, &audience).unwrap();
+        assert_eq!(registry.verifiers.len(), REGISTRY_CAPACITY);
+        // An audience is required: an empty one is refused at build.
+        assert!(registry.get_or_build("https://as.example", "").is_err());
+    }
 }

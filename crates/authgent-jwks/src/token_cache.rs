@@ -79,7 +79,10 @@ impl TokenCache {
         let Some(exp) = identity.expires_at() else {
             return;
         };
-        let valid_until = exp + leeway;
+        // Checked: an `exp` near the end of time must not overflow (CONFORMANCE 30).
+        let Some(valid_until) = exp.checked_add(leeway) else {
+            return;
+        };
         let Ok(remaining) = valid_until.duration_since(now) else {
             return;
         };

@@ -16,6 +16,7 @@ use tracing::{Instrument, debug_span};
 use crate::fetch::{Fetcher, JwksError};
 use crate::keys::{KeyCache, KeySetInfo, KeySettings};
 use crate::replay::ReplayStore;
+use crate::revocation::{RevocationCheck, SharedRevocation};
 use crate::stats::{Stats, VerifierStats};
 use crate::token_cache::TokenCache;
 
@@ -31,8 +32,8 @@ type SharedReplayGuard = Arc<dyn ReplayGuard + Send + Sync>;
 /// use authgent_jwks::Verifier;
 /// let verifier = Verifier::builder()
 ///     .issuer("http://127.0.0.1:8000")
-///     .audience("https://tools.example.com")
-///     .external_url("https://tools.example.com")
+///     .audience("https://tools.example.com")     // required: this service's identifier
+///     .external_url("https://tools.example.com") // required with DPoP: the htu base
 ///     .build()?;
 /// match verifier.verify(&parts).await {
 ///     Ok(Some(identity)) => println!("{} via {:?}", identity.subject(),
@@ -54,7 +55,9 @@ struct Inner {
     tokens: Option<TokenCache>,
     replay: SharedReplayGuard,
     chain_policy: Option<ChainPolicy>,
+    revocation: Option<SharedRevocation>,
     external_url: Option<String>,
+    htu_from_host: bool,
     trust_forwarded: bool,
     clock: Clock,
     stats: Arc<Stats>,
@@ -121,8 +124,10 @@ impl Verifier {
     }
 
     /// The absolute URI a request was addressed to, as DPoP `htu` is compared with: the
-    /// configured external URL + path; without one, the request's own absolute URI or `Host`
-    /// (and `X-Forwarded-Proto`/`-Host` only when trusted).
+    /// configured external URL + path. Only after the explicit
+    /// [`htu_from_host_header`](VerifierBuilder::htu_from_host_header) opt-in, the request's
+    /// own absolute URI or `Host` (and `X-Forwarded-Proto`/`-Host` only when trusted); without
+    /// either, just the path, which no proof's `htu` matches.
     pub fn request_uri(&self, parts: &http::request::Parts) -> String {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let absolute = parts
@@ -157,6 +162,10 @@ impl Verifier {
         };
         if let Some(base) = &self.inner.external_url {
             return format!("{}{path}", base.trim_end_matches('/'));
+        }
+        if !self.inner.htu_from_host {
+            // No trusted origin: a relative URI, which fails every htu comparison.
+            return path.to_owned();
         }
         if let Some((scheme, authority)) = absolute {
             return format!("{scheme}://{authority}{path}");
@@ -233,6 +242,8 @@ impl Verifier {
                 inner
                     .request
                     .check_binding(&pending, &hit.identity, replay, now)?;
+                self.check_revocation_if_on(pending.token(), &hit.identity, now)
+                    .await?;
                 self.check_policy(&hit.identity)?;
                 return Ok(Some(Arc::clone(&hit.identity)));
             }
@@ -251,8 +262,53 @@ impl Verifier {
                 leeway,
             );
         }
+        self.check_revocation_if_on(pending.token(), &identity, now)
+            .await?;
         self.check_policy(&identity)?;
         Ok(Some(identity))
+    }
+
+    async fn check_revocation_if_on(
+        &self,
+        token: &str,
+        identity: &AgentIdentity,
+        now: SystemTime,
+    ) -> Result<(), AuthgentError> {
+        match &self.inner.revocation {
+            Some(r) if r.every_request() => {
+                r.check(&self.inner.keys, token, identity, now, self.retry_after())
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn retry_after(&self) -> Duration {
+        self.inner.keys.failure_backoff()
+    }
+
+    /// Checks that `token` (already verified into `identity`) is still active at its issuer,
+    /// with the [`RevocationCheck`] this verifier was built with — for routes that check
+    /// revocation when the verifier does not check it on every request
+    /// ([`RevocationCheck::every_request`]`(false)`). Revoked → 401 `invalid_token`;
+    /// introspection down → 503 (fail-closed) unless the check is fail-open.
+    ///
+    /// Without a configured check this is a configuration error (500), never a silent pass.
+    pub async fn check_revocation(
+        &self,
+        token: &str,
+        identity: &AgentIdentity,
+    ) -> Result<(), AuthgentError> {
+        let Some(r) = &self.inner.revocation else {
+            return Err(ConfigError::Required {
+                setting: "revocation_check",
+                fix: "build the verifier with .revocation_check(RevocationCheck::new()) to check revocation on a route",
+            }
+            .into());
+        };
+        let now = (self.inner.clock)();
+        r.check(&self.inner.keys, token, identity, now, self.retry_after())
+            .await
     }
 
     fn check_policy(&self, identity: &AgentIdentity) -> Result<(), AuthgentError> {
@@ -263,7 +319,7 @@ impl Verifier {
     }
 
     /// Verifies a bare token as if sent with `Authorization: Bearer` (no DPoP proof, so a
-    /// DPoP-bound token is refused).
+    /// DPoP-bound token is refused, and so is every token under [`DpopMode::Required`]).
     pub async fn verify_token(&self, token: &str) -> Result<Arc<AgentIdentity>, AuthgentError> {
         let header = format!("Bearer {token}");
         let authorization: [&[u8]; 1] = [header.as_bytes()];
@@ -309,6 +365,7 @@ pub struct VerifierBuilder {
     issuer: Option<String>,
     jwks_uri: Option<String>,
     audiences: Vec<String>,
+    any_audience: bool,
     algorithms: Option<Vec<Algorithm>>,
     leeway: Duration,
     typ: TypPolicy,
@@ -318,7 +375,9 @@ pub struct VerifierBuilder {
     dpop_nonces: Option<NonceIssuer>,
     dpop_iat_window: Duration,
     chain_policy: Option<ChainPolicy>,
+    revocation: Option<RevocationCheck>,
     external_url: Option<String>,
+    htu_from_host: bool,
     trust_forwarded: bool,
     max_age: Duration,
     unknown_kid_cooldown: Duration,
@@ -347,6 +406,7 @@ impl Default for VerifierBuilder {
             issuer: None,
             jwks_uri: None,
             audiences: Vec::new(),
+            any_audience: false,
             algorithms: None,
             leeway: authgent_core::validator::DEFAULT_LEEWAY,
             typ: TypPolicy::default(),
@@ -356,7 +416,9 @@ impl Default for VerifierBuilder {
             dpop_nonces: None,
             dpop_iat_window: authgent_core::dpop::DEFAULT_IAT_WINDOW,
             chain_policy: None,
+            revocation: None,
             external_url: None,
+            htu_from_host: false,
             trust_forwarded: false,
             max_age: Duration::from_secs(600),
             unknown_kid_cooldown: Duration::from_secs(30),
@@ -386,9 +448,49 @@ impl VerifierBuilder {
         self
     }
 
-    /// Require `aud` to contain `audience` (repeatable; any one matches).
+    /// Require `aud` to contain `audience`, this resource's identifier (repeatable; any one
+    /// matches). **Required**: `build()` fails without one unless
+    /// [`any_audience`](Self::any_audience) opts out (RFC 9068 §4, MCP authorization).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
+        self
+    }
+
+    /// **Opt out of the audience check**: accept tokens this issuer made for *any* resource.
+    /// Only for a service with no identifier of its own; with it, a token meant for another
+    /// service (or stolen from one) is accepted here.
+    pub fn any_audience(mut self) -> Self {
+        self.any_audience = true;
+        self
+    }
+
+    /// The strict preset, for issuers that can mint unbound tokens a resource server cannot
+    /// tell from access tokens (authgent-server 0.3.4's identity-chaining grant, see
+    /// docs/security.md): DPoP required ([`DpopMode::Required`]: an unbound token is refused
+    /// whatever its claims) and revocation checked on every request ([`RevocationCheck`]
+    /// defaults: the discovered introspection endpoint, 30 s, fail-closed). Later setters
+    /// still apply; add `.typ_policy(TypPolicy::Strict)` where the issuer sends `at+jwt`.
+    ///
+    /// ```
+    /// use authgent_jwks::Verifier;
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://as.example")
+    ///     .audience("https://tools.example")
+    ///     .external_url("https://tools.example")
+    ///     .strict()
+    ///     .build()?;
+    /// assert_eq!(verifier.dpop_mode(), authgent_core::request::DpopMode::Required);
+    /// # Ok::<(), authgent_core::ConfigError>(())
+    /// ```
+    pub fn strict(mut self) -> Self {
+        self.dpop_mode = DpopMode::Required;
+        self.revocation = Some(RevocationCheck::new());
+        self
+    }
+
+    /// Check revocation by RFC 7662 introspection (CONFORMANCE 32); off by default.
+    pub fn revocation_check(mut self, check: RevocationCheck) -> Self {
+        self.revocation = Some(check);
         self
     }
 
@@ -446,14 +548,27 @@ impl VerifierBuilder {
         self
     }
 
-    /// The resource's external base URL (`https://api.example.com`): DPoP `htu` base.
+    /// The resource's external base URL (`https://api.example.com`): the DPoP `htu` base.
+    /// Required whenever DPoP is accepted (the default [`DpopMode::Allowed`] included), since
+    /// the request's own `Host` is chosen by the client.
     pub fn external_url(mut self, url: impl Into<String>) -> Self {
         self.external_url = Some(url.into());
         self
     }
 
-    /// Trust `X-Forwarded-Proto` / `X-Forwarded-Host` when no external URL is set. Only behind
-    /// a proxy that overwrites them.
+    /// **Opt in** to building the DPoP `htu` base from the request itself (absolute-form
+    /// request line, HTTP/2 `:authority`, or `Host`) when no external URL is set. These are
+    /// chosen by the client, so a proof made for another server that shares this issuer and
+    /// DPoP key verifies here too; use only where every host name reaching this process is
+    /// yours (a proxy that rewrites `Host`), and prefer [`external_url`](Self::external_url).
+    pub fn htu_from_host_header(mut self) -> Self {
+        self.htu_from_host = true;
+        self
+    }
+
+    /// Trust `X-Forwarded-Proto` / `X-Forwarded-Host` for the `htu` base; only with
+    /// [`htu_from_host_header`](Self::htu_from_host_header), only behind a proxy that
+    /// overwrites them.
     pub fn trust_forwarded_headers(mut self, trust: bool) -> Self {
         self.trust_forwarded = trust;
         self
@@ -551,6 +666,12 @@ impl VerifierBuilder {
         if let Some(url) = &self.external_url {
             authgent_core::request::check_external_url(url)?;
         }
+        if self.dpop_mode != DpopMode::Disabled && self.external_url.is_none() && !self.htu_from_host {
+            return Err(ConfigError::Required {
+                setting: "external_url",
+                fix: "DPoP is accepted, so set .external_url(\"https://<this service's public origin>\") as the htu base; or refuse DPoP with .dpop_mode(DpopMode::Disabled); or opt in to the client-chosen Host with .htu_from_host_header()",
+            });
+        }
         let invalid = |setting, reason| Err(ConfigError::Invalid { setting, reason });
         if self.max_age < Duration::from_secs(1) {
             return invalid("jwks_max_age", "at least 1 s");
@@ -561,8 +682,14 @@ impl VerifierBuilder {
         if self.max_jwks_bytes < 1024 {
             return invalid("max_jwks_bytes", "at least 1 KiB");
         }
-        let mut validator = TokenValidator::builder(issuer.clone())
-            .audiences(self.audiences)
+        let mut validator = TokenValidator::builder(issuer.clone());
+        if !self.audiences.is_empty() {
+            validator = validator.audiences(self.audiences);
+        }
+        if self.any_audience {
+            validator = validator.any_audience();
+        }
+        let mut validator = validator
             .leeway(self.leeway)
             .typ_policy(self.typ)
             .max_token_bytes(self.max_token_bytes)
@@ -576,6 +703,10 @@ impl VerifierBuilder {
         }
         let request =
             RequestVerifier::new(validator.build()?, dpop.build()?).with_dpop_mode(self.dpop_mode);
+        let revocation = match self.revocation {
+            Some(check) => Some(Arc::new(check.build()?)),
+            None => None,
+        };
         let fetcher = Fetcher::new(self.fetch_timeout, self.max_jwks_bytes).map_err(|_| {
             ConfigError::Invalid {
                 setting: "http client",
@@ -618,7 +749,9 @@ impl VerifierBuilder {
                     .replay
                     .unwrap_or_else(|| Arc::new(ReplayStore::default())),
                 chain_policy: self.chain_policy,
+                revocation,
                 external_url: self.external_url,
+                htu_from_host: self.htu_from_host,
                 trust_forwarded: self.trust_forwarded,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
                 stats,

@@ -48,6 +48,7 @@ async fn tokens_proofs_and_keys_never_appear_in_logs() {
     let dpop = DpopKey::generate_es256().unwrap();
     let v = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
         .external_url("https://api.example")
         .jwks_max_age(Duration::from_secs(1))
         .failure_backoff(Duration::from_millis(10))

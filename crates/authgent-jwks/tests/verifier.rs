@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authgent_core::dpop::{DpopKey, NonceIssuer, ProofId, ReplayGuard};
+use authgent_core::dpop::{DpopKey, NonceIssuer, ProofId, ReplayGuard, ReplayVerdict};
 use authgent_core::{AuthgentError, ChainPolicy, DelegationError, DpopError, TokenError};
 use authgent_jwks::{MultiIssuerVerifier, ReplayStore, Verifier};
 use authgent_testkit::TestIssuer;
@@ -21,7 +21,7 @@ fn parts(method: &str, path: &str, headers: &[(&str, &str)]) -> http::request::P
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verified_token_cache_hit_returns_the_same_identity() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder().issuer(issuer.issuer()).build().unwrap();
+    let v = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
     let token = issuer
         .token()
         .subject("user:alice")
@@ -35,6 +35,8 @@ async fn verified_token_cache_hit_returns_the_same_identity() {
     // Turned off: every request verifies.
     let off = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
         .token_cache_capacity(0)
         .build()
         .unwrap();
@@ -49,6 +51,8 @@ async fn expired_token_is_not_served_from_the_cache() {
     let issuer = TestIssuer::start().await.unwrap();
     let v = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
         .leeway(Duration::ZERO)
         .build()
         .unwrap();
@@ -66,7 +70,7 @@ async fn expired_token_is_not_served_from_the_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_token_is_rejected_when_its_key_leaves_the_jwks() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder().issuer(issuer.issuer()).build().unwrap();
+    let v = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
     let token = issuer.token().sign();
     v.verify_token(&token).await.unwrap();
     issuer.rotate_keys();
@@ -84,6 +88,7 @@ async fn dpop_bound_request_verifies_and_replayed_proof_is_rejected_even_on_cach
     let key = DpopKey::generate_es256().unwrap();
     let v = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
         .external_url("https://tools.example")
         .build()
         .unwrap();
@@ -157,6 +162,7 @@ async fn dpop_nonce_flow_through_the_verifier() {
     let key = DpopKey::generate_ed25519().unwrap();
     let v = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
         .external_url("https://tools.example")
         .dpop_nonces(NonceIssuer::generate().unwrap())
         .build()
@@ -204,6 +210,8 @@ async fn chain_policy_is_applied_on_every_request_including_cache_hits() {
     let issuer = TestIssuer::start().await.unwrap();
     let v = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
         .chain_policy(ChainPolicy::builder().max_depth(1).build())
         .build()
         .unwrap();
@@ -222,7 +230,7 @@ async fn chain_policy_is_applied_on_every_request_including_cache_hits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credentials_is_none_and_bad_requests_are_errors() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder().issuer(issuer.issuer()).build().unwrap();
+    let v = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
     assert!(v.verify(&parts("GET", "/", &[])).await.unwrap().is_none());
     let t = issuer.token().sign();
     let auth = format!("Bearer {t}");
@@ -240,6 +248,7 @@ async fn no_credentials_is_none_and_bad_requests_are_errors() {
     assert_eq!(err, AuthgentError::Token(TokenError::Expired));
     let wrong_aud = Verifier::builder()
         .issuer(issuer.issuer())
+        .external_url("https://tools.example")
         .audience("https://other")
         .build()
         .unwrap();
@@ -261,29 +270,35 @@ async fn request_uri_from_external_url_host_or_trusted_forwarded_headers() {
             ("x-forwarded-host", "api.example"),
         ],
     );
-    let plain = Verifier::builder().issuer(issuer.issuer()).build().unwrap();
+    let base = || Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer());
+    let plain = base().htu_from_host_header().build().unwrap();
     assert_eq!(plain.request_uri(&p), "http://svc:8080/a/b?x=1");
-    let trusting = Verifier::builder()
-        .issuer(issuer.issuer())
+    let trusting = base()
+        .htu_from_host_header()
         .trust_forwarded_headers(true)
         .build()
         .unwrap();
     assert_eq!(trusting.request_uri(&p), "https://api.example/a/b?x=1");
-    let external = Verifier::builder()
-        .issuer(issuer.issuer())
-        .external_url("https://tools.example/")
+    let external = base().external_url("https://tools.example/").build().unwrap();
+    assert_eq!(external.request_uri(&p), "https://tools.example/a/b?x=1");
+    // Forwarded headers are ignored unless Host is opted in: only the path, no origin.
+    let not_opted_in = base()
+        .dpop_mode(authgent_core::request::DpopMode::Disabled)
+        .trust_forwarded_headers(true)
         .build()
         .unwrap();
-    assert_eq!(external.request_uri(&p), "https://tools.example/a/b?x=1");
+    assert_eq!(not_opted_in.request_uri(&p), "/a/b?x=1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_configuration_fails_at_build() {
     assert!(Verifier::builder().build().is_err());
-    assert!(Verifier::builder().issuer("not a url").build().is_err());
+    assert!(Verifier::builder().issuer("not a url").audience("not a url").external_url("https://tools.example").build().is_err());
     assert!(
         Verifier::builder()
             .issuer("https://as.example")
+            .audience("https://as.example")
+            .external_url("https://tools.example")
             .jwks_uri("/relative")
             .build()
             .is_err()
@@ -291,6 +306,7 @@ async fn bad_configuration_fails_at_build() {
     assert!(
         Verifier::builder()
             .issuer("https://as.example")
+            .audience("https://as.example")
             .external_url("tools.example")
             .build()
             .is_err()
@@ -298,6 +314,8 @@ async fn bad_configuration_fails_at_build() {
     assert!(
         Verifier::builder()
             .issuer("https://as.example")
+            .audience("https://as.example")
+            .external_url("https://tools.example")
             .jwks_max_age(Duration::ZERO)
             .build()
             .is_err()
@@ -305,6 +323,8 @@ async fn bad_configuration_fails_at_build() {
     assert!(
         Verifier::builder()
             .issuer("https://as.example")
+            .audience("https://as.example")
+            .external_url("https://tools.example")
             .leeway(Duration::from_secs(3600))
             .build()
             .is_err()
@@ -315,6 +335,8 @@ async fn bad_configuration_fails_at_build() {
 fn background_refresh_needs_a_runtime() {
     let err = Verifier::builder()
         .issuer("https://as.example")
+        .audience("https://as.example")
+        .external_url("https://tools.example")
         .background_refresh(true)
         .build()
         .unwrap_err();
@@ -327,8 +349,8 @@ async fn multi_issuer_routes_by_iss_only_to_configured_issuers() {
     let b = TestIssuer::start().await.unwrap();
     let stranger = TestIssuer::start().await.unwrap();
     let multi = MultiIssuerVerifier::new([
-        Verifier::builder().issuer(a.issuer()).build().unwrap(),
-        Verifier::builder().issuer(b.issuer()).build().unwrap(),
+        Verifier::builder().issuer(a.issuer()).audience(a.issuer()).external_url("https://tools.example").build().unwrap(),
+        Verifier::builder().issuer(b.issuer()).audience(b.issuer()).external_url("https://tools.example").build().unwrap(),
     ]);
     assert_eq!(
         multi
@@ -378,11 +400,11 @@ async fn multi_issuer_routes_by_iss_only_to_configured_issuers() {
 async fn python_shaped_verify_token_with_a_process_wide_registry() {
     let issuer = TestIssuer::start().await.unwrap();
     let token = issuer.token().subject("user:alice").sign();
-    let id = authgent_jwks::verify_token(&token, issuer.issuer())
+    let id = authgent_jwks::verify_token(&token, issuer.issuer(), issuer.issuer())
         .await
         .unwrap();
     assert_eq!(id.subject(), "user:alice");
-    authgent_jwks::verify_token(&issuer.token().sign(), issuer.issuer())
+    authgent_jwks::verify_token(&issuer.token().sign(), issuer.issuer(), issuer.issuer())
         .await
         .unwrap();
     assert_eq!(
@@ -390,33 +412,41 @@ async fn python_shaped_verify_token_with_a_process_wide_registry() {
         1,
         "the registry's verifier kept its keys"
     );
-    let err = authgent_jwks::verify_token(&token, "not-a-url")
+    let err = authgent_jwks::verify_token(&token, "not-a-url", issuer.issuer())
         .await
         .unwrap_err();
     assert_eq!((err.status(), err.code()), (500, "server_error"));
 }
 
 #[test]
-fn replay_store_rejects_a_second_use_and_stays_bounded_under_a_million_ids() {
+fn replay_store_rejects_a_second_use_and_refuses_rather_than_forgets_under_a_million_ids() {
     let store = ReplayStore::new(10_000);
-    let until = SystemTime::now() + Duration::from_secs(60);
-    assert!(store.check_and_record(ProofId([1; 32]), until));
-    assert!(!store.check_and_record(ProofId([1; 32]), until));
+    let now = SystemTime::now();
+    let until = now + Duration::from_secs(60);
+    assert_eq!(store.check_and_record(ProofId([1; 32]), now, until), ReplayVerdict::Fresh);
+    assert_eq!(store.check_and_record(ProofId([1; 32]), now, until), ReplayVerdict::Replayed);
+    let mut fresh = 1;
     for i in 0u32..1_000_000 {
         let mut id = [0u8; 32];
         id[..4].copy_from_slice(&i.to_be_bytes());
-        id[4] = 0xAB;
-        store.check_and_record(ProofId(id), until);
+        id[16] = (i % 251) as u8;
+        match store.check_and_record(ProofId(id), now, until) {
+            ReplayVerdict::Fresh => fresh += 1,
+            ReplayVerdict::Unavailable { .. } => {}
+            other => panic!("{other:?}"),
+        }
     }
     let held = store.len();
-    assert!(held <= 10_000, "bounded: {held}");
-    assert!(held > 0);
+    assert!(held <= store.capacity(), "bounded: {held}");
+    assert_eq!(held, fresh, "every admitted id is still held");
+    assert_eq!(store.check_and_record(ProofId([1; 32]), now, until), ReplayVerdict::Replayed);
 }
 
 #[test]
 fn replay_store_is_atomic_under_concurrency() {
     let store = Arc::new(ReplayStore::default());
-    let until = SystemTime::now() + Duration::from_secs(60);
+    let now = SystemTime::now();
+    let until = now + Duration::from_secs(60);
     let winners: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
             .map(|_| {
@@ -426,7 +456,8 @@ fn replay_store_is_atomic_under_concurrency() {
                         .filter(|i| {
                             let mut id = [9u8; 32];
                             id[..4].copy_from_slice(&i.to_be_bytes());
-                            store.check_and_record(ProofId(id), until)
+                            id[16] = (*i % 16) as u8;
+                            store.check_and_record(ProofId(id), now, until) == ReplayVerdict::Fresh
                         })
                         .count()
                 })
@@ -457,6 +488,12 @@ async fn real_server_fixtures_verify_through_the_verifier() {
     let generated_at = f["generated_at"].as_u64().unwrap();
     let v = Verifier::builder()
         .issuer("http://127.0.0.1:8100")
+        // every audience the fixtures were issued for (any one matches)
+        .audience("http://127.0.0.1:8100")
+        .audience("https://api.example.com/mcp")
+        .audience("https://worker.example")
+        .audience("https://tool.example")
+        .audience("https://hop5.example")
         .jwks_uri(served.jwks_url())
         .external_url("https://resource.example.com")
         .clock(move || UNIX_EPOCH + Duration::from_secs(generated_at))

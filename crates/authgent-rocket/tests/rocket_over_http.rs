@@ -87,6 +87,7 @@ async fn launch(rocket: rocket::Rocket<rocket::Build>) -> String {
 async fn app(issuer: &TestIssuer) -> String {
     let verifier = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
         .external_url(PUBLIC)
         .build()
         .unwrap();

@@ -79,6 +79,7 @@ async fn setup(optional: bool) -> (TestIssuer, String) {
     let issuer = TestIssuer::start().await.unwrap();
     let verifier = Verifier::builder()
         .issuer(issuer.issuer())
+        .audience(issuer.issuer())
         .external_url("http://resource.test")
         .build()
         .unwrap();
@@ -202,7 +203,7 @@ async fn dpop_success_replay_and_bound_as_bearer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optional_mode_passes_anonymous_but_never_a_bad_token() {
     let issuer = TestIssuer::start().await.unwrap();
-    let verifier = Verifier::builder().issuer(issuer.issuer()).build().unwrap();
+    let verifier = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
     let url = serve(
         AgentAuthLayer::builder(verifier)
             .optional()
@@ -259,7 +260,7 @@ async fn cold_jwks_outage_is_503_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_body_hook_and_verbose_errors() {
     let issuer = TestIssuer::start().await.unwrap();
-    let verifier = Verifier::builder().issuer(issuer.issuer()).build().unwrap();
+    let verifier = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
     let layer = AgentAuthLayer::builder(verifier)
         .verbose_errors(true)
         .error_body(|e| {

@@ -70,6 +70,8 @@ pub async fn agent(auth: &AgentAuthClient, scopes: &[&str]) -> RegisteredAgent {
 pub fn verifier(issuer: &str) -> Verifier {
     Verifier::builder()
         .issuer(issuer)
+        .audience(issuer)
+        .external_url("https://tools.example")
         .build()
         .expect("verifier")
 }
@@ -88,6 +90,7 @@ pub async fn default_resource_server() -> String {
     resource_server(|base| {
         Verifier::builder()
             .issuer(default_url())
+            .audience(default_url())
             .external_url(base)
             .build()
             .expect("verifier")

@@ -6,10 +6,10 @@ mod nonce;
 mod verify;
 
 pub use key::DpopKey;
-pub use nonce::NonceIssuer;
+pub use nonce::{MIN_NONCE_KEY_BYTES, NonceIssuer};
 pub use verify::{
     DEFAULT_IAT_WINDOW, DEFAULT_MAX_JTI_BYTES, DpopRequest, DpopVerifier, DpopVerifierBuilder,
-    ProofId, ReplayGuard, VerifiedProof,
+    ProofId, ReplayGuard, ReplayVerdict, VerifiedProof,
 };
 
 /// The `ath` value for an access token: base64url(SHA-256(token)) (RFC 9449 §4.2).

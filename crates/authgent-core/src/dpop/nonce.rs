@@ -3,9 +3,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::sign::Signer;
+use openssl::sha::Sha256;
 
 use crate::error::ConfigError;
 use crate::time::unix_seconds;
@@ -14,12 +12,17 @@ const SALT_LEN: usize = 8;
 const TAG_LEN: usize = 16;
 const RAW_LEN: usize = 8 + SALT_LEN + TAG_LEN;
 const DOMAIN: &[u8] = b"authgent-dpop-nonce-v1";
+/// Shortest nonce key accepted (current and previous alike): 256 bits.
+pub const MIN_NONCE_KEY_BYTES: usize = 32;
 
 /// Issues and checks server nonces without storing them.
 ///
 /// A nonce is `base64url(bucket ‖ salt ‖ HMAC-SHA256(key, bucket ‖ salt)[..16])`; it is valid
 /// in its time bucket and the next one, so its lifetime is one to two periods. Keys rotate by
-/// adding the new key first and keeping the old one as a previous key for one period.
+/// adding the new key first and keeping the old one as a previous key for one period. Every
+/// key is at least [`MIN_NONCE_KEY_BYTES`], checked when it is added; the MAC cannot fail at
+/// request time (its key schedule is computed once, here), so no nonce is ever checked against
+/// a default tag.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -33,7 +36,7 @@ const DOMAIN: &[u8] = b"authgent-dpop-nonce-v1";
 /// ```
 #[derive(Clone)]
 pub struct NonceIssuer {
-    keys: Vec<Vec<u8>>,
+    keys: Vec<HmacKey>,
     period: u64,
 }
 
@@ -52,7 +55,7 @@ impl NonceIssuer {
 
     /// A nonce issuer with a fresh random 256-bit key.
     pub fn generate() -> Result<Self, ConfigError> {
-        let mut key = vec![0u8; 32];
+        let mut key = vec![0u8; MIN_NONCE_KEY_BYTES];
         openssl::rand::rand_bytes(&mut key).map_err(|_| ConfigError::Invalid {
             setting: "nonce key",
             reason: "no system randomness",
@@ -61,24 +64,18 @@ impl NonceIssuer {
     }
 
     /// A nonce issuer with `key` (at least 32 bytes), e.g. shared by several instances.
-    pub fn with_key(key: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
-        let key = key.into();
-        if key.len() < 32 {
-            return Err(ConfigError::Invalid {
-                setting: "nonce key",
-                reason: "use at least 32 bytes",
-            });
-        }
+    pub fn with_key(key: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         Ok(NonceIssuer {
-            keys: vec![key],
+            keys: vec![HmacKey::new(key.as_ref())?],
             period: Self::DEFAULT_PERIOD.as_secs(),
         })
     }
 
-    /// Also accept nonces made with `key` (the key before a rotation).
-    pub fn with_previous_key(mut self, key: impl Into<Vec<u8>>) -> Self {
-        self.keys.push(key.into());
-        self
+    /// Also accept nonces made with `key` (the key before a rotation; at least 32 bytes like
+    /// the current one: an empty or short key is refused here, not at request time).
+    pub fn with_previous_key(mut self, key: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        self.keys.push(HmacKey::new(key.as_ref())?);
+        Ok(self)
     }
 
     /// The bucket period (default 60 s; at least 1 s).
@@ -86,6 +83,13 @@ impl NonceIssuer {
     pub fn period(mut self, period: Duration) -> Self {
         self.period = period.as_secs().max(1);
         self
+    }
+
+    /// How long the nonce issued at `now` stays in its first bucket: when it is short, a
+    /// server sends a fresh `DPoP-Nonce` ahead of the roll (RFC 9449 §8.2).
+    pub fn remaining_in_bucket(&self, now: SystemTime) -> Duration {
+        let now = u64::try_from(unix_seconds(now)).unwrap_or(0);
+        Duration::from_secs(self.period - now % self.period)
     }
 
     /// A fresh, unpredictable nonce for `now`.
@@ -97,7 +101,8 @@ impl NonceIssuer {
         let mut raw = Vec::with_capacity(RAW_LEN);
         raw.extend_from_slice(&bucket.to_be_bytes());
         raw.extend_from_slice(&salt);
-        raw.extend_from_slice(&tag(&self.keys[0], &raw));
+        let tag = self.keys[0].tag(&raw);
+        raw.extend_from_slice(&tag);
         crate::b64::encode(raw)
     }
 
@@ -123,7 +128,7 @@ impl NonceIssuer {
         }
         self.keys
             .iter()
-            .any(|k| openssl::memcmp::eq(&tag(k, message), given))
+            .any(|k| openssl::memcmp::eq(&k.tag(message), given))
     }
 
     fn bucket(&self, now: SystemTime) -> u64 {
@@ -131,20 +136,60 @@ impl NonceIssuer {
     }
 }
 
-fn tag(key: &[u8], message: &[u8]) -> [u8; TAG_LEN] {
-    let mut out = [0u8; TAG_LEN];
-    let mac = PKey::hmac(key)
-        .and_then(|pkey| {
-            let mut signer = Signer::new(MessageDigest::sha256(), &pkey)?;
-            signer.update(DOMAIN)?;
-            signer.update(message)?;
-            signer.sign_to_vec()
-        })
-        .unwrap_or_default();
-    if mac.len() >= TAG_LEN {
-        out.copy_from_slice(&mac[..TAG_LEN]);
+/// HMAC-SHA256 (RFC 2104) with its key schedule computed once: the inner and outer hash
+/// states after the padded key. OpenSSL's SHA-256 here cannot fail, so neither can the tag.
+#[derive(Clone)]
+struct HmacKey {
+    inner: Sha256,
+    outer: Sha256,
+}
+
+impl HmacKey {
+    const BLOCK: usize = 64;
+
+    fn new(key: &[u8]) -> Result<Self, ConfigError> {
+        if key.len() < MIN_NONCE_KEY_BYTES {
+            return Err(ConfigError::Invalid {
+                setting: "nonce key",
+                reason: "use at least 32 bytes",
+            });
+        }
+        Ok(Self::schedule(key))
     }
-    out
+
+    fn schedule(key: &[u8]) -> Self {
+        let mut block = [0u8; Self::BLOCK];
+        if key.len() > Self::BLOCK {
+            block[..32].copy_from_slice(&openssl::sha::sha256(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let pad = |byte: u8| {
+            let mut h = Sha256::new();
+            h.update(&block.map(|b| b ^ byte));
+            h
+        };
+        HmacKey {
+            inner: pad(0x36),
+            outer: pad(0x5c),
+        }
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut inner = self.inner.clone();
+        for part in parts {
+            inner.update(part);
+        }
+        let mut outer = self.outer.clone();
+        outer.update(&inner.finish());
+        outer.finish()
+    }
+
+    fn tag(&self, message: &[u8]) -> [u8; TAG_LEN] {
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(&self.mac(&[DOMAIN, message])[..TAG_LEN]);
+        out
+    }
 }
 
 #[cfg(test)]
@@ -164,7 +209,8 @@ mod tests {
         assert!(!other.is_valid(&a, t));
         let rotated = NonceIssuer::with_key([2u8; 32])
             .unwrap()
-            .with_previous_key([1u8; 32]);
+            .with_previous_key([1u8; 32])
+            .unwrap();
         assert!(rotated.is_valid(&a, t));
         let mut tampered = crate::b64::decode(&a).unwrap();
         tampered[10] ^= 1;
@@ -172,6 +218,56 @@ mod tests {
         assert!(!old.is_valid("", t));
         assert!(!old.is_valid("!!!", t));
         assert!(NonceIssuer::with_key([0u8; 8]).is_err());
+        assert_eq!(
+            old.remaining_in_bucket(t + Duration::from_secs(1)),
+            Duration::from_secs(59 - 1_800_000_000 % 60)
+        );
         assert!(!format!("{old:?}").contains('1'.to_string().repeat(3).as_str()));
+    }
+
+    /// Issue 9 finding 9: an empty (or short) previous key was accepted and, with a MAC that
+    /// failed to a default value, let an all-zero tag through.
+    #[test]
+    fn nonce_previous_key_too_short_is_refused() {
+        let current = NonceIssuer::with_key([2u8; 32]).unwrap();
+        assert!(current.clone().with_previous_key([]).is_err());
+        assert!(current.clone().with_previous_key([1u8; 31]).is_err());
+        let t = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut forged = (t.duration_since(UNIX_EPOCH).unwrap().as_secs() / 60)
+            .to_be_bytes()
+            .to_vec();
+        forged.extend_from_slice(&[0u8; SALT_LEN + TAG_LEN]);
+        assert!(!current.is_valid(&crate::b64::encode(forged), t));
+    }
+
+    /// RFC 4231 test cases 1, 2 and 6: the HMAC construction is HMAC-SHA256.
+    #[test]
+    fn hmac_sha256_rfc4231() {
+        let hex = |s: &str| {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect::<Vec<u8>>()
+        };
+        let cases: [(&[u8], &[u8], &str); 3] = [
+            (
+                &[0x0b; 20],
+                b"Hi There",
+                "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+            ),
+            (
+                b"Jefe",
+                b"what do ya want for nothing?",
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            ),
+            (
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First",
+                "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+            ),
+        ];
+        for (key, data, expected) in cases {
+            assert_eq!(HmacKey::schedule(key).mac(&[data]).to_vec(), hex(expected));
+        }
     }
 }

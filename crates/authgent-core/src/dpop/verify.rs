@@ -25,28 +25,28 @@ const MAX_PROOF_BYTES: usize = 8 * 1024;
 const PROOF_KEY_CACHE_CAPACITY: usize = 1024;
 
 /// Prepared proof keys by SHA-256 of their header `jwk` (all members, so `alg`, `use` and
-/// `key_ops` are part of the identity). Bounded: cleared when full. The lock is only held for
-/// a lookup or an insert, never while verifying.
+/// `key_ops` are part of the identity). Bounded: cleared when full. A key is inserted only
+/// after a signature made with it verified, so junk keys cannot churn the cache. The lock is
+/// only held for a lookup or an insert, never while verifying.
 #[derive(Default)]
 struct ProofKeyCache(Mutex<HashMap<[u8; 32], Arc<VerificationKey>>>);
 
 impl ProofKeyCache {
-    fn get_or_prepare(
-        &self,
-        jwk: &serde_json::Map<String, Value>,
-    ) -> Result<Arc<VerificationKey>, KeyError> {
-        let id = openssl::sha::sha256(Value::Object(jwk.clone()).to_string().as_bytes());
-        if let Some(key) = self.0.lock().ok().and_then(|m| m.get(&id).cloned()) {
-            return Ok(key);
-        }
-        let key = Arc::new(VerificationKey::from_jwk(jwk)?);
+    fn id(jwk: &serde_json::Map<String, Value>) -> [u8; 32] {
+        openssl::sha::sha256(Value::Object(jwk.clone()).to_string().as_bytes())
+    }
+
+    fn get(&self, id: &[u8; 32]) -> Option<Arc<VerificationKey>> {
+        self.0.lock().ok().and_then(|m| m.get(id).cloned())
+    }
+
+    fn insert(&self, id: [u8; 32], key: &Arc<VerificationKey>) {
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= PROOF_KEY_CACHE_CAPACITY {
                 map.clear();
             }
-            map.insert(id, Arc::clone(&key));
+            map.insert(id, Arc::clone(key));
         }
-        Ok(key)
     }
 }
 
@@ -55,23 +55,54 @@ impl ProofKeyCache {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProofId(pub [u8; 32]);
 
+/// What a [`ReplayGuard`] says about a proof id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplayVerdict {
+    /// First use: the id is now recorded.
+    Fresh,
+    /// The id was recorded before: the proof is a replay.
+    Replayed,
+    /// The id could not be recorded (store full, unreachable, too slow). The proof is refused
+    /// with `503` and `Retry-After`: a guard that cannot record must never admit.
+    Unavailable {
+        /// When the store expects to accept ids again.
+        retry_after: Duration,
+    },
+}
+
 /// Remembers proof ids for as long as their proofs could be accepted (RFC 9449 §11.1).
 ///
-/// Implementations must be bounded; `authgent-jwks` has one backed by moka.
+/// Contract (CONFORMANCE 16): every id recorded stays recorded until its `expires_at`; an
+/// implementation that cannot record an id answers [`ReplayVerdict::Unavailable`], never
+/// [`ReplayVerdict::Fresh`] — so a cache whose admission policy may drop new entries (TinyLFU,
+/// LRU under pressure) is not a replay guard. `authgent-jwks` has an exact in-memory one.
 pub trait ReplayGuard {
-    /// Records `id` until `expires_at`. Returns `true` the first time, `false` for a replay.
-    fn check_and_record(&self, id: ProofId, expires_at: SystemTime) -> bool;
+    /// Records `id` until `expires_at` (both on the verifier's clock, `now` being its current
+    /// time). [`ReplayVerdict::Fresh`] the first time, [`ReplayVerdict::Replayed`] after.
+    fn check_and_record(&self, id: ProofId, now: SystemTime, expires_at: SystemTime)
+    -> ReplayVerdict;
 }
 
 impl<T: ReplayGuard + ?Sized> ReplayGuard for &T {
-    fn check_and_record(&self, id: ProofId, expires_at: SystemTime) -> bool {
-        (**self).check_and_record(id, expires_at)
+    fn check_and_record(
+        &self,
+        id: ProofId,
+        now: SystemTime,
+        expires_at: SystemTime,
+    ) -> ReplayVerdict {
+        (**self).check_and_record(id, now, expires_at)
     }
 }
 
 impl<T: ReplayGuard + ?Sized> ReplayGuard for std::sync::Arc<T> {
-    fn check_and_record(&self, id: ProofId, expires_at: SystemTime) -> bool {
-        (**self).check_and_record(id, expires_at)
+    fn check_and_record(
+        &self,
+        id: ProofId,
+        now: SystemTime,
+        expires_at: SystemTime,
+    ) -> ReplayVerdict {
+        (**self).check_and_record(id, now, expires_at)
     }
 }
 
@@ -137,11 +168,11 @@ pub struct VerifiedProof {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use authgent_core::dpop::{DpopKey, DpopRequest, DpopVerifier, ProofId, ReplayGuard};
+/// use authgent_core::dpop::{DpopKey, DpopRequest, DpopVerifier, ProofId, ReplayGuard, ReplayVerdict};
 /// # struct NoReplay(std::sync::Mutex<std::collections::HashSet<ProofId>>);
 /// # impl ReplayGuard for NoReplay {
-/// #     fn check_and_record(&self, id: ProofId, _: std::time::SystemTime) -> bool {
-/// #         self.0.lock().unwrap().insert(id)
+/// #     fn check_and_record(&self, id: ProofId, _: std::time::SystemTime, _: std::time::SystemTime) -> ReplayVerdict {
+/// #         if self.0.lock().unwrap().insert(id) { ReplayVerdict::Fresh } else { ReplayVerdict::Replayed }
 /// #     }
 /// # }
 /// # let replay = NoReplay(Default::default());
@@ -235,17 +266,39 @@ impl DpopVerifier {
         if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
             return Err(DpopError::PrivateKeyInJwk);
         }
-        let key = self.keys.get_or_prepare(jwk).map_err(|e| match e {
-            KeyError::PrivateMaterial | KeyError::Symmetric => DpopError::PrivateKeyInJwk,
-            KeyError::RsaKeySize => DpopError::InvalidJwk("RSA key is too small or too large"),
-            _ => DpopError::InvalidJwk("not a usable public signing key"),
-        })?;
+        // §7.1, CONFORMANCE 17: the key must be the token's, compared before any key is built
+        // or signature checked, so a foreign key costs a hash, not a public-key operation.
+        let jkt = crate::thumbprint::jwk_thumbprint(jwk)
+            .map_err(|_| DpopError::InvalidJwk("not a usable public signing key"))?;
+        if let Some(expected) = request.expected_jkt
+            && !constant_time_eq(jkt.as_bytes(), expected.as_bytes())
+        {
+            return Err(DpopError::KeyMismatch);
+        }
+        let key_id = ProofKeyCache::id(jwk);
+        let (key, cached) = match self.keys.get(&key_id) {
+            Some(key) => (key, true),
+            None => {
+                let key = VerificationKey::from_jwk(jwk).map_err(|e| match e {
+                    KeyError::PrivateMaterial | KeyError::Symmetric => DpopError::PrivateKeyInJwk,
+                    KeyError::RsaKeySize => {
+                        DpopError::InvalidJwk("RSA key is too small or too large")
+                    }
+                    KeyError::RsaExponent => DpopError::InvalidJwk("RSA exponent out of bounds"),
+                    _ => DpopError::InvalidJwk("not a usable public signing key"),
+                })?;
+                (Arc::new(key), false)
+            }
+        };
         // §4.3 (6): signature with the header key.
         key.verify(alg, jws.signing_input.as_bytes(), &jws.signature)
             .map_err(|e| match e {
                 TokenError::KeyAlgorithmMismatch => DpopError::InvalidJwk("key does not fit alg"),
                 _ => DpopError::InvalidSignature,
             })?;
+        if !cached {
+            self.keys.insert(key_id, &key);
+        }
         let claims = crate::json::parse_object(&jws.payload)
             .map_err(|_| DpopError::Malformed("payload is not a JSON object"))?;
         let string = |name: &'static str| match claims.get(name) {
@@ -297,23 +350,22 @@ impl DpopVerifier {
                 return Err(DpopError::AthMismatch);
             }
         }
-        if let Some(jkt) = request.expected_jkt
-            && key.thumbprint() != jkt
-        {
-            return Err(DpopError::KeyMismatch);
-        }
         // §11.1: replay, recorded for as long as the iat check would still pass.
-        let mut input = Vec::with_capacity(key.thumbprint().len() + 1 + jti.len());
-        input.extend_from_slice(key.thumbprint().as_bytes());
+        let mut input = Vec::with_capacity(jkt.len() + 1 + jti.len());
+        input.extend_from_slice(jkt.as_bytes());
         input.push(b'.');
         input.extend_from_slice(jti.as_bytes());
         let id = ProofId(openssl::sha::sha256(&input));
         let expires_at = from_unix_seconds(iat.saturating_add(window).saturating_add(1));
-        if !replay.check_and_record(id, expires_at) {
-            return Err(DpopError::Replayed);
+        match replay.check_and_record(id, now, expires_at) {
+            ReplayVerdict::Fresh => {}
+            ReplayVerdict::Replayed => return Err(DpopError::Replayed),
+            ReplayVerdict::Unavailable { retry_after } => {
+                return Err(DpopError::ReplayCheckUnavailable { retry_after });
+            }
         }
         Ok(VerifiedProof {
-            jkt: key.thumbprint().to_owned(),
+            jkt,
             jti: jti.to_owned(),
             issued_at: from_unix_seconds(iat),
         })

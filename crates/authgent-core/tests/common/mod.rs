@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authgent_core::dpop::{ProofId, ReplayGuard};
+use authgent_core::dpop::{ProofId, ReplayGuard, ReplayVerdict};
 use authgent_core::{Algorithm, KeySet, SigningKey, TokenValidator};
 use serde_json::{Map, Value, json};
 
@@ -80,13 +80,13 @@ pub fn validator() -> TokenValidator {
 pub struct MemoryReplay(Mutex<HashMap<ProofId, SystemTime>>);
 
 impl ReplayGuard for MemoryReplay {
-    fn check_and_record(&self, id: ProofId, expires_at: SystemTime) -> bool {
+    fn check_and_record(&self, id: ProofId, _: SystemTime, expires_at: SystemTime) -> ReplayVerdict {
         let mut seen = self.0.lock().unwrap();
         if seen.contains_key(&id) {
-            return false;
+            return ReplayVerdict::Replayed;
         }
         seen.insert(id, expires_at);
-        true
+        ReplayVerdict::Fresh
     }
 }
 
