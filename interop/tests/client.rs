@@ -326,7 +326,7 @@ async fn interop_dpop_bound_tokens_with_rust_proofs_and_a_resource_server_nonce(
     assert_eq!(stolen.status(), 401);
 
     // McpAuthProvider takes the proof.
-    let mcp = authgent_client::McpAuthProvider::new(default_url()).unwrap();
+    let mcp = authgent_client::McpAuthProvider::new(default_url(), default_url()).unwrap(); // tokens requested without a resource carry aud = the server URL
     let url = "https://mcp.example/tools/call";
     let proof = key
         .proof(

@@ -49,7 +49,7 @@ async fn interop_python_sdk_accepts_rust_made_dpop_proofs() {
         .get_token(&a.credentials(), Some("read"), None)
         .await
         .unwrap();
-    let mcp = McpAuthProvider::new(default_url()).unwrap();
+    let mcp = McpAuthProvider::new(default_url(), default_url()).unwrap(); // tokens requested without a resource carry aud = the server URL
     let uri = "https://tools.example/search";
     let proof = |k: &DpopKey, method: &str| {
         k.proof(
@@ -113,7 +113,7 @@ async fn interop_rust_accepts_python_made_dpop_proofs() {
         answer["proof"].as_str().unwrap(),
         answer["jkt"].as_str().unwrap(),
     );
-    let mcp = McpAuthProvider::new(default_url()).unwrap();
+    let mcp = McpAuthProvider::new(default_url(), default_url()).unwrap(); // tokens requested without a resource carry aud = the server URL
     let identity = mcp
         .verify_dpop(token, proof, "POST", uri)
         .await

@@ -23,7 +23,12 @@ async fn interop_client_credentials_token_verifies_with_discovered_keys() {
     let access = server
         .client_credentials(&agent, "search:execute read")
         .await;
-    let v = Verifier::builder().issuer(&server.url).audience(&server.url).external_url("https://tools.example").build().unwrap();
+    let v = Verifier::builder()
+        .issuer(&server.url)
+        .audience(&server.url)
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let id = v.verify_token(&access).await.unwrap();
     assert_eq!(id.subject(), agent.subject());
     assert_eq!(id.scopes(), ["search:execute", "read"]);
@@ -161,7 +166,12 @@ async fn interop_require_dpop_server_nonce_flow() {
     let r = server.token_request(&agent, &grant, Some(&retry)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["token_type"], "DPoP");
-    let v = Verifier::builder().issuer(&server.url).audience(&server.url).external_url("https://tools.example").build().unwrap();
+    let v = Verifier::builder()
+        .issuer(&server.url)
+        .audience(&server.url)
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let access = r.body["access_token"].as_str().unwrap();
     let proof = key
         .proof(
@@ -188,7 +198,12 @@ async fn interop_require_dpop_server_nonce_flow() {
 async fn interop_key_rotation_picked_up_by_the_verifier() {
     let server = RealServer::default_instance();
     let agent = server.register(&["read"]).await;
-    let v = Verifier::builder().issuer(&server.url).audience(&server.url).external_url("https://tools.example").build().unwrap();
+    let v = Verifier::builder()
+        .issuer(&server.url)
+        .audience(&server.url)
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let before = server.client_credentials(&agent, "read").await;
     v.verify_token(&before).await.unwrap();
     let kids_before = v.key_info().unwrap().kids;
@@ -226,7 +241,12 @@ async fn interop_human_rooted_chain_from_an_id_token_exchange() {
         .exchange(&tool, &hop1, "https://tool.example", "read")
         .await;
     assert_eq!(hop2.status, 200, "{}", hop2.body);
-    let v = Verifier::builder().issuer(&server.url).audience(&server.url).external_url("https://tools.example").build().unwrap();
+    let v = Verifier::builder()
+        .issuer(&server.url)
+        .audience(&server.url)
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let id = v
         .verify_token(hop2.body["access_token"].as_str().unwrap())
         .await

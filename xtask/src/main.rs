@@ -8,8 +8,10 @@
 //!
 //! Adding a step is one line in [`test_steps`].
 
+mod fuzz;
 mod interop;
 mod proxy;
+mod supply_chain;
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -115,6 +117,10 @@ fn test_steps() -> Vec<Step> {
             "authgent-core has no I/O dependencies",
             core_has_no_io_dependencies,
         ),
+        check(
+            "supply chain (cargo deny: advisories, licenses, bans, sources)",
+            supply_chain::cargo_deny_check,
+        ),
     ];
     // Broken intra-doc links and other rustdoc warnings fail the build.
     steps.push(cargo_with("docs", DOCS, &[("RUSTDOCFLAGS", "-D warnings")]));
@@ -126,6 +132,7 @@ fn test_steps() -> Vec<Step> {
         steps.push(cargo("tests", CARGO_TEST));
         steps.push(cargo("interop tests", CARGO_TEST_INTEROP));
     }
+    steps.push(check("fuzz smoke (5 s per target)", fuzz::smoke));
     steps
 }
 
@@ -311,15 +318,49 @@ tasks:
   test   format check, clippy -D warnings, dependency rules, the whole test suite with the
          real authgent-server started for the interop tests (what CI runs)
   ci     same as test
+  fuzz [--seconds N] [target…]
+         run the cargo-fuzz targets (default: all, 600 s each; nightly toolchain)
+  deny   cargo deny check against the RustSec snapshot in ../shared/advisory-db
   serve  start the interop servers and keep them up until standard input closes; writes
          target/authgent-interop/env.sh to source before `cargo test` of interop tests
   fmt    format the workspace";
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("==> xtask: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("test" | "ci") => with_servers(|| run(&test_steps())),
         Some("serve") => with_servers(serve),
         Some("fmt") => run(&[cargo("format", &["fmt", "--all"])]),
+        Some("deny") => report(supply_chain::cargo_deny_check()),
+        Some("fuzz") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            let mut seconds = 600;
+            let mut targets = Vec::new();
+            let mut it = args.iter();
+            while let Some(a) = it.next() {
+                if a == "--seconds" {
+                    match it.next().and_then(|s| s.parse().ok()) {
+                        Some(n) => seconds = n,
+                        None => return report(Err("--seconds takes a number".into())),
+                    }
+                } else {
+                    targets.push(a.as_str());
+                }
+            }
+            if targets.is_empty() {
+                targets = fuzz::TARGETS.to_vec();
+            }
+            report(fuzz::run(&targets, seconds))
+        }
         _ => {
             eprintln!("{USAGE}");
             ExitCode::FAILURE

@@ -14,6 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let issuer = std::env::var("AUTHGENT_ISSUER").map_err(|_| "set AUTHGENT_ISSUER")?;
     let verifier = authgent_jwks::Verifier::builder()
         .issuer(issuer)
+        .audience("http://127.0.0.1:3000")
         .external_url("http://127.0.0.1:3000")
         .build()?;
     let auth = AgentAuth::builder(verifier).build();

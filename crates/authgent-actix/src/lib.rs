@@ -18,6 +18,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let verifier = authgent_jwks::Verifier::builder()
 //!     .issuer("http://127.0.0.1:8000")
+//!     .audience("https://tools.example.com")
 //!     .external_url("https://tools.example.com")
 //!     .build()?;
 //! let auth = AgentAuth::builder(verifier).build();

@@ -23,6 +23,7 @@
 //! # fn app() -> Result<Router, Box<dyn std::error::Error>> {
 //! let verifier = Verifier::builder()
 //!     .issuer("http://127.0.0.1:8000")
+//!     .audience("https://tools.example.com")
 //!     .external_url("https://tools.example.com")
 //!     .build()?;
 //! let auth = AgentAuthLayer::builder(verifier).optional().build();

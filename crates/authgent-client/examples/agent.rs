@@ -53,7 +53,7 @@ pub async fn run(server: &str) -> Result<Vec<String>, Box<dyn std::error::Error>
                 .scope("read"),
         )
         .await?;
-    let tools = McpAuthProvider::with_audience(server, "https://tools.example")?;
+    let tools = McpAuthProvider::new(server, "https://tools.example")?;
     let url = "https://tools.example/search";
     let key = auth.dpop_key().ok_or("no DPoP key")?;
     let proof = key.proof(

@@ -43,7 +43,7 @@ pub use error::{ClientError, ServerError};
 pub use mcp::McpAuthProvider;
 pub use secret::{ClientCredentials, Secret};
 pub use stepup::{ScopeChallenge, ScopeChallengeHandler, StepUpOutcome};
-pub use token_manager::{TokenKey, TokenManager, TokenManagerBuilder};
+pub use token_manager::{MAX_CACHED_LIFETIME, TokenKey, TokenManager, TokenManagerBuilder};
 pub use types::{
     AgentRegistration, ClientRegistration, Confirmation, ExchangeCheck, ExchangeRequest,
     Introspection, RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, StepUpStatus,

@@ -15,8 +15,8 @@ use authgent_jwks::Verifier;
 /// ```no_run
 /// use authgent_client::McpAuthProvider;
 /// # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
-/// let auth = McpAuthProvider::new("http://127.0.0.1:8000")?;
-/// let identity = auth.verify(token).await?;
+/// let auth = McpAuthProvider::new("http://127.0.0.1:8000", "https://mcp.example/mcp")?;
+/// let identity = auth.verify(token).await?; // only tokens issued for https://mcp.example/mcp
 /// println!("{} via {:?}", identity.subject(), identity.delegation_chain().current_actor());
 /// assert!(auth.metadata_url().ends_with("/.well-known/oauth-authorization-server"));
 /// # Ok(()) }
@@ -27,22 +27,29 @@ pub struct McpAuthProvider {
 }
 
 impl McpAuthProvider {
-    /// A provider for tokens from the server at `server_url` (= their `iss`).
-    pub fn new(server_url: impl Into<String>) -> Result<Self, ConfigError> {
-        Ok(Self::from_verifier(
-            Verifier::builder().issuer(server_url).build()?,
-        ))
-    }
-
-    /// A provider that also requires `aud` to contain `audience`.
-    pub fn with_audience(
+    /// A provider for tokens from the server at `server_url` (= their `iss`), for the MCP
+    /// server whose endpoint URL is `resource` (e.g. `https://mcp.example/mcp`): tokens must be
+    /// issued for that resource (`aud`, MCP authorization), and DPoP proofs must name a URL on
+    /// its origin. To accept other audiences, configure a [`Verifier`] and use
+    /// [`from_verifier`](Self::from_verifier).
+    pub fn new(
         server_url: impl Into<String>,
-        audience: impl Into<String>,
+        resource: impl Into<String>,
     ) -> Result<Self, ConfigError> {
+        let resource = resource.into();
+        let origin = url::Url::parse(&resource)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            .map(|u| u.origin().ascii_serialization())
+            .ok_or(ConfigError::Invalid {
+                setting: "resource",
+                reason: "the MCP endpoint's absolute http(s) URL",
+            })?;
         Ok(Self::from_verifier(
             Verifier::builder()
                 .issuer(server_url)
-                .audience(audience)
+                .audience(resource)
+                .external_url(origin)
                 .build()?,
         ))
     }
@@ -101,7 +108,7 @@ impl McpAuthProvider {
     /// authorization server; add scopes and DPoP algorithms, then `build()`.
     ///
     /// ```
-    /// let auth = authgent_client::McpAuthProvider::new("http://127.0.0.1:8000")?;
+    /// let auth = authgent_client::McpAuthProvider::new("http://127.0.0.1:8000", "https://mcp.example")?;
     /// let doc = auth
     ///     .resource_metadata("https://mcp.example")
     ///     .scopes_supported(["tools:execute"])

@@ -12,6 +12,9 @@ use crate::error::{ClientError, challenge_param};
 use crate::types::{ExchangeRequest, TokenResponse};
 use crate::{AgentAuthClient, ClientCredentials};
 
+/// Longest a token is reused, whatever `expires_in` the server sent.
+pub const MAX_CACHED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// Which token a [`TokenManager`] holds: the agent's own (client credentials) for a scope and
 /// RFC 8707 resource, or its default token exchanged (RFC 8693) for an audience and scope.
 ///
@@ -203,8 +206,16 @@ impl TokenManager {
         }
         let token = Arc::new(self.fetch(key).await?);
         // Without expires_in the lifetime is unknown: use the token once, never cache it.
-        let lifetime = token.expires_in.map_or(Duration::ZERO, Duration::from_secs);
-        let renew_at = Instant::now() + lifetime.saturating_sub(self.inner.buffer);
+        // Capped at a day and added with checked arithmetic: a hostile `expires_in` (1e19)
+        // must neither panic nor pin a token forever (CONFORMANCE 30).
+        let lifetime = token
+            .expires_in
+            .map_or(Duration::ZERO, Duration::from_secs)
+            .min(MAX_CACHED_LIFETIME);
+        let now = Instant::now();
+        let renew_at = now
+            .checked_add(lifetime.saturating_sub(self.inner.buffer))
+            .unwrap_or(now);
         if let Ok(mut current) = slot.current.lock() {
             *current = Some(Cached {
                 token: Arc::clone(&token),

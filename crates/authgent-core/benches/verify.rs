@@ -6,7 +6,9 @@
 use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authgent_core::dpop::{DpopKey, DpopRequest, DpopVerifier, ProofId, ReplayGuard, ReplayVerdict};
+use authgent_core::dpop::{
+    DpopKey, DpopRequest, DpopVerifier, ProofId, ReplayGuard, ReplayVerdict,
+};
 use authgent_core::request::{RequestParts, RequestVerifier};
 use authgent_core::{Algorithm, ChainPolicy, KeySet, SigningKey, TokenValidator};
 use criterion::{Criterion, criterion_group, criterion_main};

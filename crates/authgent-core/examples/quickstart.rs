@@ -28,7 +28,9 @@ impl ReplayGuard for SeenProofs {
             Ok(true) => ReplayVerdict::Fresh,
             Ok(false) => ReplayVerdict::Replayed,
             // A guard that cannot record refuses; it never admits.
-            Err(_) => ReplayVerdict::Unavailable { retry_after: Duration::from_secs(1) },
+            Err(_) => ReplayVerdict::Unavailable {
+                retry_after: Duration::from_secs(1),
+            },
         }
     }
 }

@@ -274,11 +274,17 @@ pub(crate) fn numeric_date(
         None => Ok(None),
         Some(Value::Number(n)) => {
             if let Some(i) = n.as_i64() {
+                // Before 1970 is no time a token of this century was issued or expires.
+                if i < 0 {
+                    return Err(invalid(name, "must be a NumericDate within range"));
+                }
                 Ok(Some(i))
             } else {
                 match n.as_f64() {
                     // f64 → i64 `as` saturates; the range check keeps the value meaningful.
-                    Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(Some(f.floor() as i64)),
+                    Some(f) if f.is_finite() && (0.0..1e15).contains(&f) => {
+                        Ok(Some(f.floor() as i64))
+                    }
                     _ => Err(invalid(name, "must be a NumericDate within range")),
                 }
             }

@@ -85,7 +85,9 @@ pub enum TokenError {
     DpopDisabled,
     /// `cnf` names a confirmation method this library cannot check (`x5t#S256`, `jwk`, …):
     /// such a token is refused rather than treated as unbound (RFC 7800, RFC 8705).
-    #[error("token is bound by a confirmation method (cnf) this resource cannot check; only cnf.jkt (DPoP) is supported")]
+    #[error(
+        "token is bound by a confirmation method (cnf) this resource cannot check; only cnf.jkt (DPoP) is supported"
+    )]
     UnsupportedConfirmation,
     /// The issuer reports the token inactive (revoked) through RFC 7662 introspection.
     #[error("token is no longer active at its issuer (revoked)")]

@@ -199,7 +199,9 @@ fn candidate_algorithms(jwk: &Map<String, Value>) -> Result<Vec<Algorithm>, KeyE
                 return Err(KeyError::RsaKeySize);
             }
             let e = str_member("e")?.ok_or(KeyError::Invalid("RSA JWK needs e"))?;
-            check_rsa_exponent(&crate::b64::decode(e).ok_or(KeyError::Invalid("RSA e is not base64url"))?)?;
+            check_rsa_exponent(
+                &crate::b64::decode(e).ok_or(KeyError::Invalid("RSA e is not base64url"))?,
+            )?;
             KeyFamily::Rsa
         }
         (Some("EC"), Some("P-256")) => KeyFamily::Ec("P-256"),

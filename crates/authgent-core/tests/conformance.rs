@@ -236,7 +236,10 @@ fn c06_aud_string_or_array_contains_configured_audience() {
         TokenError::AudienceMismatch
     );
     // The explicit opt-out: not checked.
-    let any = TokenValidator::builder(ISSUER).any_audience().build().unwrap();
+    let any = TokenValidator::builder(ISSUER)
+        .any_audience()
+        .build()
+        .unwrap();
     assert!(any.accepts_any_audience());
     assert!(
         any.verify(&without_claim(&iss, "aud"), &iss.keys, now())

@@ -252,7 +252,10 @@ fn expired_token_is_rejected_after_its_exp_plus_leeway() {
     let exp = f.doc["tokens"]["expired"]["claims"]["exp"]
         .as_u64()
         .unwrap();
-    let validator = TokenValidator::builder(SERVER).audience(SERVER).build().unwrap();
+    let validator = TokenValidator::builder(SERVER)
+        .audience(SERVER)
+        .build()
+        .unwrap();
     let token = f.token("expired");
     assert!(
         validator.verify(token, &f.keys, at(exp + 59)).is_ok(),
@@ -273,7 +276,10 @@ fn key_rotation_old_jwks_lacks_the_new_kid() {
             .as_bytes(),
     )
     .unwrap();
-    let validator = TokenValidator::builder(SERVER).audience(SERVER).build().unwrap();
+    let validator = TokenValidator::builder(SERVER)
+        .audience(SERVER)
+        .build()
+        .unwrap();
     let t = at(f.generated_at());
     assert!(
         validator
@@ -354,7 +360,10 @@ fn dpop_bound_token_with_a_proof_from_its_key_passes_and_another_key_fails() {
     let key = DpopKey::from_jwk(fixture["dpop"]["private_jwk"].as_object().unwrap()).unwrap();
     assert_eq!(key.jkt(), fixture["claims"]["cnf"]["jkt"].as_str().unwrap());
     let verifier = RequestVerifier::new(
-        TokenValidator::builder(SERVER).audience(SERVER).build().unwrap(),
+        TokenValidator::builder(SERVER)
+            .audience(SERVER)
+            .build()
+            .unwrap(),
         DpopVerifier::builder().build().unwrap(),
     );
     let uri = "https://resource.example.com/api/data";
@@ -401,7 +410,10 @@ fn dpop_bound_token_with_a_proof_from_its_key_passes_and_another_key_fails() {
 fn dpop_bound_token_presented_as_bearer_is_rejected() {
     let f = Fixtures::load();
     let verifier = RequestVerifier::new(
-        TokenValidator::builder(SERVER).audience(SERVER).build().unwrap(),
+        TokenValidator::builder(SERVER)
+            .audience(SERVER)
+            .build()
+            .unwrap(),
         DpopVerifier::builder().build().unwrap(),
     );
     let auth = format!("Bearer {}", f.token("dpop_bound"));

@@ -118,7 +118,10 @@ fn rfc7520_4_4_hs256_key_is_never_a_verification_key() {
         VerificationKey::from_jwk(v["jwk"].as_object().unwrap()).unwrap_err(),
         KeyError::Symmetric
     );
-    let validator = TokenValidator::builder("joe").any_audience().build().unwrap();
+    let validator = TokenValidator::builder("joe")
+        .any_audience()
+        .build()
+        .unwrap();
     assert_eq!(
         validator.parse(v["compact"].as_str().unwrap()).unwrap_err(),
         TokenError::AlgorithmNotAllowed
@@ -128,7 +131,10 @@ fn rfc7520_4_4_hs256_key_is_never_a_verification_key() {
 #[test]
 fn rfc7515_a5_alg_none_rejected() {
     let v = vector("rfc7515-A.5-unsecured-none");
-    let validator = TokenValidator::builder("joe").any_audience().build().unwrap();
+    let validator = TokenValidator::builder("joe")
+        .any_audience()
+        .build()
+        .unwrap();
     let err = validator
         .verify(v["compact"].as_str().unwrap(), &KeySet::default(), now())
         .unwrap_err();

@@ -28,7 +28,12 @@ fn verifier(c: &mut Criterion) {
         .build()
         .unwrap();
     let issuer = rt.block_on(TestIssuer::start()).unwrap();
-    let cached = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
+    let cached = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let uncached = Verifier::builder()
         .issuer(issuer.issuer())
         .audience(issuer.issuer())
@@ -81,15 +86,18 @@ fn verifier(c: &mut Criterion) {
         },
     );
 
-    let store = ReplayStore::default();
-    let until = SystemTime::now() + Duration::from_secs(120);
+    // Roomy enough that the measured path is always "record a new id", never "full".
+    let store = ReplayStore::new(50_000_000);
+    let now = SystemTime::now();
+    let until = now + Duration::from_secs(120);
     let mut n: u64 = 0;
     c.bench_function("replay store check_and_record (new id)", |b| {
         b.iter(|| {
             n += 1;
             let mut id = [0u8; 32];
             id[..8].copy_from_slice(&n.to_be_bytes());
-            store.check_and_record(ProofId(id), until)
+            id[16] = n as u8;
+            store.check_and_record(ProofId(id), now, until)
         })
     });
 }

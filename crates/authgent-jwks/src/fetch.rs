@@ -115,13 +115,18 @@ impl Fetcher {
             .header(header::ACCEPT, "application/json")
             .form(form);
         if let Some((id, secret)) = basic {
-            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let encode =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             request = request.basic_auth(encode(id), Some(encode(secret)));
         }
         self.send(url, request).await
     }
 
-    async fn send(&self, url: &str, request: reqwest::RequestBuilder) -> Result<Fetched, JwksError> {
+    async fn send(
+        &self,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Fetched, JwksError> {
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 JwksError::Timeout {

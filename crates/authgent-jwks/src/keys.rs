@@ -338,7 +338,10 @@ impl KeyCache {
         {
             return Ok(Some(url));
         }
-        let url = self.discover().await?.and_then(|m| m.introspection_endpoint);
+        let url = self
+            .discover()
+            .await?
+            .and_then(|m| m.introspection_endpoint);
         if let (Some(url), Ok(mut d)) = (&url, self.discovered_introspection.lock()) {
             *d = Some(url.clone());
         }

@@ -122,7 +122,9 @@ mod tests {
         let mut registry = Registry::new(REGISTRY_CAPACITY);
         for n in 0..200 {
             let issuer = format!("https://issuer-{n}.example");
-            registry.get_or_build(&issuer, "https://tools.example").unwrap();
+            registry
+                .get_or_build(&issuer, "https://tools.example")
+                .unwrap();
             assert!(registry.verifiers.len() <= REGISTRY_CAPACITY);
         }
         assert_eq!(registry.verifiers.len(), REGISTRY_CAPACITY);

@@ -58,7 +58,10 @@ impl fmt::Debug for RevocationCheck {
         f.debug_struct("RevocationCheck")
             .field("endpoint", &self.endpoint)
             .field("client_id", &self.credentials.as_ref().map(|(id, _)| id))
-            .field("client_secret", &self.credentials.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.credentials.as_ref().map(|_| "<redacted>"),
+            )
             .field("cache_ttl", &self.cache_ttl)
             .field("fail_open", &self.fail_open)
             .field("every_request", &self.every_request)
@@ -212,16 +215,16 @@ impl Revocation {
     }
 
     async fn introspect(&self, keys: &KeyCache, token: &str) -> Result<bool, JwksError> {
-        let endpoint = match &self.config.endpoint {
-            Some(url) => url.clone(),
-            None => keys
-                .introspection_endpoint()
-                .await?
-                .ok_or_else(|| JwksError::InvalidDocument {
-                    url: "issuer metadata".into(),
-                    reason: "no introspection_endpoint to check revocation with".into(),
+        let endpoint =
+            match &self.config.endpoint {
+                Some(url) => url.clone(),
+                None => keys.introspection_endpoint().await?.ok_or_else(|| {
+                    JwksError::InvalidDocument {
+                        url: "issuer metadata".into(),
+                        reason: "no introspection_endpoint to check revocation with".into(),
+                    }
                 })?,
-        };
+            };
         let basic = self
             .config
             .credentials
@@ -233,8 +236,7 @@ impl Revocation {
             url: endpoint.clone(),
             reason: reason.into(),
         };
-        let body: Value =
-            serde_json::from_slice(&fetched.body).map_err(|_| invalid("not JSON"))?;
+        let body: Value = serde_json::from_slice(&fetched.body).map_err(|_| invalid("not JSON"))?;
         // RFC 7662 §2.2: `active` is REQUIRED and a boolean; anything else is no answer.
         match body.get("active") {
             Some(Value::Bool(active)) => Ok(*active),

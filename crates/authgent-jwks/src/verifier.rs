@@ -666,7 +666,10 @@ impl VerifierBuilder {
         if let Some(url) = &self.external_url {
             authgent_core::request::check_external_url(url)?;
         }
-        if self.dpop_mode != DpopMode::Disabled && self.external_url.is_none() && !self.htu_from_host {
+        if self.dpop_mode != DpopMode::Disabled
+            && self.external_url.is_none()
+            && !self.htu_from_host
+        {
             return Err(ConfigError::Required {
                 setting: "external_url",
                 fix: "DPoP is accepted, so set .external_url(\"https://<this service's public origin>\") as the htu base; or refuse DPoP with .dpop_mode(DpopMode::Disabled); or opt in to the client-chosen Host with .htu_from_host_header()",

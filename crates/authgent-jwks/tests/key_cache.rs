@@ -10,7 +10,10 @@ use authgent_testkit::{Discovery, Fault, TestIssuer};
 use serde_json::json;
 
 fn verifier(issuer: &TestIssuer) -> authgent_jwks::VerifierBuilder {
-    Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example")
+    Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
 }
 
 fn unavailable(r: Result<Arc<authgent_core::AgentIdentity>, AuthgentError>) -> Duration {

@@ -21,7 +21,12 @@ fn parts(method: &str, path: &str, headers: &[(&str, &str)]) -> http::request::P
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verified_token_cache_hit_returns_the_same_identity() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
+    let v = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let token = issuer
         .token()
         .subject("user:alice")
@@ -70,7 +75,12 @@ async fn expired_token_is_not_served_from_the_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_token_is_rejected_when_its_key_leaves_the_jwks() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
+    let v = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let token = issuer.token().sign();
     v.verify_token(&token).await.unwrap();
     issuer.rotate_keys();
@@ -230,7 +240,12 @@ async fn chain_policy_is_applied_on_every_request_including_cache_hits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credentials_is_none_and_bad_requests_are_errors() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
+    let v = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     assert!(v.verify(&parts("GET", "/", &[])).await.unwrap().is_none());
     let t = issuer.token().sign();
     let auth = format!("Bearer {t}");
@@ -270,7 +285,11 @@ async fn request_uri_from_external_url_host_or_trusted_forwarded_headers() {
             ("x-forwarded-host", "api.example"),
         ],
     );
-    let base = || Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer());
+    let base = || {
+        Verifier::builder()
+            .issuer(issuer.issuer())
+            .audience(issuer.issuer())
+    };
     let plain = base().htu_from_host_header().build().unwrap();
     assert_eq!(plain.request_uri(&p), "http://svc:8080/a/b?x=1");
     let trusting = base()
@@ -279,7 +298,10 @@ async fn request_uri_from_external_url_host_or_trusted_forwarded_headers() {
         .build()
         .unwrap();
     assert_eq!(trusting.request_uri(&p), "https://api.example/a/b?x=1");
-    let external = base().external_url("https://tools.example/").build().unwrap();
+    let external = base()
+        .external_url("https://tools.example/")
+        .build()
+        .unwrap();
     assert_eq!(external.request_uri(&p), "https://tools.example/a/b?x=1");
     // Forwarded headers are ignored unless Host is opted in: only the path, no origin.
     let not_opted_in = base()
@@ -293,7 +315,14 @@ async fn request_uri_from_external_url_host_or_trusted_forwarded_headers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_configuration_fails_at_build() {
     assert!(Verifier::builder().build().is_err());
-    assert!(Verifier::builder().issuer("not a url").audience("not a url").external_url("https://tools.example").build().is_err());
+    assert!(
+        Verifier::builder()
+            .issuer("not a url")
+            .audience("not a url")
+            .external_url("https://tools.example")
+            .build()
+            .is_err()
+    );
     assert!(
         Verifier::builder()
             .issuer("https://as.example")
@@ -349,8 +378,18 @@ async fn multi_issuer_routes_by_iss_only_to_configured_issuers() {
     let b = TestIssuer::start().await.unwrap();
     let stranger = TestIssuer::start().await.unwrap();
     let multi = MultiIssuerVerifier::new([
-        Verifier::builder().issuer(a.issuer()).audience(a.issuer()).external_url("https://tools.example").build().unwrap(),
-        Verifier::builder().issuer(b.issuer()).audience(b.issuer()).external_url("https://tools.example").build().unwrap(),
+        Verifier::builder()
+            .issuer(a.issuer())
+            .audience(a.issuer())
+            .external_url("https://tools.example")
+            .build()
+            .unwrap(),
+        Verifier::builder()
+            .issuer(b.issuer())
+            .audience(b.issuer())
+            .external_url("https://tools.example")
+            .build()
+            .unwrap(),
     ]);
     assert_eq!(
         multi
@@ -423,8 +462,14 @@ fn replay_store_rejects_a_second_use_and_refuses_rather_than_forgets_under_a_mil
     let store = ReplayStore::new(10_000);
     let now = SystemTime::now();
     let until = now + Duration::from_secs(60);
-    assert_eq!(store.check_and_record(ProofId([1; 32]), now, until), ReplayVerdict::Fresh);
-    assert_eq!(store.check_and_record(ProofId([1; 32]), now, until), ReplayVerdict::Replayed);
+    assert_eq!(
+        store.check_and_record(ProofId([1; 32]), now, until),
+        ReplayVerdict::Fresh
+    );
+    assert_eq!(
+        store.check_and_record(ProofId([1; 32]), now, until),
+        ReplayVerdict::Replayed
+    );
     let mut fresh = 1;
     for i in 0u32..1_000_000 {
         let mut id = [0u8; 32];
@@ -439,7 +484,10 @@ fn replay_store_rejects_a_second_use_and_refuses_rather_than_forgets_under_a_mil
     let held = store.len();
     assert!(held <= store.capacity(), "bounded: {held}");
     assert_eq!(held, fresh, "every admitted id is still held");
-    assert_eq!(store.check_and_record(ProofId([1; 32]), now, until), ReplayVerdict::Replayed);
+    assert_eq!(
+        store.check_and_record(ProofId([1; 32]), now, until),
+        ReplayVerdict::Replayed
+    );
 }
 
 #[test]

@@ -21,6 +21,7 @@
 //! # fn app() -> Result<rocket::Rocket<rocket::Build>, Box<dyn std::error::Error>> {
 //! let verifier = authgent_jwks::Verifier::builder()
 //!     .issuer("http://127.0.0.1:8000")
+//!     .audience("https://tools.example.com")
 //!     .external_url("https://tools.example.com")
 //!     .build()?;
 //! let app = rocket::build().attach(AgentAuth::builder(verifier).build().fairing()).mount("/", routes![me]);

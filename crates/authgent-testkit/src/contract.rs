@@ -62,12 +62,11 @@ impl<'a> Contract<'a> {
         self
     }
 
+    /// Tokens for the server's audience: `AUTHGENT_AUDIENCE` when set, else `PUBLIC_URL`
+    /// (EXAMPLES.md's default).
     fn token(&self) -> crate::TokenBuilder<'a> {
-        let t = self.issuer.token();
-        match &self.audience {
-            Some(a) => t.audience(a.clone()),
-            None => t,
-        }
+        let audience = self.audience.as_deref().unwrap_or(&self.public_url);
+        self.issuer.token().audience(audience)
     }
 
     async fn send(
@@ -337,6 +336,21 @@ impl<'a> Contract<'a> {
                 self.token()
                     .scopes(["search:execute"])
                     .claim("iss", json!("https://evil.example"))
+                    .sign()
+            ),
+            // Issued for another resource: refused by default (audience = PUBLIC_URL).
+            format!(
+                "Bearer {}",
+                self.token()
+                    .scopes(["search:execute"])
+                    .audience("https://elsewhere.example")
+                    .sign()
+            ),
+            format!(
+                "Bearer {}",
+                self.token()
+                    .scopes(["search:execute"])
+                    .without_claim("aud")
                     .sign()
             ),
             format!("Bearer {none_header}.{payload}."),
@@ -757,7 +771,13 @@ pub async fn example_against_the_real_server(binary: &str) {
     let server = ServerProcess::start(
         binary,
         &[],
-        &[("AUTHGENT_ISSUER", &real.url), ("BIND", "127.0.0.1:0")],
+        // The real server's client-credentials and exchanged tokens here are issued for its
+        // own URL, so that is the audience this run configures (not the PUBLIC_URL default).
+        &[
+            ("AUTHGENT_ISSUER", &real.url),
+            ("AUTHGENT_AUDIENCE", &real.url),
+            ("BIND", "127.0.0.1:0"),
+        ],
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));

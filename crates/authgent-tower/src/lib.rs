@@ -13,6 +13,7 @@
 //! use authgent_tower::{AgentAuthLayer, RequireScopes};
 //! let verifier = authgent_jwks::Verifier::builder()
 //!     .issuer("http://127.0.0.1:8000")
+//!     .audience("https://tools.example.com")
 //!     .external_url("https://tools.example.com")
 //!     .build()?;
 //! let auth = AgentAuthLayer::builder(verifier)

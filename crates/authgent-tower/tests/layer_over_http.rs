@@ -1,79 +1,19 @@
 //! The tower layer served by hyper on 127.0.0.1:0, with the testkit issuer: statuses,
 //! challenges, optional mode, guards, DPoP, the missing-layer 500, cold JWKS outage.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
+
+mod common;
 
 use authgent_core::ChainPolicy;
 use authgent_core::dpop::DpopKey;
 use authgent_jwks::Verifier;
 use authgent_testkit::contract::send;
 use authgent_testkit::{Fault, TestIssuer};
-use authgent_tower::{AgentAuthLayer, AuthContext, RequireChain, RequireScopes};
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::Full;
-use hyper::body::Incoming;
+use authgent_tower::{AgentAuthLayer, RequireChain, RequireScopes};
+use common::{Echo, serve};
 use serde_json::json;
 use tower_layer::Layer;
-use tower_service::Service;
-
-/// The innermost handler: echoes who the layer said is calling.
-#[derive(Clone)]
-struct Echo;
-
-impl Service<Request<Incoming>> for Echo {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        let body = match req
-            .extensions()
-            .get::<AuthContext>()
-            .and_then(|c| c.identity())
-        {
-            Some(id) => json!({"subject": id.subject(), "depth": id.delegation_chain().depth()}),
-            None => json!({"authenticated": false}),
-        };
-        Box::pin(async move { Ok(Response::new(Full::new(Bytes::from(body.to_string())))) })
-    }
-}
-
-/// Serves `service` on a free loopback port; returns its base URL.
-async fn serve<S>(service: S) -> String
-where
-    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let service = hyper_util::service::TowerToHyperService::new(service.clone());
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    format!("http://{addr}")
-}
 
 async fn setup(optional: bool) -> (TestIssuer, String) {
     let issuer = TestIssuer::start().await.unwrap();
@@ -203,7 +143,12 @@ async fn dpop_success_replay_and_bound_as_bearer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optional_mode_passes_anonymous_but_never_a_bad_token() {
     let issuer = TestIssuer::start().await.unwrap();
-    let verifier = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let url = serve(
         AgentAuthLayer::builder(verifier)
             .optional()
@@ -260,7 +205,12 @@ async fn cold_jwks_outage_is_503_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_body_hook_and_verbose_errors() {
     let issuer = TestIssuer::start().await.unwrap();
-    let verifier = Verifier::builder().issuer(issuer.issuer()).audience(issuer.issuer()).external_url("https://tools.example").build().unwrap();
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let layer = AgentAuthLayer::builder(verifier)
         .verbose_errors(true)
         .error_body(|e| {

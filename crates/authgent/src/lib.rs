@@ -22,7 +22,11 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use authgent::{ChainPolicy, Verifier};
-//! let verifier = Verifier::builder().issuer("http://127.0.0.1:8000").build()?;
+//! let verifier = Verifier::builder()
+//!     .issuer("http://127.0.0.1:8000")
+//!     .audience("https://tools.example.com")      // this service: tokens for others are refused
+//!     .external_url("https://tools.example.com")  // the DPoP htu base
+//!     .build()?;
 //! let identity = verifier.verify_token("eyJ…").await?;
 //! ChainPolicy::builder().max_depth(3).build().check(identity.delegation_chain())?;
 //! # Ok(()) }

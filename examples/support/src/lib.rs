@@ -96,12 +96,16 @@ pub async fn prepare(
         (None, Some(url)) => url.clone(),
         (None, None) => return Err("no issuer".into()),
     };
+    // EXAMPLES.md: the audience defaults to PUBLIC_URL, the RFC 9728 `resource`; a token
+    // for any other audience is refused.
+    let audience = settings
+        .audience
+        .clone()
+        .unwrap_or_else(|| public_url.clone());
     let mut builder = Verifier::builder()
         .issuer(&issuer)
+        .audience(&audience)
         .external_url(&public_url);
-    if let Some(audience) = &settings.audience {
-        builder = builder.audience(audience);
-    }
     if settings.dpop_nonce {
         builder = builder.dpop_nonces(NonceIssuer::generate()?);
     }
@@ -112,7 +116,7 @@ pub async fn prepare(
         .dpop_signing_algs(Algorithm::ALL)
         .build()?;
     if let Some(test) = &embedded_issuer {
-        print_samples(test, &public_url, settings.audience.as_deref());
+        print_samples(test, &public_url, &audience);
     }
     Ok(Resource {
         verifier,
@@ -122,14 +126,8 @@ pub async fn prepare(
     })
 }
 
-fn print_samples(issuer: &TestIssuer, public_url: &str, audience: Option<&str>) {
-    let token = |scopes: &[&str]| {
-        let t = issuer.token().scopes(scopes);
-        match audience {
-            Some(a) => t.audience(a),
-            None => t,
-        }
-    };
+fn print_samples(issuer: &TestIssuer, public_url: &str, audience: &str) {
+    let token = |scopes: &[&str]| issuer.token().scopes(scopes).audience(audience);
     println!("ISSUER={}", issuer.issuer());
     let search = token(&["search:execute"]).sign();
     let delete = token(&["db:delete"]).sign();

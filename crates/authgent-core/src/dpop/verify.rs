@@ -80,8 +80,12 @@ pub enum ReplayVerdict {
 pub trait ReplayGuard {
     /// Records `id` until `expires_at` (both on the verifier's clock, `now` being its current
     /// time). [`ReplayVerdict::Fresh`] the first time, [`ReplayVerdict::Replayed`] after.
-    fn check_and_record(&self, id: ProofId, now: SystemTime, expires_at: SystemTime)
-    -> ReplayVerdict;
+    fn check_and_record(
+        &self,
+        id: ProofId,
+        now: SystemTime,
+        expires_at: SystemTime,
+    ) -> ReplayVerdict;
 }
 
 impl<T: ReplayGuard + ?Sized> ReplayGuard for &T {

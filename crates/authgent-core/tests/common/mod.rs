@@ -80,7 +80,12 @@ pub fn validator() -> TokenValidator {
 pub struct MemoryReplay(Mutex<HashMap<ProofId, SystemTime>>);
 
 impl ReplayGuard for MemoryReplay {
-    fn check_and_record(&self, id: ProofId, _: SystemTime, expires_at: SystemTime) -> ReplayVerdict {
+    fn check_and_record(
+        &self,
+        id: ProofId,
+        _: SystemTime,
+        expires_at: SystemTime,
+    ) -> ReplayVerdict {
         let mut seen = self.0.lock().unwrap();
         if seen.contains_key(&id) {
             return ReplayVerdict::Replayed;
