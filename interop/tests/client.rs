@@ -125,7 +125,14 @@ async fn interop_delegation_chains_1_2_5_hops_verify_and_depth_6_is_refused() {
         .await
         .unwrap()
         .access_token;
-    let v = verifier(&default_url());
+    // Each hop is exchanged for its own audience; one verifier serves all five resources.
+    let mut hops = Verifier::builder()
+        .issuer(default_url())
+        .external_url("https://tools.example");
+    for hop in 1..=5 {
+        hops = hops.audience(format!("https://hop{hop}.example"));
+    }
+    let v = hops.build().unwrap();
     let mut actors: Vec<String> = Vec::new();
     for hop in 1..=5 {
         let actor = agent(&auth, &["read"]).await;
@@ -900,7 +907,12 @@ async fn interop_token_manager_caches_renews_and_renews_once_for_many_callers() 
             .access_token,
         down.access_token
     );
-    let id = verifier(&default_url())
+    let id = Verifier::builder()
+        .issuer(default_url())
+        .audience("https://downstream.example")
+        .external_url("https://downstream.example")
+        .build()
+        .unwrap()
         .verify_token(down.access_token.expose())
         .await
         .unwrap();
@@ -946,6 +958,7 @@ async fn interop_key_rotation_is_picked_up_by_the_verifier() {
         .unwrap();
     let kid = |t: &str| {
         authgent_core::TokenValidator::builder(default_url())
+            .any_audience() // only parsed here, for its kid
             .build()
             .unwrap()
             .parse(t)

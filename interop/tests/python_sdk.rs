@@ -9,8 +9,9 @@ use std::time::SystemTime;
 
 use authgent_client::{ExchangeRequest, McpAuthProvider, token_type};
 use authgent_core::dpop::DpopKey;
+use authgent_jwks::Verifier;
 use authgent_testkit::real_server::{RealServer, required_env};
-use common::{agent, client, default_url, dpop_client, verifier};
+use common::{agent, client, default_url, dpop_client};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -227,7 +228,16 @@ async fn interop_both_sdks_agree_on_identity_and_differ_on_human_root_where_pyth
         "tokens": tokens.iter().map(|(_, t)| t).collect::<Vec<_>>(),
     }))
     .await;
-    let v = verifier(&default_url());
+    // The tokens were issued for the server itself, for tools.example, and (exchanged) for
+    // next.example: one verifier for the three resources.
+    let v = Verifier::builder()
+        .issuer(default_url())
+        .audience(default_url())
+        .audience("https://tools.example")
+        .audience("https://next.example")
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
     let mut differences = Vec::new();
     for ((name, token), py) in tokens.iter().zip(answer.as_array().unwrap()) {
         let id = v

@@ -169,7 +169,7 @@ async fn interop_require_dpop_server_nonce_flow() {
     let v = Verifier::builder()
         .issuer(&server.url)
         .audience(&server.url)
-        .external_url("https://tools.example")
+        .external_url("http://localhost") // the origin the proof below names
         .build()
         .unwrap();
     let access = r.body["access_token"].as_str().unwrap();
@@ -243,7 +243,7 @@ async fn interop_human_rooted_chain_from_an_id_token_exchange() {
     assert_eq!(hop2.status, 200, "{}", hop2.body);
     let v = Verifier::builder()
         .issuer(&server.url)
-        .audience(&server.url)
+        .audience("https://tool.example")
         .external_url("https://tools.example")
         .build()
         .unwrap();

@@ -75,7 +75,7 @@ async fn interop_revoked_token_is_refused_within_the_cache_time() {
 async fn interop_identity_chaining_grant_is_refused_under_the_strict_preset() {
     let auth = client();
     let a = agent(&auth, &["read", "write"]).await;
-    let b = agent(&auth, &["read"]).await;
+    let b = agent(&auth, &["read", "write"]).await;
     let subject = auth
         .get_token(&a.credentials(), Some("read"), None)
         .await
@@ -90,6 +90,7 @@ async fn interop_identity_chaining_grant_is_refused_under_the_strict_preset() {
         .await
         .expect("the server mints the grant for any audience");
     let grant = grant.access_token.expose();
+    // Not narrowed: the subject token said "read", the grant is for whatever was asked.
 
     let default = verifier_for_tools().build().unwrap();
     let accepted = default.verify_token(grant).await;

@@ -21,7 +21,7 @@ pub const SCOPES: [&str; 2] = ["search:execute", "db:delete"];
 pub struct Settings {
     /// `AUTHGENT_ISSUER`.
     pub issuer: Option<String>,
-    /// `AUTHGENT_AUDIENCE`.
+    /// `AUTHGENT_AUDIENCE` (default: `PUBLIC_URL`, the RFC 9728 `resource`).
     pub audience: Option<String>,
     /// `BIND` (default `127.0.0.1:3000`).
     pub bind: String,
