@@ -94,10 +94,16 @@ async fn interop_identity_chaining_grant_is_refused_under_the_strict_preset() {
 
     let default = verifier_for_tools().build().unwrap();
     let accepted = default.verify_token(grant).await;
+    let accepted = accepted.unwrap_or_else(|e| {
+        panic!(
+            "authgent-server 0.3.4 defect no longer reproduces ({e:?}): update \
+             docs/interop.md and docs/security.md"
+        )
+    });
+    assert!(accepted.dpop_jkt().is_none(), "the grant is unbound");
     assert!(
-        accepted.is_ok(),
-        "authgent-server 0.3.4 defect no longer reproduces ({accepted:?}): update \
-         docs/interop.md and docs/security.md"
+        accepted.delegation_chain().actors().is_empty(),
+        "and carries no act"
     );
 
     let strict = verifier_for_tools().strict().build().unwrap();

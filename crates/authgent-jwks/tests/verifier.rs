@@ -10,6 +10,15 @@ use authgent_jwks::{MultiIssuerVerifier, ReplayStore, Verifier};
 use authgent_testkit::TestIssuer;
 use serde_json::Value;
 
+/// A verifier of `issuer`'s tokens (their default audience is the issuer's URL), DPoP `htu`
+/// base `https://tools.example`.
+fn builder(issuer: &TestIssuer) -> authgent_jwks::VerifierBuilder {
+    Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(issuer.issuer())
+        .external_url("https://tools.example")
+}
+
 fn parts(method: &str, path: &str, headers: &[(&str, &str)]) -> http::request::Parts {
     let mut b = http::Request::builder().method(method).uri(path);
     for (k, v) in headers {
@@ -21,12 +30,7 @@ fn parts(method: &str, path: &str, headers: &[(&str, &str)]) -> http::request::P
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verified_token_cache_hit_returns_the_same_identity() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.issuer())
-        .external_url("https://tools.example")
-        .build()
-        .unwrap();
+    let v = builder(&issuer).build().unwrap();
     let token = issuer
         .token()
         .subject("user:alice")
@@ -38,13 +42,7 @@ async fn verified_token_cache_hit_returns_the_same_identity() {
     let s = v.stats();
     assert_eq!((s.token_cache_misses, s.token_cache_hits), (1, 1));
     // Turned off: every request verifies.
-    let off = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.issuer())
-        .external_url("https://tools.example")
-        .token_cache_capacity(0)
-        .build()
-        .unwrap();
+    let off = builder(&issuer).token_cache_capacity(0).build().unwrap();
     let a = off.verify_token(&token).await.unwrap();
     let b = off.verify_token(&token).await.unwrap();
     assert!(!Arc::ptr_eq(&a, &b));
@@ -54,13 +52,7 @@ async fn verified_token_cache_hit_returns_the_same_identity() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_token_is_not_served_from_the_cache() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.issuer())
-        .external_url("https://tools.example")
-        .leeway(Duration::ZERO)
-        .build()
-        .unwrap();
+    let v = builder(&issuer).leeway(Duration::ZERO).build().unwrap();
     let token = issuer.token().expires_in(Duration::from_secs(2)).sign();
     v.verify_token(&token).await.unwrap();
     v.verify_token(&token).await.unwrap();
@@ -75,12 +67,7 @@ async fn expired_token_is_not_served_from_the_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_token_is_rejected_when_its_key_leaves_the_jwks() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.issuer())
-        .external_url("https://tools.example")
-        .build()
-        .unwrap();
+    let v = builder(&issuer).build().unwrap();
     let token = issuer.token().sign();
     v.verify_token(&token).await.unwrap();
     issuer.rotate_keys();
@@ -96,12 +83,7 @@ async fn cached_token_is_rejected_when_its_key_leaves_the_jwks() {
 async fn dpop_bound_request_verifies_and_replayed_proof_is_rejected_even_on_cache_hit() {
     let issuer = TestIssuer::start().await.unwrap();
     let key = DpopKey::generate_es256().unwrap();
-    let v = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.issuer())
-        .external_url("https://tools.example")
-        .build()
-        .unwrap();
+    let v = builder(&issuer).build().unwrap();
     let token = issuer.token().dpop_jkt(key.jkt()).sign();
     let url = "https://tools.example/tools/search";
     let auth = format!("DPoP {token}");
@@ -170,10 +152,7 @@ async fn dpop_bound_request_verifies_and_replayed_proof_is_rejected_even_on_cach
 async fn dpop_nonce_flow_through_the_verifier() {
     let issuer = TestIssuer::start().await.unwrap();
     let key = DpopKey::generate_ed25519().unwrap();
-    let v = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.issuer())
-        .external_url("https://tools.example")
+    let v = builder(&issuer)
         .dpop_nonces(NonceIssuer::generate().unwrap())
         .build()
         .unwrap();
@@ -218,10 +197,7 @@ async fn dpop_nonce_flow_through_the_verifier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_policy_is_applied_on_every_request_including_cache_hits() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.issuer())
-        .external_url("https://tools.example")
+    let v = builder(&issuer)
         .chain_policy(ChainPolicy::builder().max_depth(1).build())
         .build()
         .unwrap();
@@ -240,12 +216,7 @@ async fn chain_policy_is_applied_on_every_request_including_cache_hits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credentials_is_none_and_bad_requests_are_errors() {
     let issuer = TestIssuer::start().await.unwrap();
-    let v = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.issuer())
-        .external_url("https://tools.example")
-        .build()
-        .unwrap();
+    let v = builder(&issuer).build().unwrap();
     assert!(v.verify(&parts("GET", "/", &[])).await.unwrap().is_none());
     let t = issuer.token().sign();
     let auth = format!("Bearer {t}");
