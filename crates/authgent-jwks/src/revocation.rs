@@ -118,9 +118,9 @@ impl RevocationCheck {
         self
     }
 
-    /// Check on every request (default), or only where a route asks for it
-    /// ([`Verifier::check_revocation`](crate::Verifier::check_revocation), or the tower
-    /// adapter's `RequireActiveToken` guard).
+    /// Check on every request (default), or only where a route asks for it by calling
+    /// [`Verifier::check_revocation`](crate::Verifier::check_revocation) (e.g. before a
+    /// destructive action), with the same cache and failure policy.
     pub fn every_request(mut self, every_request: bool) -> Self {
         self.every_request = every_request;
         self
