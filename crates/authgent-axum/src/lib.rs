@@ -38,7 +38,8 @@ mod extract;
 mod metadata;
 
 pub use authgent_tower::{
-    AgentAuthLayer, AgentAuthLayerBuilder, AuthContext, AuthMode, RequireChain, RequireScopes,
+    AgentAuthLayer, AgentAuthLayerBuilder, AuthContext, AuthMode, RequireActiveToken, RequireChain,
+    RequireScopes,
 };
 pub use extract::{AgentIdentity, AuthRejection};
 pub use metadata::resource_metadata_router;

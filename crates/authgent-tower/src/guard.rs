@@ -1,5 +1,5 @@
-//! Per-route guards layered after [`AgentAuthLayer`](crate::AgentAuthLayer): required scopes
-//! and delegation-chain policy.
+//! Per-route guards layered after [`AgentAuthLayer`](crate::AgentAuthLayer): required scopes,
+//! delegation-chain policy, and revocation.
 
 use std::fmt;
 use std::future::Future;
@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use authgent_core::credentials::Credentials;
 use authgent_core::{AgentIdentity, AuthgentError, ChainPolicy, ScopeRequirement};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use tower_layer::Layer;
@@ -183,3 +184,77 @@ macro_rules! guard_layer {
 
 guard_layer!(RequireScopes, RequireScopesService, "RequireScopes");
 guard_layer!(RequireChain, RequireChainService, "RequireChain");
+
+/// Checks on a route that the token is still active at its issuer (RFC 7662 introspection,
+/// CONFORMANCE 32) with the verifier's [`RevocationCheck`](authgent_jwks::RevocationCheck):
+/// for verifiers built with `RevocationCheck::new().every_request(false)`, so that only the
+/// routes that need it (a destructive action, say) pay for the round trip. Revoked → 401
+/// `invalid_token`; introspection unavailable → 503 with `Retry-After` (fail-closed unless the
+/// check is fail-open); a verifier without a revocation check → 500 naming the fix.
+///
+/// ```
+/// use tower_layer::Layer;
+/// # #[derive(Clone)] struct Handler;
+/// let guarded = authgent_tower::RequireActiveToken.layer(Handler);
+/// # let _ = guarded;
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequireActiveToken;
+
+impl<S> Layer<S> for RequireActiveToken {
+    type Service = RequireActiveTokenService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireActiveTokenService { inner }
+    }
+}
+
+/// The service of [`RequireActiveToken`].
+#[derive(Clone, Debug)]
+pub struct RequireActiveTokenService<S> {
+    inner: S,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for RequireActiveTokenService<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    ResBody: From<String> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxResponseFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let context = request.extensions().get::<AuthContext>().cloned();
+        // The layer already read and verified this header; here it is only the token's bytes.
+        let authorization: Vec<&[u8]> = request
+            .headers()
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        let token = Credentials::from_headers(&authorization, &[])
+            .ok()
+            .flatten()
+            .map(|c| c.token().to_owned());
+        Box::pin(async move {
+            let Some(ctx) = context else {
+                return Ok(missing_layer("RequireActiveToken"));
+            };
+            let (Some(identity), Some(token)) = (ctx.identity(), token) else {
+                return Ok(ctx.reject(&AuthgentError::MissingCredentials));
+            };
+            match ctx.verifier().check_revocation(&token, identity).await {
+                Ok(()) => inner.call(request).await,
+                Err(e) => Ok(ctx.reject(&e)),
+            }
+        })
+    }
+}

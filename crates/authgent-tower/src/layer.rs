@@ -67,6 +67,11 @@ impl AuthContext {
         error_response(&r)
     }
 
+    /// The verifier that verified this request.
+    pub fn verifier(&self) -> &Verifier {
+        &self.shared.verifier
+    }
+
     /// The error response description, for adapters that build their own response type.
     pub fn error_response(&self, error: &AuthgentError) -> ErrorResponse {
         ErrorResponse::new(error, self.scheme, &self.shared.challenge)

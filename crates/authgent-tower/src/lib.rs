@@ -30,6 +30,9 @@ mod layer;
 mod response;
 
 pub use authgent_core::challenge::ErrorBodyHook;
-pub use guard::{RequireChain, RequireChainService, RequireScopes, RequireScopesService};
+pub use guard::{
+    RequireActiveToken, RequireActiveTokenService, RequireChain, RequireChainService,
+    RequireScopes, RequireScopesService,
+};
 pub use layer::{AgentAuthLayer, AgentAuthLayerBuilder, AgentAuthService, AuthContext, AuthMode};
 pub use response::{error_response, resource_metadata_response};

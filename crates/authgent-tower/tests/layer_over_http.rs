@@ -10,7 +10,7 @@ use authgent_core::dpop::DpopKey;
 use authgent_jwks::Verifier;
 use authgent_testkit::contract::send;
 use authgent_testkit::{Fault, TestIssuer};
-use authgent_tower::{AgentAuthLayer, RequireChain, RequireScopes};
+use authgent_tower::{AgentAuthLayer, RequireActiveToken, RequireChain, RequireScopes};
 use common::{Echo, serve};
 use serde_json::json;
 use tower_layer::Layer;
@@ -223,4 +223,45 @@ async fn error_body_hook_and_verbose_errors() {
     assert_eq!(r.status, 401);
     assert_eq!(r.body["code"], "invalid_token");
     assert_eq!(r.body["why"], "token has expired");
+}
+
+/// Issue 9 finding 6, per route: the verifier skips revocation (`every_request(false)`); the
+/// route behind `RequireActiveToken` checks it, fail-closed (introspection unreachable → 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_checked_on_the_guarded_route_only() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let builder = || {
+        Verifier::builder()
+            .issuer(issuer.issuer())
+            .audience(issuer.issuer())
+            .external_url("http://resource.test")
+    };
+    let verifier = builder()
+        .revocation_check(
+            authgent_jwks::RevocationCheck::new()
+                .endpoint("http://127.0.0.1:9/introspect")
+                .every_request(false),
+        )
+        .build()
+        .unwrap();
+    let layer = AgentAuthLayer::builder(verifier).build();
+    let open = serve(layer.layer(Echo)).await;
+    let guarded = serve(layer.layer(RequireActiveToken.layer(Echo))).await;
+    let auth = format!("Bearer {}", issuer.token().sign());
+    assert_eq!(
+        send("GET", &open, &[("authorization", &auth)]).await.status,
+        200
+    );
+    let r = send("GET", &guarded, &[("authorization", &auth)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(send("GET", &guarded, &[]).await.status, 401);
+    // A verifier without a revocation check: the guard is a configuration error, not a pass.
+    let unchecked = AgentAuthLayer::builder(builder().build().unwrap()).build();
+    let misconfigured = serve(unchecked.layer(RequireActiveToken.layer(Echo))).await;
+    let r = send("GET", &misconfigured, &[("authorization", &auth)]).await;
+    assert_eq!(r.status, 500);
 }
