@@ -73,8 +73,9 @@ pub(crate) struct KeyCache {
     issuer: String,
     explicit_jwks_uri: Option<String>,
     discovered: Mutex<Option<String>>,
-    /// The metadata's `introspection_endpoint`, kept from the last discovery.
-    discovered_introspection: Mutex<Option<String>>,
+    /// The metadata's `introspection_endpoint` from the last successful discovery (`Some(None)`:
+    /// the issuer names none), so revocation checks do not fetch metadata per request.
+    discovered_introspection: Mutex<Option<Option<String>>>,
     fetcher: Fetcher,
     settings: KeySettings,
     state: RwLock<KeyState>,
@@ -317,9 +318,6 @@ impl KeyCache {
             return Ok(uri);
         }
         if let Some(uri) = self.discover().await?.and_then(|m| m.jwks_uri) {
-            if let Ok(mut d) = self.discovered.lock() {
-                *d = Some(uri.clone());
-            }
             return Ok(uri);
         }
         Ok(format!(
@@ -330,27 +328,41 @@ impl KeyCache {
 
     /// The issuer's RFC 7662 `introspection_endpoint`, from its metadata (discovered once).
     pub(crate) async fn introspection_endpoint(&self) -> Result<Option<String>, JwksError> {
-        if let Some(url) = self
+        if let Some(known) = self
             .discovered_introspection
             .lock()
             .ok()
             .and_then(|d| d.clone())
         {
-            return Ok(Some(url));
+            return Ok(known);
         }
-        let url = self
+        Ok(self
             .discover()
             .await?
-            .and_then(|m| m.introspection_endpoint);
-        if let (Some(url), Ok(mut d)) = (&url, self.discovered_introspection.lock()) {
-            *d = Some(url.clone());
-        }
-        Ok(url)
+            .and_then(|m| m.introspection_endpoint))
     }
 
     /// The issuer's metadata: RFC 8414 (path inserted), then OpenID configuration; `None` when
-    /// neither is served (404/410). Metadata naming another issuer is refused.
+    /// neither is served (404/410). Metadata naming another issuer is refused. What it names
+    /// (JWKS and introspection endpoints) is remembered, so one discovery serves both.
     async fn discover(&self) -> Result<Option<AuthorizationServerMetadata>, JwksError> {
+        let metadata = self.fetch_metadata().await?;
+        if let Some(uri) = metadata.as_ref().and_then(|m| m.jwks_uri.clone())
+            && let Ok(mut d) = self.discovered.lock()
+        {
+            *d = Some(uri);
+        }
+        if let Ok(mut d) = self.discovered_introspection.lock() {
+            *d = Some(
+                metadata
+                    .as_ref()
+                    .and_then(|m| m.introspection_endpoint.clone()),
+            );
+        }
+        Ok(metadata)
+    }
+
+    async fn fetch_metadata(&self) -> Result<Option<AuthorizationServerMetadata>, JwksError> {
         let base = self.issuer.trim_end_matches('/');
         let candidates = [
             well_known_url(&self.issuer, "oauth-authorization-server").ok(),

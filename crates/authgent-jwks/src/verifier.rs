@@ -226,61 +226,61 @@ impl Verifier {
             return Ok(None);
         };
         let replay: &(dyn ReplayGuard + Send + Sync) = &*inner.replay;
-        // Hashed only when the cache is on; the digest serves the lookup and the insert.
-        let cache = inner
-            .tokens
-            .as_ref()
-            .map(|t| (t, TokenCache::digest(pending.token())));
-        if let Some((tokens, digest)) = &cache {
+        let revocation = inner.revocation.as_ref().filter(|r| r.every_request());
+        // Hashed once, only when the token cache or revocation checking needs it.
+        let digest = (inner.tokens.is_some() || revocation.is_some())
+            .then(|| TokenCache::digest(pending.token()));
+        let cache = inner.tokens.as_ref().zip(digest);
+        let hit = cache.and_then(|(tokens, digest)| {
             let keys = &inner.keys;
-            let hit = tokens.get(digest, now, |kid, thumbprint| {
+            let hit = tokens.get(&digest, now, |kid, thumbprint| {
                 keys.cached_key(kid)
                     .is_some_and(|k| k.thumbprint() == thumbprint)
             });
-            if let Some(hit) = hit {
-                inner.stats.token_cache_hit();
+            match hit {
+                Some(_) => inner.stats.token_cache_hit(),
+                None => inner.stats.token_cache_miss(),
+            }
+            hit
+        });
+        let identity = match hit {
+            Some(hit) => {
+                // The proof is never cached: binding is checked on every request.
                 inner
                     .request
                     .check_binding(&pending, &hit.identity, replay, now)?;
-                self.check_revocation_if_on(pending.token(), &hit.identity, now)
-                    .await?;
-                self.check_policy(&hit.identity)?;
-                return Ok(Some(Arc::clone(&hit.identity)));
+                Arc::clone(&hit.identity)
             }
-            inner.stats.token_cache_miss();
-        }
-        let key = inner.keys.key(pending.kid()).await?;
-        let identity = Arc::new(inner.request.finish(&pending, Some(&key), replay, now)?);
-        if let Some((tokens, digest)) = cache {
-            let leeway = inner.request.validator().leeway();
-            tokens.insert(
+            None => {
+                let key = inner.keys.key(pending.kid()).await?;
+                let identity = Arc::new(inner.request.finish(&pending, Some(&key), replay, now)?);
+                if let Some((tokens, digest)) = cache {
+                    let leeway = inner.request.validator().leeway();
+                    tokens.insert(
+                        digest,
+                        Arc::clone(&identity),
+                        pending.kid(),
+                        key.thumbprint(),
+                        now,
+                        leeway,
+                    );
+                }
+                identity
+            }
+        };
+        if let (Some(r), Some(digest)) = (revocation, &digest) {
+            r.check(
+                &inner.keys,
+                pending.token(),
                 digest,
-                Arc::clone(&identity),
-                pending.kid(),
-                key.thumbprint(),
+                &identity,
                 now,
-                leeway,
-            );
-        }
-        self.check_revocation_if_on(pending.token(), &identity, now)
+                self.retry_after(),
+            )
             .await?;
+        }
         self.check_policy(&identity)?;
         Ok(Some(identity))
-    }
-
-    async fn check_revocation_if_on(
-        &self,
-        token: &str,
-        identity: &AgentIdentity,
-        now: SystemTime,
-    ) -> Result<(), AuthgentError> {
-        match &self.inner.revocation {
-            Some(r) if r.every_request() => {
-                r.check(&self.inner.keys, token, identity, now, self.retry_after())
-                    .await
-            }
-            _ => Ok(()),
-        }
     }
 
     fn retry_after(&self) -> Duration {
@@ -307,8 +307,16 @@ impl Verifier {
             .into());
         };
         let now = (self.inner.clock)();
-        r.check(&self.inner.keys, token, identity, now, self.retry_after())
-            .await
+        let digest = TokenCache::digest(token);
+        r.check(
+            &self.inner.keys,
+            token,
+            &digest,
+            identity,
+            now,
+            self.retry_after(),
+        )
+        .await
     }
 
     fn check_policy(&self, identity: &AgentIdentity) -> Result<(), AuthgentError> {

@@ -227,6 +227,17 @@ async fn finding_06_revocation_check_fails_closed_and_fail_open_is_explicit() {
             .status(),
         503
     );
+    // An issuer whose metadata names no introspection endpoint: refused (fail-closed), and
+    // the metadata is read once, shared with key discovery, not fetched per request.
+    let undiscoverable = builder(&issuer)
+        .revocation_check(RevocationCheck::new())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let err = undiscoverable.verify_token(&token).await.unwrap_err();
+        assert_eq!(err.status(), 503);
+    }
+    assert_eq!(undiscoverable.stats().metadata_fetches, 1);
     assert!(
         builder(&issuer)
             .revocation_check(RevocationCheck::new().cache_ttl(Duration::from_secs(3600)))
