@@ -7,9 +7,9 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use authgent_client::{
-    AgentAuthClient, ClientAuthMethod, ClientError, ClientRegistration, ExchangeRequest, Pkce,
-    ScopeChallengeHandler, StepUpOutcome, StepUpRequest, StepUpStatus, TokenKey, TokenManager,
-    TxnTokenRequest, grant_type, token_type,
+    AgentAuthClient, ClientAuthMethod, ClientError, ClientRegistration, ExchangeRequest,
+    ScopeChallengeHandler, StepUpApprover, StepUpOutcome, StepUpRequest, StepUpStatus, TokenKey,
+    TokenManager, TxnTokenRequest, grant_type, token_type,
 };
 use authgent_core::dpop::{DpopKey, NonceIssuer};
 use authgent_core::request::DpopMode;
@@ -21,6 +21,13 @@ use common::{
     agent, client, default_resource_server, default_url, dpop_client, manager, resource_server,
     unique, verifier,
 };
+
+/// The human approver's client: separate from the agent's, with its own credential.
+fn approver(url: &str) -> StepUpApprover {
+    StepUpApprover::builder(url, "interop-approver-credential")
+        .build()
+        .unwrap()
+}
 
 #[tokio::test]
 async fn interop_client_discovers_metadata_and_registers_agents() {
@@ -256,7 +263,7 @@ async fn interop_dpop_bound_tokens_with_rust_proofs_and_a_resource_server_nonce(
             .unwrap()
     })
     .await;
-    let tokens = manager(&auth, &a, "read");
+    let tokens = manager(&auth, &a, "read", &rs);
     let http = reqwest::Client::new();
     let response = tokens.send(http.get(format!("{rs}/whoami"))).await.unwrap();
     assert_eq!(response.status(), 200);
@@ -395,13 +402,15 @@ async fn interop_require_dpop_server_nonce_retry_and_memory() {
     let auth = dpop_client(&url);
     let key = auth.dpop_key().unwrap();
     let a = agent(&auth, &["read"]).await;
-    assert_eq!(auth.dpop_nonce(), None);
+    assert_eq!(auth.dpop_nonce(&auth.token_endpoint()), None);
     let first = auth
         .get_token(&a.credentials(), Some("read"), None)
         .await
         .expect("use_dpop_nonce answered with the server's nonce");
     assert!(first.is_dpop());
-    let nonce = auth.dpop_nonce().expect("nonce remembered");
+    let nonce = auth
+        .dpop_nonce(&auth.token_endpoint())
+        .expect("nonce remembered");
     let second = auth
         .get_token(&a.credentials(), Some("read"), None)
         .await
@@ -453,8 +462,11 @@ async fn interop_refresh_via_the_authorization_code_flow() {
         .await
         .expect("RFC 7591 registration");
     let creds = app.credentials().expect("a confidential client");
-    let pkce = Pkce::new().unwrap();
-    let url = auth.authorization_url(&app.client_id, redirect, "read write", "st4te", &pkce);
+    auth.discover().await.unwrap();
+    let login = auth
+        .authorization_request(&app.client_id, redirect, "read write", None)
+        .unwrap();
+    let url = login.url().to_owned();
     // The user agent's part (consent is auto-approved on the test server).
     let ua = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -469,16 +481,28 @@ async fn interop_refresh_via_the_authorization_code_flow() {
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.into_owned())
     };
-    assert_eq!(param("state").as_deref(), Some("st4te"));
-    let code = param("code").expect("code");
+    assert_eq!(param("state").as_deref(), Some(login.state().expose()));
+    assert_eq!(
+        param("iss").as_deref(),
+        Some(default_url().as_str()),
+        "RFC 9207 iss, checked by the client"
+    );
+    assert!(param("code").is_some());
+    // A callback with another state is refused before the code is sent.
+    let forged = location.as_str().replace(login.state().expose(), "forged");
+    let err = auth
+        .exchange_authorization_code(&creds, &login, &forged)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_callback");
 
     let tokens = auth
-        .exchange_authorization_code(&creds, &code, &pkce, redirect)
+        .exchange_authorization_code(&creds, &login, location.as_str())
         .await
         .expect("code exchange");
     let refresh = tokens.refresh_token.clone().expect("a refresh token");
     let refreshed = auth
-        .refresh_token(&creds, refresh.expose())
+        .refresh_token(&creds, refresh.expose(), None)
         .await
         .expect("refresh");
     assert_ne!(refreshed.access_token, tokens.access_token);
@@ -489,16 +513,77 @@ async fn interop_refresh_via_the_authorization_code_flow() {
     assert_eq!(id.scopes(), ["read", "write"]);
     // Refresh tokens rotate: the old one is refused now.
     let err = auth
-        .refresh_token(&creds, refresh.expose())
+        .refresh_token(&creds, refresh.expose(), None)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "invalid_grant", "{err}");
     // A code is single-use.
     let err = auth
-        .exchange_authorization_code(&creds, &code, &pkce, redirect)
+        .exchange_authorization_code(&creds, &login, location.as_str())
         .await
         .unwrap_err();
     assert_eq!(err.code(), "invalid_grant", "{err}");
+}
+
+/// MCP requires the RFC 8707 `resource` on the authorization, code and refresh requests: the
+/// real server then issues tokens for exactly that resource, and refreshes keep it.
+#[tokio::test]
+async fn interop_authorization_code_tokens_are_for_the_resource_named() {
+    let auth = client();
+    auth.discover().await.unwrap();
+    let redirect = "http://127.0.0.1:9/cb";
+    let app = auth
+        .register_client(
+            &ClientRegistration::new(unique("rust-mcp-app"))
+                .grant_types(["authorization_code", "refresh_token"])
+                .redirect_uris([redirect])
+                .scope("read"),
+        )
+        .await
+        .unwrap();
+    let creds = app.credentials().unwrap();
+    let resource = "https://tools.example/mcp";
+    let login = auth
+        .authorization_request(&app.client_id, redirect, "read", Some(resource))
+        .unwrap();
+    let ua = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = ua.get(login.url()).send().await.unwrap();
+    let callback = answer.headers()["location"].to_str().unwrap().to_owned();
+    let tokens = auth
+        .exchange_authorization_code(&creds, &login, &callback)
+        .await
+        .unwrap();
+    let for_resource = Verifier::builder()
+        .issuer(default_url())
+        .audience(resource)
+        .external_url("https://tools.example")
+        .build()
+        .unwrap();
+    let id = for_resource
+        .verify_token(tokens.access_token.expose())
+        .await
+        .expect("a token for the resource named");
+    assert_eq!(id.audience(), [resource]);
+    assert!(
+        verifier(&default_url())
+            .verify_token(tokens.access_token.expose())
+            .await
+            .is_err(),
+        "not a token for the issuer's default audience"
+    );
+    let refresh = tokens.refresh_token.expect("a refresh token");
+    let refreshed = auth
+        .refresh_token(&creds, refresh.expose(), login.resource())
+        .await
+        .unwrap();
+    let id = for_resource
+        .verify_token(refreshed.access_token.expose())
+        .await
+        .unwrap();
+    assert_eq!(id.audience(), [resource]);
 }
 
 #[tokio::test]
@@ -690,11 +775,14 @@ async fn interop_stepup_approve_deny_and_the_scope_challenge_handler() {
         .unwrap();
     assert_eq!(filed.status, StepUpStatus::Pending);
     assert_eq!(filed.agent_id, a.client_id);
-    let approver = auth.clone();
+    // The human's side is a separate client with its own credential (the agent holds none);
+    // authgent-server 0.3.4 does not check it (INTEROP.md), a gateway in front of it would.
+    let human = approver(&default_url());
     let id = filed.id.clone();
+    let deciding = human.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        approver.approve_stepup(&id, "alice").await.unwrap();
+        deciding.approve(&id, "alice").await.unwrap();
     });
     let decided = auth
         .wait_for_stepup(&filed.id, Duration::from_secs(1), Duration::from_secs(10))
@@ -716,14 +804,14 @@ async fn interop_stepup_approve_deny_and_the_scope_challenge_handler() {
         ))
         .await
         .unwrap();
-    let denied = auth.deny_stepup(&filed.id).await.unwrap();
+    let denied = human.deny(&filed.id).await.unwrap();
     assert_eq!(denied.status, StepUpStatus::Denied);
     assert_eq!(
         auth.check_stepup(&filed.id).await.unwrap().status,
         StepUpStatus::Denied
     );
     // Deciding twice is refused.
-    let err = auth.approve_stepup(&filed.id, "bob").await.unwrap_err();
+    let err = human.approve(&filed.id, "bob").await.unwrap_err();
     assert_eq!(err.server_error().map(|e| e.status), Some(400), "{err}");
     // Nobody decides: the client stops waiting.
     let pending = auth
@@ -742,7 +830,7 @@ async fn interop_stepup_approve_deny_and_the_scope_challenge_handler() {
 
     // A resource server's 403 insufficient_scope for a HITL scope → step-up → outcome.
     let rs = default_resource_server().await;
-    let tokens = manager(&auth, &a, "read");
+    let tokens = manager(&auth, &a, "read", &rs);
     let http = reqwest::Client::new();
     let response = tokens.send(http.get(format!("{rs}/delete"))).await.unwrap();
     assert_eq!(response.status(), 403);
@@ -771,14 +859,14 @@ async fn interop_stepup_approve_deny_and_the_scope_challenge_handler() {
         let handler = handler.clone().on_filed(move |s| {
             let _ = filed_tx.send(s.id.clone());
         });
-        let reviewer = auth.clone();
+        let reviewer = approver(&default_url());
         let decide = tokio::spawn(async move {
             let id = filed_rx.recv().await.expect("a step-up request was filed");
             tokio::time::sleep(Duration::from_millis(250)).await;
             if approve {
-                reviewer.approve_stepup(&id, "alice").await.unwrap();
+                reviewer.approve(&id, "alice").await.unwrap();
             } else {
-                reviewer.deny_stepup(&id).await.unwrap();
+                reviewer.deny(&id).await.unwrap();
             }
         });
         let outcome = handler
@@ -850,7 +938,7 @@ async fn interop_stepup_expires_on_the_server() {
 async fn interop_token_manager_caches_renews_and_renews_once_for_many_callers() {
     let auth = client();
     let a = agent(&auth, &["read", "write"]).await;
-    let tokens = manager(&auth, &a, "read");
+    let tokens = manager(&auth, &a, "read", "https://x.example");
     let real = RealServer::default_instance();
     let requests_before = real.token_requests();
     // Spawned all at once (collected), then awaited.
@@ -884,7 +972,9 @@ async fn interop_token_manager_caches_renews_and_renews_once_for_many_callers() 
     // A buffer longer than the lifetime renews on every call.
     let eager = TokenManager::builder(auth.clone(), a.credentials())
         .buffer(Duration::from_secs(24 * 3600))
-        .build();
+        .allow_origin("https://x.example")
+        .build()
+        .unwrap();
     let one = eager.token().await.unwrap();
     let two = eager.token().await.unwrap();
     assert_ne!(one.access_token, two.access_token);

@@ -39,7 +39,10 @@ fn authorize(c: &mut Criterion) {
             if dpop {
                 builder = builder.dpop_key(DpopKey::generate_es256().unwrap());
             }
-            let manager = TokenManager::builder(builder.build().unwrap(), creds.clone()).build();
+            let manager = TokenManager::builder(builder.build().unwrap(), creds.clone())
+                .resource("https://tools.example")
+                .build()
+                .unwrap();
             manager.token().await.unwrap();
             manager
         });

@@ -1,5 +1,6 @@
 //! [`AgentAuthClient`]: every operation of an authgent authorization server, typed.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -14,16 +15,36 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use crate::error::{ClientError, ServerError};
+use crate::error::{ClientError, ServerError, json_error};
+use crate::transport::{credential_url, origin};
 use crate::types::{
     AgentRegistration, ClientRegistration, ExchangeCheck, ExchangeRequest, Introspection,
-    RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, StepUpStatus, TokenResponse,
-    TxnTokenRequest, grant_type, token_type,
+    RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, TokenResponse, TxnTokenRequest,
+    grant_type, token_type,
 };
 use crate::{ClientCredentials, Secret};
 
 /// Largest response body read from the server (a token response is a few KiB).
 const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Shortest interval between two polls of a step-up request, whatever is configured.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Most authorization-server origins whose `DPoP-Nonce` is remembered (an issuer and its
+/// endpoints are a handful).
+const MAX_NONCE_ORIGINS: usize = 16;
+
+/// Form fields whose values are secrets: scrubbed from any server text that echoes them.
+const SECRET_FIELDS: [&str; 8] = [
+    "client_secret",
+    "subject_token",
+    "actor_token",
+    "assertion",
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "token",
+];
 
 /// How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
 ///
@@ -50,8 +71,14 @@ pub enum ClientAuthMethod {
 ///
 /// Cheap to clone (one shared connection pool). With a [`DpopKey`], every token request
 /// carries a fresh DPoP proof for the exact URL it is sent to; a `use_dpop_nonce` answer is
-/// retried once with the server's nonce, which is remembered for later requests; and an access
-/// token that does not come back `token_type: DPoP` is refused.
+/// retried once with the server's nonce, which is remembered per origin for later requests;
+/// and an access token that does not come back `token_type: DPoP` is refused.
+///
+/// Credentials only go where they belong: the server URL and every discovered endpoint must
+/// be `https://` (plain `http://` only on loopback, or after
+/// [`allow_insecure_http`](AgentAuthClientBuilder::allow_insecure_http)); no redirect is ever
+/// followed (a 3xx is [`ClientError::Redirected`]), whatever HTTP client is configured; and
+/// server text in errors is bounded, stripped of control characters and of the secrets sent.
 ///
 /// ```no_run
 /// use authgent_client::{AgentAuthClient, AgentRegistration, ExchangeRequest};
@@ -83,8 +110,9 @@ struct Inner {
     timeout: Duration,
     auth_method: ClientAuthMethod,
     dpop: Option<Arc<DpopKey>>,
-    /// The last `DPoP-Nonce` this server sent (RFC 9449 §8).
-    nonce: Mutex<Option<String>>,
+    allow_insecure_http: bool,
+    /// The last `DPoP-Nonce` each origin sent (RFC 9449 §8: a nonce is per server).
+    nonces: Mutex<HashMap<String, String>>,
     metadata: OnceCell<Arc<AuthorizationServerMetadata>>,
 }
 
@@ -104,10 +132,11 @@ impl fmt::Debug for AgentAuthClient {
 #[must_use]
 pub struct AgentAuthClientBuilder {
     base: String,
-    http: Option<reqwest::Client>,
+    http: Option<reqwest::ClientBuilder>,
     timeout: Duration,
     auth_method: ClientAuthMethod,
     dpop: Option<Arc<DpopKey>>,
+    allow_insecure_http: bool,
 }
 
 impl AgentAuthClientBuilder {
@@ -117,10 +146,29 @@ impl AgentAuthClientBuilder {
         self
     }
 
-    /// A `reqwest::Client` of your own (proxies, TLS roots, connection pool). Without one, the
-    /// client builds one that never follows redirects, so credentials never travel elsewhere.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+    /// Your own `reqwest` configuration (proxies, TLS roots, pool sizes). The client is built
+    /// from it with redirects **disabled**, whatever the builder said: requests to the
+    /// authorization server carry client secrets, codes and tokens, and a redirect would
+    /// re-send them to wherever a `Location` header points. That is why this takes a
+    /// `ClientBuilder` and not a built `Client`, whose redirect policy cannot be changed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let auth = authgent_client::AgentAuthClient::builder("https://auth.example")
+    ///     .http_client(reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)))
+    ///     .build()?;
+    /// # let _ = auth; Ok::<(), authgent_client::ClientError>(())
+    /// ```
+    pub fn http_client(mut self, client: reqwest::ClientBuilder) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// Accepts plain `http://` for a server (and discovered endpoints) that is not on
+    /// loopback. Credentials then cross the network unencrypted: only for test networks you
+    /// control. Loopback `http://` (`127.0.0.1`, `[::1]`, `localhost`) is always accepted.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.allow_insecure_http = true;
         self
     }
 
@@ -156,6 +204,7 @@ impl AgentAuthClientBuilder {
                 "the server URL {base:?} must be an absolute http(s) URL"
             )));
         }
+        credential_url(&base, "the server URL", self.allow_insecure_http)?;
         if parsed.query().is_some() || parsed.fragment().is_some() {
             return Err(ClientError::Config(format!(
                 "the server URL {base:?} must not have a query or fragment"
@@ -163,12 +212,11 @@ impl AgentAuthClientBuilder {
         }
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(self.timeout)
-                .build()
-                .map_err(|e| ClientError::Config(format!("HTTP client: {e}")))?,
-        };
+            None => reqwest::Client::builder().connect_timeout(self.timeout),
+        }
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ClientError::Config(format!("HTTP client: {e}")))?;
         Ok(AgentAuthClient {
             inner: Arc::new(Inner {
                 base,
@@ -176,7 +224,8 @@ impl AgentAuthClientBuilder {
                 timeout: self.timeout,
                 auth_method: self.auth_method,
                 dpop: self.dpop,
-                nonce: Mutex::new(None),
+                allow_insecure_http: self.allow_insecure_http,
+                nonces: Mutex::new(HashMap::new()),
                 metadata: OnceCell::new(),
             }),
         })
@@ -184,28 +233,37 @@ impl AgentAuthClientBuilder {
 }
 
 /// An answer read whole (up to [`MAX_BODY_BYTES`]).
-struct Answer {
+pub(crate) struct Answer {
     status: StatusCode,
     headers: HeaderMap,
     body: Vec<u8>,
+    /// The secret values the request carried, scrubbed from error text.
+    sent: Vec<Secret>,
 }
 
 impl Answer {
-    fn json<T: DeserializeOwned>(&self, endpoint: &str) -> Result<T, ClientError> {
+    /// Adds `secret` to the values scrubbed from error text.
+    pub(crate) fn scrub(&mut self, secret: &Secret) {
+        self.sent.push(secret.clone());
+    }
+
+    pub(crate) fn json<T: DeserializeOwned>(&self, endpoint: &str) -> Result<T, ClientError> {
         serde_json::from_slice(&self.body).map_err(|e| ClientError::InvalidResponse {
             endpoint: endpoint.to_owned(),
-            detail: format!("body is not the expected JSON: {e}"),
+            detail: format!("body is not the expected JSON: {}", json_error(&e)),
         })
     }
 
-    fn ok_or_error(self, accept: &[u16]) -> Result<Self, ClientError> {
+    pub(crate) fn ok_or_error(self, accept: &[u16]) -> Result<Self, ClientError> {
         if accept.contains(&self.status.as_u16()) {
             Ok(self)
         } else {
+            let sent: Vec<&str> = self.sent.iter().map(Secret::expose).collect();
             Err(ClientError::from_status(
                 self.status.as_u16(),
                 &self.headers,
                 &self.body,
+                &sent,
             ))
         }
     }
@@ -267,6 +325,7 @@ impl AgentAuthClient {
             timeout: Duration::from_secs(30),
             auth_method: ClientAuthMethod::default(),
             dpop: None,
+            allow_insecure_http: false,
         }
     }
 
@@ -280,14 +339,21 @@ impl AgentAuthClient {
         self.inner.dpop.as_deref()
     }
 
-    /// The `DPoP-Nonce` the server sent last, if any.
-    pub fn dpop_nonce(&self) -> Option<String> {
-        self.inner.nonce.lock().ok().and_then(|n| n.clone())
+    /// The `DPoP-Nonce` the origin of `url` (e.g. [`Self::token_endpoint`]) sent last, if any.
+    /// Nonces are kept per origin: one server's nonce is never sent to another.
+    pub fn dpop_nonce(&self, url: &str) -> Option<String> {
+        let origin = origin(&url::Url::parse(url).ok()?);
+        self.inner.nonces.lock().ok()?.get(&origin).cloned()
     }
 
     /// Fetches the server's RFC 8414 metadata once (its `issuer` must equal the server URL) and
     /// from then on sends requests to the endpoints it names. Without this, the authgent
     /// defaults (`/token`, `/introspect`, `/revoke`, `/register`, `/authorize`) are used.
+    ///
+    /// Every endpoint the document names must be one credentials may go to: `https://`, or
+    /// loopback `http://` when the server URL is `http://` itself (an `https` issuer cannot
+    /// name an `http` endpoint), unless insecure HTTP was allowed; otherwise
+    /// [`ClientError::InsecureUrl`] and nothing is used.
     pub async fn discover(&self) -> Result<Arc<AuthorizationServerMetadata>, ClientError> {
         self.inner
             .metadata
@@ -298,15 +364,56 @@ impl AgentAuthClient {
                     .send(self.inner.http.get(&url))
                     .await?
                     .ok_or_error(&[200])?;
-                AuthorizationServerMetadata::parse(&answer.body, &self.inner.base)
-                    .map(Arc::new)
+                let metadata = AuthorizationServerMetadata::parse(&answer.body, &self.inner.base)
                     .map_err(|e| ClientError::InvalidResponse {
-                        endpoint: url,
-                        detail: e.to_string(),
-                    })
+                    endpoint: url,
+                    detail: e.to_string(),
+                })?;
+                self.check_endpoints(&metadata)?;
+                Ok(Arc::new(metadata))
             })
             .await
             .cloned()
+    }
+
+    fn check_endpoints(&self, m: &AuthorizationServerMetadata) -> Result<(), ClientError> {
+        let issuer_https = self.inner.base.starts_with("https:");
+        let endpoints = [
+            ("the discovered token_endpoint", &m.token_endpoint),
+            (
+                "the discovered authorization_endpoint",
+                &m.authorization_endpoint,
+            ),
+            (
+                "the discovered registration_endpoint",
+                &m.registration_endpoint,
+            ),
+            ("the discovered revocation_endpoint", &m.revocation_endpoint),
+            (
+                "the discovered introspection_endpoint",
+                &m.introspection_endpoint,
+            ),
+            ("the discovered jwks_uri", &m.jwks_uri),
+            (
+                "the discovered device_authorization_endpoint",
+                &m.device_authorization_endpoint,
+            ),
+        ];
+        for (what, url) in endpoints {
+            let Some(url) = url else { continue };
+            let parsed = credential_url(url, what, self.inner.allow_insecure_http)?;
+            if issuer_https && parsed.scheme() == "http" && !self.inner.allow_insecure_http {
+                return Err(ClientError::InsecureUrl {
+                    what,
+                    url: url.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
     }
 
     /// The discovered metadata, if [`Self::discover`] ran.
@@ -314,7 +421,7 @@ impl AgentAuthClient {
         self.inner.metadata.get().cloned()
     }
 
-    fn endpoint(
+    pub(crate) fn endpoint(
         &self,
         pick: fn(&AuthorizationServerMetadata) -> Option<&String>,
         path: &str,
@@ -331,36 +438,24 @@ impl AgentAuthClient {
         self.endpoint(|m| m.token_endpoint.as_ref(), "/token")
     }
 
-    /// An authorization-code request URL (RFC 6749 §4.1.1 with PKCE S256) for a user agent to
-    /// open; the server redirects to `redirect_uri` with `code` and `state`.
-    pub fn authorization_url(
+    /// Sends `request` and reads the answer whole. A 3xx is refused before its body is read:
+    /// the client never follows redirects (its HTTP client is built with none), and says so.
+    pub(crate) async fn send(
         &self,
-        client_id: &str,
-        redirect_uri: &str,
-        scope: &str,
-        state: &str,
-        pkce: &Pkce,
-    ) -> String {
-        let base = self.endpoint(|m| m.authorization_endpoint.as_ref(), "/authorize");
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("response_type", "code")
-            .append_pair("client_id", client_id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", scope)
-            .append_pair("state", state)
-            .append_pair("code_challenge", pkce.challenge())
-            .append_pair("code_challenge_method", "S256")
-            .finish();
-        format!("{base}?{query}")
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, ClientError> {
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, ClientError> {
         let mut response = request
             .timeout(self.inner.timeout)
             .send()
             .await
             .map_err(ClientError::from_reqwest)?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(ClientError::Redirected {
+                endpoint: response.url().as_str().to_owned(),
+                status: status.as_u16(),
+            });
+        }
         let headers = std::mem::take(response.headers_mut());
         if response
             .content_length()
@@ -379,14 +474,23 @@ impl AgentAuthClient {
             status,
             headers,
             body,
+            sent: Vec::new(),
         })
     }
 
-    fn remember_nonce(&self, headers: &HeaderMap) {
-        if let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
-            && let Ok(mut slot) = self.inner.nonce.lock()
-        {
-            *slot = Some(nonce.to_owned());
+    /// Remembers the `DPoP-Nonce` of an answer from `endpoint`, for `endpoint`'s origin only.
+    fn remember_nonce(&self, endpoint: &str, headers: &HeaderMap) {
+        let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) else {
+            return;
+        };
+        let Ok(url) = url::Url::parse(endpoint) else {
+            return;
+        };
+        if let Ok(mut nonces) = self.inner.nonces.lock() {
+            if nonces.len() >= MAX_NONCE_ORIGINS && !nonces.contains_key(&origin(&url)) {
+                nonces.clear();
+            }
+            nonces.insert(origin(&url), nonce.to_owned());
         }
     }
 
@@ -417,6 +521,11 @@ impl AgentAuthClient {
             }
         }
         let key = self.inner.dpop.as_deref().filter(|_| dpop);
+        let sent: Vec<Secret> = form
+            .iter()
+            .filter(|(name, _)| SECRET_FIELDS.contains(name))
+            .map(|(_, value)| Secret::new(value.clone()))
+            .collect();
         let mut retried = false;
         loop {
             let mut request = self.inner.http.post(endpoint).form(&form);
@@ -424,14 +533,15 @@ impl AgentAuthClient {
                 request = request.header(http::header::AUTHORIZATION, basic);
             }
             if let Some(key) = key {
-                let nonce = self.dpop_nonce();
+                let nonce = self.dpop_nonce(endpoint);
                 let proof = key
                     .proof("POST", endpoint, None, nonce.as_deref(), SystemTime::now())
                     .map_err(ClientError::Dpop)?;
                 request = request.header("dpop", proof);
             }
-            let answer = self.send(request).await?;
-            self.remember_nonce(&answer.headers);
+            let mut answer = self.send(request).await?;
+            answer.sent.clone_from(&sent);
+            self.remember_nonce(endpoint, &answer.headers);
             let wants_nonce = key.is_some()
                 && matches!(answer.status.as_u16(), 400 | 401)
                 && answer.headers.contains_key("dpop-nonce")
@@ -479,11 +589,16 @@ impl AgentAuthClient {
         answer.ok_or_error(&[200])?.json(&url)
     }
 
-    /// `POST /token` with `form`; a DPoP key demands a DPoP-bound access token.
+    /// `POST /token` with `form`. `access_token` says whether the request asks for an access
+    /// token (every grant but the identity-chaining JWT grant and transaction tokens): with a
+    /// DPoP key, such an answer must be `token_type: DPoP`. The decision follows what was
+    /// requested, never what the server claims to have issued: an answer of `N_A` or of
+    /// another `issued_token_type` cannot turn a DPoP request into a bearer token.
     async fn token(
         &self,
         creds: &ClientCredentials,
         form: Vec<(&'static str, String)>,
+        access_token: bool,
     ) -> Result<TokenResponse, ClientError> {
         let endpoint = self.token_endpoint();
         let answer = self
@@ -491,16 +606,11 @@ impl AgentAuthClient {
             .await?
             .ok_or_error(&[200])?;
         let token: TokenResponse = answer.json(&endpoint)?;
-        let is_access_token = token
-            .issued_token_type
-            .as_deref()
-            .is_none_or(|t| t == token_type::ACCESS_TOKEN);
-        if self.inner.dpop.is_some()
-            && is_access_token
-            && !token.token_type.eq_ignore_ascii_case("N_A")
-            && !token.is_dpop()
-        {
-            return Err(ClientError::NotDpopBound(token.token_type));
+        if self.inner.dpop.is_some() && access_token && !token.is_dpop() {
+            return Err(ClientError::NotDpopBound(crate::error::server_text(
+                &token.token_type,
+                32,
+            )));
         }
         Ok(token)
     }
@@ -538,7 +648,7 @@ impl AgentAuthClient {
         if let Some(resource) = resource {
             form.push(("resource", resource.to_owned()));
         }
-        self.token(creds, form).await
+        self.token(creds, form, true).await
     }
 
     /// RFC 8693 token exchange: a delegated token with one more `act` level, acting for the
@@ -549,7 +659,8 @@ impl AgentAuthClient {
         creds: &ClientCredentials,
         request: &ExchangeRequest,
     ) -> Result<TokenResponse, ClientError> {
-        self.token(creds, request.form()).await
+        self.token(creds, request.form(), request.requests_access_token())
+            .await
     }
 
     /// Identity chaining, domain A (draft-ietf-oauth-identity-chaining §2.3): a short-lived JWT
@@ -576,7 +687,7 @@ impl AgentAuthClient {
         if let Some(scope) = scope {
             request = request.scope(scope);
         }
-        self.token(creds, request.form()).await
+        self.token(creds, request.form(), false).await
     }
 
     /// Identity chaining, domain B (§2.4, RFC 7523): redeems a JWT authorization grant for an
@@ -598,7 +709,7 @@ impl AgentAuthClient {
         if let Some(scope) = scope {
             form.push(("scope", scope.to_owned()));
         }
-        self.token(creds, form).await
+        self.token(creds, form, true).await
     }
 
     /// A transaction token (`typ: txntoken+jwt`) for a trust domain; verify it downstream with
@@ -630,51 +741,36 @@ impl AgentAuthClient {
         if let Some(context) = &request.request_context {
             form.push(("request_context", context.to_string()));
         }
-        self.token(creds, form).await
+        self.token(creds, form, false).await
     }
 
-    /// Exchanges an authorization code (with its PKCE verifier) for tokens, including a
-    /// refresh token.
-    ///
-    /// ```no_run
-    /// # use authgent_client::{AgentAuthClient, ClientCredentials, Pkce};
-    /// # async fn run(auth: AgentAuthClient, app: ClientCredentials, code_from_redirect: &str) -> Result<(), authgent_client::ClientError> {
-    /// let pkce = Pkce::new()?;
-    /// let url = auth.authorization_url(&app.client_id, "https://app.example/cb", "read", "state-1", &pkce);
-    /// // … the user's browser opens `url`; the redirect brings back `code` …
-    /// let tokens = auth.exchange_authorization_code(&app, code_from_redirect, &pkce, "https://app.example/cb").await?;
-    /// let refresh = tokens.refresh_token.expect("issued with the code");
-    /// let fresh = auth.refresh_token(&app, refresh.expose()).await?;
-    /// # let _ = (url, fresh); Ok(()) }
-    /// ```
-    pub async fn exchange_authorization_code(
-        &self,
-        creds: &ClientCredentials,
-        code: &str,
-        pkce: &Pkce,
-        redirect_uri: &str,
-    ) -> Result<TokenResponse, ClientError> {
-        let form = vec![
-            ("grant_type", "authorization_code".to_owned()),
-            ("code", code.to_owned()),
-            ("code_verifier", pkce.verifier().expose().to_owned()),
-            ("redirect_uri", redirect_uri.to_owned()),
-        ];
-        self.token(creds, form).await
-    }
-
-    /// A fresh access token for a refresh token. The server rotates refresh tokens: use the
-    /// new one; reusing the old one is refused (`invalid_grant`) and revokes the family.
+    /// A fresh access token for a refresh token, for `resource` (RFC 8707; MCP clients must
+    /// name it on every token request). The server rotates refresh tokens: use the new one;
+    /// reusing the old one is refused (`invalid_grant`) and revokes the family.
     pub async fn refresh_token(
         &self,
         creds: &ClientCredentials,
         refresh_token: &str,
+        resource: Option<&str>,
     ) -> Result<TokenResponse, ClientError> {
-        let form = vec![
+        let mut form = vec![
             ("grant_type", "refresh_token".to_owned()),
             ("refresh_token", refresh_token.to_owned()),
         ];
-        self.token(creds, form).await
+        if let Some(resource) = resource {
+            form.push(("resource", resource.to_owned()));
+        }
+        self.token(creds, form, true).await
+    }
+
+    /// `POST /token` with an authorization-code grant's `form` (see
+    /// [`AuthorizationRequest`](crate::AuthorizationRequest)).
+    pub(crate) async fn code_grant(
+        &self,
+        creds: &ClientCredentials,
+        form: Vec<(&'static str, String)>,
+    ) -> Result<TokenResponse, ClientError> {
+        self.token(creds, form, true).await
     }
 
     /// RFC 7662 introspection. An inactive token is `Ok` with `active: false`.
@@ -755,7 +851,8 @@ impl AgentAuthClient {
             .await
     }
 
-    /// Polls a step-up request every `poll_interval` until it is decided or expired, and returns
+    /// Polls a step-up request every `poll_interval` (at least [`MIN_POLL_INTERVAL`]) until it
+    /// is decided or expired, and returns
     /// it (look at [`StepUp::status`]); [`ClientError::StepUpTimeout`] if still pending after
     /// `timeout`.
     pub async fn wait_for_stepup(
@@ -777,45 +874,8 @@ impl AgentAuthClient {
                     waited,
                 });
             }
-            tokio::time::sleep(poll_interval.min(timeout - waited)).await;
-        }
-    }
-
-    /// The approver's side: approves a pending step-up request. An answer that does not show
-    /// the request approved is an error: the decision was not recorded.
-    pub async fn approve_stepup(&self, id: &str, approved_by: &str) -> Result<StepUp, ClientError> {
-        let path = format!("/stepup/{}/approve", path_segment(id));
-        let body = serde_json::json!({ "approved_by": approved_by });
-        let state: StepUp = self.post_json(&path, &body, &[200]).await?;
-        self.decided(state, StepUpStatus::Approved, &path)
-    }
-
-    /// The approver's side: denies a pending step-up request. An answer that does not show the
-    /// request denied is an error: the decision was not recorded.
-    pub async fn deny_stepup(&self, id: &str) -> Result<StepUp, ClientError> {
-        let path = format!("/stepup/{}/deny", path_segment(id));
-        let state: StepUp = self
-            .post_json(&path, &serde_json::json!({}), &[200])
-            .await?;
-        self.decided(state, StepUpStatus::Denied, &path)
-    }
-
-    fn decided(
-        &self,
-        state: StepUp,
-        expected: StepUpStatus,
-        path: &str,
-    ) -> Result<StepUp, ClientError> {
-        if state.status == expected {
-            Ok(state)
-        } else {
-            Err(ClientError::InvalidResponse {
-                endpoint: format!("{}{path}", self.inner.base),
-                detail: format!(
-                    "the server answered status {} instead of {expected}: the decision was not recorded",
-                    state.status
-                ),
-            })
+            let interval = poll_interval.max(MIN_POLL_INTERVAL);
+            tokio::time::sleep(interval.min(timeout - waited)).await;
         }
     }
 
@@ -853,7 +913,7 @@ fn too_big(url: &str) -> ClientError {
 }
 
 /// Percent-encodes an id for use as one path segment.
-fn path_segment(id: &str) -> String {
+pub(crate) fn path_segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
@@ -867,5 +927,43 @@ pub(crate) fn unverified_claims(token: &str) -> Option<serde_json::Map<String, V
     match serde_json::from_slice(&bytes).ok()? {
         Value::Object(map) => Some(map),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(issuer: &str, token_endpoint: &str) -> AuthorizationServerMetadata {
+        let doc = format!(r#"{{"issuer":"{issuer}","token_endpoint":"{token_endpoint}"}}"#);
+        AuthorizationServerMetadata::parse(doc.as_bytes(), issuer).unwrap()
+    }
+
+    #[test]
+    fn an_https_issuer_cannot_name_a_plain_http_endpoint() {
+        let auth = AgentAuthClient::new("https://as.example").unwrap();
+        for endpoint in ["http://as.example/token", "http://127.0.0.1:8000/token"] {
+            let err = auth
+                .check_endpoints(&metadata("https://as.example", endpoint))
+                .unwrap_err();
+            assert_eq!(err.code(), "insecure_url", "{endpoint}");
+        }
+        auth.check_endpoints(&metadata("https://as.example", "https://tokens.example/t"))
+            .unwrap();
+        let relaxed = AgentAuthClient::builder("https://as.example")
+            .allow_insecure_http()
+            .build()
+            .unwrap();
+        relaxed
+            .check_endpoints(&metadata("https://as.example", "http://as.example/token"))
+            .unwrap();
+        // A loopback issuer may name loopback endpoints.
+        let local = AgentAuthClient::new("http://127.0.0.1:8000").unwrap();
+        local
+            .check_endpoints(&metadata(
+                "http://127.0.0.1:8000",
+                "http://localhost:8001/token",
+            ))
+            .unwrap();
     }
 }

@@ -1,5 +1,6 @@
 //! [`ClientError`]: what went wrong talking to the authorization server, typed.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use authgent_core::challenge::Challenge;
@@ -36,7 +37,8 @@ pub struct ServerError {
 impl ServerError {
     /// Parses a refusal from its status, headers and body.
     pub fn from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Self {
-        let www_authenticate = header(headers, "www-authenticate");
+        let www_authenticate =
+            header(headers, "www-authenticate").map(|v| server_text(&v, MAX_CHALLENGE_CHARS));
         let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_owned);
         let code = text("error")
@@ -50,6 +52,8 @@ impl ServerError {
                 })
             })
             .or_else(|| challenge_param(headers, "error"))
+            .map(|c| error_code(&c))
+            .filter(|c| !c.is_empty())
             .unwrap_or_else(|| {
                 match status {
                     400 => "invalid_request",
@@ -75,7 +79,8 @@ impl ServerError {
                 })
             })
             .or_else(|| text("title"))
-            .or_else(|| challenge_param(headers, "error_description"));
+            .or_else(|| challenge_param(headers, "error_description"))
+            .map(|d| server_text(&d, MAX_DESCRIPTION_CHARS));
         ServerError {
             status,
             code,
@@ -83,6 +88,81 @@ impl ServerError {
             www_authenticate,
         }
     }
+
+    /// Replaces every occurrence of the values this client sent (secrets, tokens, codes) in the
+    /// server's text with `***`: a server that echoes what it received must not put a secret
+    /// into an error message or a log line.
+    pub(crate) fn scrub(mut self, sent: &[&str]) -> Self {
+        for value in sent.iter().filter(|v| v.len() >= 4) {
+            for text in [self.description.as_mut(), self.www_authenticate.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if text.contains(value) {
+                    *text = text.replace(value, "***");
+                }
+            }
+            if self.code.contains(value) {
+                self.code = "invalid_request".into();
+            }
+        }
+        self
+    }
+}
+
+/// Longest `error_description` kept from a server (characters).
+const MAX_DESCRIPTION_CHARS: usize = 512;
+/// Longest `error` code kept from a server (characters).
+const MAX_CODE_CHARS: usize = 64;
+/// Longest `WWW-Authenticate` value kept from a server (characters).
+const MAX_CHALLENGE_CHARS: usize = 1024;
+
+/// Server-supplied text made safe to show: control characters (newlines that would forge log
+/// lines, terminal escapes) replaced by spaces and the length bounded.
+pub(crate) fn server_text(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 4));
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out
+}
+
+/// An OAuth error code as RFC 6749 §5.2 allows it (`%x20-21 / %x23-5B / %x5D-7E`), bounded;
+/// anything else is dropped.
+fn error_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| matches!(*c, ' '..='~') && *c != '"' && *c != '\\')
+        .take(MAX_CODE_CHARS)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// A JSON error's message with every quoted value removed (serde quotes what it found:
+/// `invalid type: string "…"`, which could be a token), bounded.
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                out.push_str("\"…");
+                quoted = true;
+            }
+            ('"', true) => {
+                out.push('"');
+                quoted = false;
+            }
+            (_, false) => out.push(c),
+            (_, true) => {}
+        }
+    }
+    server_text(&out, MAX_DESCRIPTION_CHARS)
 }
 
 /// Why a call to the authorization server failed.
@@ -98,7 +178,7 @@ impl ServerError {
 /// }
 /// # let _ = explain;
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     /// The server refused the request; see [`ServerError::code`].
@@ -115,11 +195,58 @@ pub enum ClientError {
         error: ServerError,
     },
     /// The request timed out (connect or whole request); the server may be overloaded.
-    #[error("timed out talking to the authorization server: {0}")]
-    Timeout(#[source] reqwest::Error),
+    #[error("timed out talking to the server: {0}")]
+    Timeout(#[source] Arc<reqwest::Error>),
     /// The server could not be reached or the connection failed.
-    #[error("could not reach the authorization server: {0}")]
-    Network(#[source] reqwest::Error),
+    #[error("could not reach the server: {0}")]
+    Network(#[source] Arc<reqwest::Error>),
+    /// An authorization-server endpoint answered a redirect. Requests to the authorization
+    /// server carry client secrets, codes and tokens, so no redirect is ever followed, whatever
+    /// HTTP client is configured: configure the endpoint's final URL.
+    #[error(
+        "{endpoint} answered HTTP {status} (a redirect); requests to the authorization server never follow redirects, so credentials cannot be sent elsewhere: configure the endpoint's final URL"
+    )]
+    Redirected {
+        /// The endpoint that answered.
+        endpoint: String,
+        /// The 3xx status.
+        status: u16,
+    },
+    /// A [`TokenManager`](crate::TokenManager) was asked to put a token on a request to an
+    /// origin the token is not bound to; nothing was sent.
+    #[error("refusing to send a token to {origin}: the token is bound to {}; configure TokenManagerBuilder::resource (or allow_origin) for the service you call", if .bound.is_empty() { "no origin".to_owned() } else { .bound.join(", ") })]
+    OriginNotBound {
+        /// The origin of the refused request.
+        origin: String,
+        /// The origins the token may go to.
+        bound: Vec<String>,
+    },
+    /// A plain `http://` URL on a non-loopback host, where credentials would travel
+    /// unencrypted (RFC 9700 §2.6).
+    #[error(
+        "{what} {url:?} is plain http:// on a host that is not loopback: use https:// (or allow_insecure_http() on a network you trust, for tests)"
+    )]
+    InsecureUrl {
+        /// Which URL (the server URL, a discovered endpoint, a resource).
+        what: &'static str,
+        /// The URL.
+        url: String,
+    },
+    /// A renewal of this token failed moments ago; rather than send one more request per
+    /// waiting task, the failure is shared until `retry_after` has passed.
+    #[error("the last renewal of this token failed {} ms ago; retrying after {} ms: {cause}", .failed_ago.as_millis(), .retry_after.as_millis())]
+    RenewalBackoff {
+        /// How long until the next renewal attempt is allowed.
+        retry_after: Duration,
+        /// How long ago it failed.
+        failed_ago: Duration,
+        /// The failure.
+        #[source]
+        cause: Arc<ClientError>,
+    },
+    /// An authorization-code callback failed its checks (`state`, `iss`, an `error`).
+    #[error("the authorization callback is refused: {0}")]
+    Callback(String),
     /// The server answered 2xx with a body this client cannot use.
     #[error("unexpected response from {endpoint}: {detail}")]
     InvalidResponse {
@@ -163,13 +290,20 @@ pub enum ClientError {
 impl ClientError {
     /// A stable machine-readable code: the server's OAuth error code for refusals, else one of
     /// `rate_limited`, `timeout`, `network`, `invalid_response`, `not_dpop_bound`, `dpop_key`,
-    /// `config`, `step_up_denied`, `step_up_expired`, `step_up_timeout`.
+    /// `config`, `step_up_denied`, `step_up_expired`, `step_up_timeout`, `redirect_refused`,
+    /// `origin_not_bound`, `insecure_url`, `invalid_callback` (a [`ClientError::RenewalBackoff`]
+    /// has its cause's code).
     pub fn code(&self) -> &str {
         match self {
             ClientError::Server(e) => &e.code,
             ClientError::RateLimited { .. } => "rate_limited",
             ClientError::Timeout(_) => "timeout",
             ClientError::Network(_) => "network",
+            ClientError::Redirected { .. } => "redirect_refused",
+            ClientError::OriginNotBound { .. } => "origin_not_bound",
+            ClientError::InsecureUrl { .. } => "insecure_url",
+            ClientError::RenewalBackoff { cause, .. } => cause.code(),
+            ClientError::Callback(_) => "invalid_callback",
             ClientError::InvalidResponse { .. } => "invalid_response",
             ClientError::NotDpopBound(_) => "not_dpop_bound",
             ClientError::Dpop(_) => "dpop_key",
@@ -184,6 +318,7 @@ impl ClientError {
     pub fn server_error(&self) -> Option<&ServerError> {
         match self {
             ClientError::Server(e) | ClientError::RateLimited { error: e, .. } => Some(e),
+            ClientError::RenewalBackoff { cause, .. } => cause.server_error(),
             _ => None,
         }
     }
@@ -195,6 +330,7 @@ impl ClientError {
                 true
             }
             ClientError::Server(e) => e.status >= 500,
+            ClientError::RenewalBackoff { .. } => true,
             _ => false,
         }
     }
@@ -203,15 +339,21 @@ impl ClientError {
     /// server URL with userinfo, and credentials travel in bodies and headers only).
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
         if e.is_timeout() {
-            ClientError::Timeout(e)
+            ClientError::Timeout(Arc::new(e))
         } else {
-            ClientError::Network(e)
+            ClientError::Network(Arc::new(e))
         }
     }
 
     /// The error for a non-success answer.
-    pub(crate) fn from_status(status: u16, headers: &HeaderMap, body: &[u8]) -> Self {
-        let error = ServerError::from_response(status, headers, body);
+    /// `sent` are the secret values of the request, scrubbed from the server's text.
+    pub(crate) fn from_status(
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        sent: &[&str],
+    ) -> Self {
+        let error = ServerError::from_response(status, headers, body).scrub(sent);
         if status == 429 {
             let retry_after = header(headers, "retry-after").and_then(|v| parse_retry_after(&v));
             ClientError::RateLimited { retry_after, error }
@@ -322,7 +464,7 @@ mod tests {
 
     #[test]
     fn rate_limit_carries_retry_after_in_both_forms() {
-        let e = ClientError::from_status(429, &headers(&[("retry-after", "42")]), b"{}");
+        let e = ClientError::from_status(429, &headers(&[("retry-after", "42")]), b"{}", &[]);
         assert!(
             matches!(e, ClientError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(42))
         );

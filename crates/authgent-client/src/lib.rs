@@ -7,10 +7,18 @@
 //!   [`DpopKey`](authgent_core::dpop::DpopKey) every token is DPoP-bound (RFC 9449), nonces
 //!   included.
 //! - [`TokenManager`] — cached tokens renewed before expiry, put on outgoing `reqwest`
-//!   requests (with DPoP proofs).
+//!   requests (with DPoP proofs), and only on requests to the origin each token was requested
+//!   for.
 //! - [`ScopeChallengeHandler`] — from a resource server's `403 insufficient_scope` to a
-//!   human's approval.
+//!   human's approval, filing only the scopes on its list; [`StepUpApprover`] — the human's
+//!   side, a separate client with its own credential; [`ScopeStepUp`] — the MCP step-up rule.
+//! - [`AuthorizationRequest`] — the authorization-code flow with PKCE, `state`, `iss` and
+//!   `resource`.
 //! - [`McpAuthProvider`] — verification for MCP servers.
+//!
+//! Safe by default: credentials go over `https://` only (plain `http://` on loopback), never
+//! follow a redirect, and a DPoP client never accepts or sends a bearer token
+//! (docs/security.md, "The agent side").
 //!
 //! Errors are typed ([`ClientError`]): the server's OAuth error code, rate limits with
 //! `Retry-After`, timeouts and network failures apart. Secrets and tokens are [`Secret`]s:
@@ -30,20 +38,30 @@
 //! # Ok(()) }
 //! ```
 
+mod authorization;
 mod client;
 mod error;
 mod mcp;
 mod secret;
 mod stepup;
 mod token_manager;
+mod transport;
 mod types;
 
-pub use client::{AgentAuthClient, AgentAuthClientBuilder, ClientAuthMethod, Pkce};
+pub use authorization::AuthorizationRequest;
+pub use client::{
+    AgentAuthClient, AgentAuthClientBuilder, ClientAuthMethod, MIN_POLL_INTERVAL, Pkce,
+};
 pub use error::{ClientError, ServerError};
 pub use mcp::McpAuthProvider;
 pub use secret::{ClientCredentials, Secret};
-pub use stepup::{ScopeChallenge, ScopeChallengeHandler, StepUpOutcome};
-pub use token_manager::{MAX_CACHED_LIFETIME, TokenKey, TokenManager, TokenManagerBuilder};
+pub use stepup::{
+    ScopeChallenge, ScopeChallengeHandler, ScopeStepUp, StepUpApprover, StepUpApproverBuilder,
+    StepUpOutcome,
+};
+pub use token_manager::{
+    MAX_CACHED_LIFETIME, MAX_TOKEN_KEYS, TokenKey, TokenManager, TokenManagerBuilder,
+};
 pub use types::{
     AgentRegistration, ClientRegistration, Confirmation, ExchangeCheck, ExchangeRequest,
     Introspection, RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, StepUpStatus,

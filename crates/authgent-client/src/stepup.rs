@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
 
-use crate::AgentAuthClient;
+use crate::client::MIN_POLL_INTERVAL;
 use crate::error::{ClientError, challenges};
 use crate::types::{StepUp, StepUpRequest, StepUpStatus};
+use crate::{AgentAuthClient, Secret};
 
 /// Called when a step-up request has been filed.
 type OnFiled = Arc<dyn Fn(&StepUp) + Send + Sync>;
@@ -82,8 +83,15 @@ pub enum StepUpOutcome {
 }
 
 /// Handles `403 insufficient_scope` from a resource server: when a missing scope is one that
-/// needs a human (the configured HITL list), it files a step-up request, polls until a human
-/// decides, and returns the [`StepUpOutcome`]. Scopes not on the list are left to the caller.
+/// needs a human (the configured HITL list), it files a step-up request for **those scopes
+/// only**, polls until a human decides, checks that the decision is about the request it
+/// filed, and returns the [`StepUpOutcome`].
+///
+/// The resource server chooses what the challenge names, so the challenge is not trusted: a
+/// `scope="db:delete admin *:*"` from a server that needs `db:delete` files `db:delete` and
+/// nothing else (`admin` and `*:*` are not on the list). Scopes not on the list are left to
+/// the caller (see [`ScopeStepUp`] for asking the authorization server for them). Approving
+/// is not this type's job: see [`StepUpApprover`].
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -143,10 +151,10 @@ impl ScopeChallengeHandler {
         self
     }
 
-    /// How often to poll (default 2 s).
+    /// How often to poll (default 2 s; at least [`MIN_POLL_INTERVAL`]).
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
+        self.poll_interval = interval.max(MIN_POLL_INTERVAL);
         self
     }
 
@@ -157,11 +165,16 @@ impl ScopeChallengeHandler {
         self
     }
 
-    /// The challenge, when the response is one this handler acts on: a scope challenge naming
-    /// at least one HITL scope.
+    /// The challenge, when the response is one this handler acts on (a scope challenge naming
+    /// at least one HITL scope), with its `scopes` narrowed to the HITL ones: what a step-up
+    /// would be filed for.
     pub fn challenge(&self, status: StatusCode, headers: &HeaderMap) -> Option<ScopeChallenge> {
-        ScopeChallenge::from_response(status, headers)
-            .filter(|c| c.scopes.iter().any(|s| self.hitl_scopes.contains(s)))
+        let mut challenge = ScopeChallenge::from_response(status, headers)?;
+        let mut seen = BTreeSet::new();
+        challenge
+            .scopes
+            .retain(|s| self.hitl_scopes.contains(s) && seen.insert(s.clone()));
+        (!challenge.scopes.is_empty()).then_some(challenge)
     }
 
     /// Files a step-up for `agent_id` (the agent's id at the server) when the response is a HITL
@@ -183,6 +196,7 @@ impl ScopeChallengeHandler {
             request = request.resource(resource);
         }
         let filed = self.client.request_stepup(&request).await?;
+        self.matches(&filed, &request, None)?;
         if let Some(notify) = &self.on_filed {
             notify(&filed);
         }
@@ -190,6 +204,7 @@ impl ScopeChallengeHandler {
             .client
             .wait_for_stepup(&filed.id, self.poll_interval, self.timeout)
             .await?;
+        self.matches(&decided, &request, Some(&filed.id))?;
         Ok(Some(match decided.status {
             StepUpStatus::Approved => StepUpOutcome::Approved(decided),
             StepUpStatus::Denied => StepUpOutcome::Denied(decided),
@@ -201,5 +216,245 @@ impl ScopeChallengeHandler {
                 });
             }
         }))
+    }
+
+    /// A step-up the server reports must be the one filed: same id (once known), agent, scopes
+    /// and resource. Otherwise an approval of something else could pass for this one.
+    fn matches(
+        &self,
+        got: &StepUp,
+        asked: &StepUpRequest,
+        id: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let scopes = |s: &str| {
+            s.split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect::<BTreeSet<_>>()
+        };
+        let mismatch = if id.is_some_and(|id| got.id != id) {
+            Some("id")
+        } else if got.agent_id != asked.agent_id {
+            Some("agent_id")
+        } else if scopes(&got.scope) != scopes(&asked.scope) {
+            Some("scope")
+        } else if asked.resource.is_some() && got.resource != asked.resource {
+            Some("resource")
+        } else {
+            None
+        };
+        match mismatch {
+            None => Ok(()),
+            Some(what) => Err(ClientError::InvalidResponse {
+                endpoint: format!("{}/stepup", self.client.server_url()),
+                detail: format!(
+                    "the step-up the server reports differs from the one filed in its {what}: refusing it"
+                ),
+            }),
+        }
+    }
+}
+
+/// The MCP step-up rule (MCP authorization, "scope challenge handling"): after a
+/// `403 insufficient_scope`, ask for a token with the union of the scopes already granted and
+/// the challenged ones, and retry, a bounded number of times. Only scopes on the allow-list are
+/// ever requested: the resource server names the scopes, so it must not choose what the agent
+/// asks the authorization server for.
+///
+/// ```
+/// use authgent_client::{ScopeChallenge, ScopeStepUp};
+/// let rule = ScopeStepUp::new(["files:read", "files:write"]).max_retries(1);
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("www-authenticate",
+///     r#"Bearer error="insufficient_scope", scope="files:write admin""#.parse().unwrap());
+/// let challenge = ScopeChallenge::from_response(http::StatusCode::FORBIDDEN, &headers).unwrap();
+/// assert_eq!(rule.next_scope(Some("files:read"), &challenge).as_deref(), Some("files:read files:write"));
+/// assert_eq!(rule.next_scope(Some("files:read files:write"), &challenge), None); // nothing new
+/// ```
+#[derive(Clone, Debug)]
+pub struct ScopeStepUp {
+    allowed: BTreeSet<String>,
+    max_retries: u32,
+}
+
+impl ScopeStepUp {
+    /// The rule for an agent that may ask for the scopes in `allowed` (default: one retry).
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(allowed: I) -> Self {
+        ScopeStepUp {
+            allowed: allowed.into_iter().map(Into::into).collect(),
+            max_retries: 1,
+        }
+    }
+
+    /// How many times to step up and retry one request (default 1, at most 5).
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries.min(5);
+        self
+    }
+
+    /// The retry limit.
+    pub fn retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The scope to request next: `granted` plus every challenged scope on the allow-list, in a
+    /// stable order; `None` when that adds nothing (retrying would get the same answer).
+    pub fn next_scope(&self, granted: Option<&str>, challenge: &ScopeChallenge) -> Option<String> {
+        let mut scopes: Vec<&str> = granted.unwrap_or("").split_ascii_whitespace().collect();
+        let before = scopes.len();
+        for scope in &challenge.scopes {
+            if self.allowed.contains(scope) && !scopes.contains(&scope.as_str()) {
+                scopes.push(scope);
+            }
+        }
+        (scopes.len() > before).then(|| scopes.join(" "))
+    }
+}
+
+/// The human approver's side of step-up: approve or deny a pending request.
+///
+/// **Never give this to an agent.** An agent that can approve its own step-up needs no human:
+/// a prompt-injected agent would simply approve itself. Build it in the approver's service
+/// (the UI a human clicks in), with the approver's own credential, which is sent as
+/// `Authorization: Bearer …` on every decision. authgent-server 0.3.4 does not authenticate
+/// `/stepup/{id}/approve` and `/deny` (docs/interop.md): put those routes behind a gateway
+/// that checks that credential, and keep them unreachable from where agents run.
+///
+/// ```no_run
+/// use authgent_client::StepUpApprover;
+/// # async fn run(id: &str) -> Result<(), authgent_client::ClientError> {
+/// let approver = StepUpApprover::builder("https://auth.example", std::env::var("APPROVER_TOKEN").unwrap())
+///     .build()?;
+/// approver.approve(id, "alice@example.com").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct StepUpApprover {
+    client: AgentAuthClient,
+    credential: Secret,
+}
+
+impl fmt::Debug for StepUpApprover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StepUpApprover")
+            .field("server", &self.client.server_url())
+            .field("credential", &self.credential)
+            .finish()
+    }
+}
+
+/// Builds a [`StepUpApprover`].
+#[derive(Debug)]
+#[must_use]
+pub struct StepUpApproverBuilder {
+    client: crate::AgentAuthClientBuilder,
+    credential: Secret,
+}
+
+impl StepUpApproverBuilder {
+    /// Your own `reqwest` configuration; see
+    /// [`AgentAuthClientBuilder::http_client`](crate::AgentAuthClientBuilder::http_client).
+    pub fn http_client(mut self, client: reqwest::ClientBuilder) -> Self {
+        self.client = self.client.http_client(client);
+        self
+    }
+
+    /// The timeout of each request (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.client = self.client.timeout(timeout);
+        self
+    }
+
+    /// The approver.
+    pub fn build(self) -> Result<StepUpApprover, ClientError> {
+        if self.credential.expose().trim().is_empty() {
+            return Err(ClientError::Config(
+                "a StepUpApprover needs the approver's own credential: decisions are authenticated"
+                    .into(),
+            ));
+        }
+        Ok(StepUpApprover {
+            client: self.client.build()?,
+            credential: self.credential,
+        })
+    }
+}
+
+impl StepUpApprover {
+    /// An approver at the server at `server_url`, deciding with `credential` (sent as a
+    /// bearer token on each decision).
+    pub fn builder(
+        server_url: impl Into<String>,
+        credential: impl Into<Secret>,
+    ) -> StepUpApproverBuilder {
+        StepUpApproverBuilder {
+            client: AgentAuthClient::builder(server_url),
+            credential: credential.into(),
+        }
+    }
+
+    /// The pending request, to show the human what they are deciding.
+    pub async fn get(&self, id: &str) -> Result<StepUp, ClientError> {
+        self.client.check_stepup(id).await
+    }
+
+    /// Approves a pending step-up request. An answer that does not show the request approved
+    /// is an error: the decision was not recorded.
+    pub async fn approve(&self, id: &str, approved_by: &str) -> Result<StepUp, ClientError> {
+        let body = serde_json::json!({ "approved_by": approved_by });
+        self.decide(id, "approve", &body, StepUpStatus::Approved)
+            .await
+    }
+
+    /// Denies a pending step-up request. An answer that does not show the request denied is an
+    /// error: the decision was not recorded.
+    pub async fn deny(&self, id: &str) -> Result<StepUp, ClientError> {
+        self.decide(id, "deny", &serde_json::json!({}), StepUpStatus::Denied)
+            .await
+    }
+
+    async fn decide(
+        &self,
+        id: &str,
+        verb: &str,
+        body: &serde_json::Value,
+        expected: StepUpStatus,
+    ) -> Result<StepUp, ClientError> {
+        let url = format!(
+            "{}/stepup/{}/{verb}",
+            self.client.server_url(),
+            crate::client::path_segment(id)
+        );
+        let mut authorization =
+            http::HeaderValue::try_from(format!("Bearer {}", self.credential.expose())).map_err(
+                |_| ClientError::Config("the approver credential is not a header value".into()),
+            )?;
+        authorization.set_sensitive(true);
+        let request = self
+            .client
+            .http()
+            .post(&url)
+            .header(http::header::AUTHORIZATION, authorization)
+            .json(body);
+        let mut answer = self.client.send(request).await?;
+        answer.scrub(&self.credential);
+        let state: StepUp = answer.ok_or_error(&[200])?.json(&url)?;
+        if state.id != id {
+            return Err(ClientError::InvalidResponse {
+                endpoint: url,
+                detail: "the answer is about another step-up request".into(),
+            });
+        }
+        if state.status == expected {
+            Ok(state)
+        } else {
+            Err(ClientError::InvalidResponse {
+                endpoint: url,
+                detail: format!(
+                    "the server answered status {} instead of {expected}: the decision was not recorded",
+                    state.status
+                ),
+            })
+        }
     }
 }

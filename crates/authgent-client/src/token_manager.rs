@@ -2,18 +2,33 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::HeaderMap;
-use reqwest::{RequestBuilder, Response};
+use reqwest::{RequestBuilder, Response, Url};
 
 use crate::error::{ClientError, challenge_param};
+use crate::stepup::{ScopeChallenge, ScopeStepUp};
+use crate::transport::{credential_url, origin};
 use crate::types::{ExchangeRequest, TokenResponse};
 use crate::{AgentAuthClient, ClientCredentials};
 
 /// Longest a token is reused, whatever `expires_in` the server sent.
 pub const MAX_CACHED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Most distinct [`TokenKey`]s a manager keeps at once; idle ones are dropped beyond that.
+pub const MAX_TOKEN_KEYS: usize = 256;
+
+/// Most resource-server origins whose `DPoP-Nonce` a manager remembers.
+const MAX_NONCE_ORIGINS: usize = 64;
+
+/// How long a failed renewal is shared with every caller before one tries again (a rate
+/// limit's `Retry-After` counts instead, up to [`MAX_RENEWAL_BACKOFF`]).
+const RENEWAL_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Longest a failed renewal is shared.
+const MAX_RENEWAL_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Which token a [`TokenManager`] holds: the agent's own (client credentials) for a scope and
 /// RFC 8707 resource, or its default token exchanged (RFC 8693) for an audience and scope.
@@ -62,11 +77,19 @@ struct Cached {
     renew_at: Instant,
 }
 
+/// A renewal that failed, shared with the callers that come within its backoff.
+struct Failed {
+    at: Instant,
+    until: Instant,
+    error: Arc<ClientError>,
+}
+
 #[derive(Default)]
 struct Slot {
     current: Mutex<Option<Cached>>,
     /// Held while one task renews, so concurrent callers wait for its token (single flight).
     renewing: tokio::sync::Mutex<()>,
+    failed: Mutex<Option<Failed>>,
 }
 
 impl Slot {
@@ -77,6 +100,36 @@ impl Slot {
             .filter(|c| Instant::now() < c.renew_at)
             .map(|c| Arc::clone(&c.token))
     }
+
+    /// The shared failure, while its backoff runs.
+    fn backoff(&self) -> Option<ClientError> {
+        let failed = self.failed.lock().ok()?;
+        let failed = failed.as_ref()?;
+        let now = Instant::now();
+        (now < failed.until).then(|| ClientError::RenewalBackoff {
+            retry_after: failed.until - now,
+            failed_ago: now - failed.at,
+            cause: Arc::clone(&failed.error),
+        })
+    }
+
+    fn record_failure(&self, error: &ClientError) {
+        let wait = match error {
+            ClientError::RateLimited {
+                retry_after: Some(d),
+                ..
+            } => (*d).clamp(RENEWAL_BACKOFF, MAX_RENEWAL_BACKOFF),
+            _ => RENEWAL_BACKOFF,
+        };
+        let at = Instant::now();
+        if let Ok(mut failed) = self.failed.lock() {
+            *failed = Some(Failed {
+                at,
+                until: at.checked_add(wait).unwrap_or(at),
+                error: Arc::new(error.clone()),
+            });
+        }
+    }
 }
 
 /// Keeps an agent's access tokens: one per [`TokenKey`], fetched with the client-credentials
@@ -84,15 +137,29 @@ impl Slot {
 /// DPoP client, tokens are DPoP-bound and every authorized request gets a fresh proof with
 /// `ath`; a resource server's `use_dpop_nonce` is answered once with its nonce.
 ///
+/// **Tokens go only where they belong.** Each token is bound to the origin of the resource
+/// (or exchange audience) it was requested for, or, for tokens without one, to the origins
+/// given to [`allow_origin`](TokenManagerBuilder::allow_origin); a request to any other
+/// origin is [`ClientError::OriginNotBound`] before anything is sent or fetched. Plain
+/// `http://` origins are refused unless they are loopback (or
+/// [`allow_insecure_http`](TokenManagerBuilder::allow_insecure_http)).
+///
+/// **Authenticated requests never follow redirects.** They go out on the manager's own HTTP
+/// client, built with redirects disabled (the client a `RequestBuilder` was made from is not
+/// used): a 3xx comes back to you as it is, so the token, the proof and the body never reach
+/// the `Location`, and a proof is never replayed for a URL it was not made for.
+///
 /// ```no_run
 /// use authgent_client::{AgentAuthClient, ClientCredentials, TokenManager};
 /// # async fn run() -> Result<(), authgent_client::ClientError> {
 /// let auth = AgentAuthClient::new("http://127.0.0.1:8000")?;
 /// let tokens = TokenManager::builder(auth, ClientCredentials::new("agnt_…", "…"))
+///     .resource("https://tools.example") // tokens for tools.example go to tools.example only
 ///     .scope("search:execute")
-///     .build();
+///     .build()?;
 /// let http = reqwest::Client::new();
 /// let response = tokens.send(http.get("https://tools.example/search?q=rust")).await?;
+/// assert!(tokens.send(http.get("https://elsewhere.example/")).await.is_err()); // nothing sent
 /// # let _ = response; Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -105,6 +172,12 @@ struct Inner {
     creds: ClientCredentials,
     default_key: TokenKey,
     buffer: Duration,
+    /// Where tokens without a URL resource may go (`scheme://host[:port]`).
+    origins: Vec<String>,
+    allow_insecure_http: bool,
+    /// Sends authenticated requests; never follows redirects.
+    http: reqwest::Client,
+    timeout: Duration,
     slots: Mutex<HashMap<TokenKey, Arc<Slot>>>,
     /// The last `DPoP-Nonce` per resource-server origin.
     nonces: Mutex<HashMap<String, String>>,
@@ -115,6 +188,7 @@ impl fmt::Debug for TokenManager {
         f.debug_struct("TokenManager")
             .field("client_id", &self.inner.creds.client_id)
             .field("default_key", &self.inner.default_key)
+            .field("origins", &self.inner.origins)
             .field("buffer", &self.inner.buffer)
             .finish_non_exhaustive()
     }
@@ -128,6 +202,10 @@ pub struct TokenManagerBuilder {
     creds: ClientCredentials,
     key: TokenKey,
     buffer: Duration,
+    origins: Vec<String>,
+    allow_insecure_http: bool,
+    http: Option<reqwest::ClientBuilder>,
+    timeout: Duration,
 }
 
 impl TokenManagerBuilder {
@@ -137,9 +215,38 @@ impl TokenManagerBuilder {
         self
     }
 
-    /// The resource (RFC 8707) of the default token.
+    /// The resource (RFC 8707) of the default token: the URL of the service it is for. The
+    /// token is sent to that URL's origin and nowhere else.
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.key.resource = Some(resource.into());
+        self
+    }
+
+    /// An origin (`https://host[:port]`) that tokens requested without a URL resource may be
+    /// sent to (repeatable): for authorization servers that issue tokens without `resource`,
+    /// say so explicitly here. Tokens with a URL resource stay bound to its origin only.
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origins.push(origin.into());
+        self
+    }
+
+    /// Accepts plain `http://` resource origins that are not loopback. Tokens then cross the
+    /// network unencrypted: only for test networks you control.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.allow_insecure_http = true;
+        self
+    }
+
+    /// Your own `reqwest` configuration for the requests the manager authenticates (TLS roots,
+    /// proxies). The client is built from it with redirects disabled, whatever it says.
+    pub fn http_client(mut self, client: reqwest::ClientBuilder) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The timeout of each authenticated request that sets none itself (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -149,23 +256,61 @@ impl TokenManagerBuilder {
         self
     }
 
-    /// The manager.
-    pub fn build(self) -> TokenManager {
-        TokenManager {
+    /// The manager. Fails when the default token would have nowhere it may go (no URL
+    /// [`resource`](Self::resource) and no [`allow_origin`](Self::allow_origin)), for an
+    /// origin that is not one, or for non-loopback `http://`.
+    pub fn build(self) -> Result<TokenManager, ClientError> {
+        let mut origins = Vec::with_capacity(self.origins.len());
+        for given in &self.origins {
+            let url = credential_url(given, "the allowed origin", self.allow_insecure_http)?;
+            let origin = origin(&url);
+            if url.as_str().trim_end_matches('/') != origin {
+                return Err(ClientError::Config(format!(
+                    "allow_origin({given:?}) is not an origin: give scheme://host[:port] only, e.g. {origin:?}"
+                )));
+            }
+            origins.push(origin);
+        }
+        let resource_url = self.key.resource.as_deref().filter(|r| is_url(r));
+        if let Some(resource) = resource_url {
+            credential_url(resource, "the resource", self.allow_insecure_http)?;
+        } else if origins.is_empty() {
+            return Err(ClientError::Config(
+                "a TokenManager must know where its tokens may go: set .resource(\"https://service.example\") \
+                 (the service the token is for) or .allow_origin(\"https://service.example\")"
+                    .into(),
+            ));
+        }
+        let http = self
+            .http
+            .unwrap_or_default()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ClientError::Config(format!("HTTP client: {e}")))?;
+        Ok(TokenManager {
             inner: Arc::new(Inner {
                 client: self.client,
                 creds: self.creds,
                 default_key: self.key,
                 buffer: self.buffer,
+                origins,
+                allow_insecure_http: self.allow_insecure_http,
+                http,
+                timeout: self.timeout,
                 slots: Mutex::new(HashMap::new()),
                 nonces: Mutex::new(HashMap::new()),
             }),
-        }
+        })
     }
 }
 
-fn origin(url: &reqwest::Url) -> String {
-    url.origin().ascii_serialization()
+/// Whether `s` is an absolute `http(s)` URL with a host (a resource that names an origin).
+fn is_url(s: &str) -> bool {
+    Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+}
+
+fn request_error(e: &reqwest::Error) -> ClientError {
+    ClientError::Config(format!("request: {e}"))
 }
 
 impl TokenManager {
@@ -176,16 +321,63 @@ impl TokenManager {
             creds,
             key: TokenKey::default(),
             buffer: Duration::from_secs(30),
+            origins: Vec::new(),
+            allow_insecure_http: false,
+            http: None,
+            timeout: Duration::from_secs(30),
         }
     }
 
-    fn slot(&self, key: &TokenKey) -> Arc<Slot> {
+    /// The origins the token for `key` may be sent to: its resource's, when that is a URL,
+    /// else the allowed origins.
+    pub fn bound_origins(&self, key: &TokenKey) -> Result<Vec<String>, ClientError> {
+        match key.resource.as_deref().filter(|r| is_url(r)) {
+            Some(resource) => {
+                let url = credential_url(resource, "the resource", self.inner.allow_insecure_http)?;
+                Ok(vec![origin(&url)])
+            }
+            None => Ok(self.inner.origins.clone()),
+        }
+    }
+
+    /// Refuses `url` unless it is on an origin the token for `key` is bound to.
+    fn check_destination(&self, url: &Url, key: &TokenKey) -> Result<(), ClientError> {
+        let bound = self.bound_origins(key)?;
+        let target = origin(url);
+        if bound.contains(&target) {
+            Ok(())
+        } else {
+            Err(ClientError::OriginNotBound {
+                origin: target,
+                bound,
+            })
+        }
+    }
+
+    fn slot(&self, key: &TokenKey) -> Result<Arc<Slot>, ClientError> {
         let mut slots = self
             .inner
             .slots
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(slots.entry(key.clone()).or_default())
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get(key) {
+            return Ok(Arc::clone(slot));
+        }
+        if slots.len() >= MAX_TOKEN_KEYS {
+            let default = &self.inner.default_key;
+            slots.retain(|k, s| k == default || Arc::strong_count(s) > 1);
+        }
+        if slots.len() >= MAX_TOKEN_KEYS {
+            return Err(ClientError::Config(format!(
+                "more than {MAX_TOKEN_KEYS} distinct token keys in use at once"
+            )));
+        }
+        Ok(Arc::clone(slots.entry(key.clone()).or_default()))
+    }
+
+    fn existing_slot(&self, key: &TokenKey) -> Option<Arc<Slot>> {
+        let slots = self.inner.slots.lock().ok()?;
+        slots.get(key).cloned()
     }
 
     /// The default token.
@@ -194,9 +386,13 @@ impl TokenManager {
     }
 
     /// The token for `key`: cached while more than the buffer from expiry, else fetched (once,
-    /// however many tasks ask at the same time).
+    /// however many tasks ask at the same time). A failed fetch is shared with every caller
+    /// for a short backoff ([`ClientError::RenewalBackoff`]) instead of being repeated by each.
+    ///
+    /// The raw token is yours to send; [`Self::send`] and friends are the calls that enforce
+    /// where it may go.
     pub async fn token_for(&self, key: &TokenKey) -> Result<Arc<TokenResponse>, ClientError> {
-        let slot = self.slot(key);
+        let slot = self.slot(key)?;
         if let Some(token) = slot.fresh() {
             return Ok(token);
         }
@@ -204,7 +400,16 @@ impl TokenManager {
         if let Some(token) = slot.fresh() {
             return Ok(token);
         }
-        let token = Arc::new(self.fetch(key).await?);
+        if let Some(error) = slot.backoff() {
+            return Err(error);
+        }
+        let token = match self.fetch(key).await {
+            Ok(token) => Arc::new(token),
+            Err(error) => {
+                slot.record_failure(&error);
+                return Err(error);
+            }
+        };
         // Without expires_in the lifetime is unknown: use the token once, never cache it.
         // Capped at a day and added with checked arithmetic: a hostile `expires_in` (1e19)
         // must neither panic nor pin a token forever (CONFORMANCE 30).
@@ -221,6 +426,9 @@ impl TokenManager {
                 token: Arc::clone(&token),
                 renew_at,
             });
+        }
+        if let Ok(mut failed) = slot.failed.lock() {
+            *failed = None;
         }
         Ok(token)
     }
@@ -260,7 +468,9 @@ impl TokenManager {
     }
 
     /// `Authorization` (and `DPoP`) headers for a `method` request to `url` with the token for
-    /// `key`, for HTTP clients other than reqwest.
+    /// `key`, for HTTP clients other than reqwest. `url` must be on an origin the token is
+    /// bound to. The values are marked sensitive; make sure your client does not follow
+    /// redirects with them.
     pub async fn headers_for(
         &self,
         method: &str,
@@ -269,8 +479,8 @@ impl TokenManager {
     ) -> Result<HeaderMap, ClientError> {
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| ClientError::Config(format!("HTTP method {method:?}")))?;
-        let url = reqwest::Url::parse(url)
-            .map_err(|e| ClientError::Config(format!("URL {url:?}: {e}")))?;
+        let url = Url::parse(url).map_err(|e| ClientError::Config(format!("URL {url:?}: {e}")))?;
+        self.check_destination(&url, key)?;
         let mut request = reqwest::Request::new(method, url);
         let token = self.token_for(key).await?;
         self.add_credentials(&mut request, &token)?;
@@ -280,11 +490,8 @@ impl TokenManager {
     /// Revokes the token for `key` at the server (RFC 7009) and forgets it.
     pub async fn revoke(&self, key: &TokenKey) -> Result<(), ClientError> {
         let current = self
-            .slot(key)
-            .current
-            .lock()
-            .ok()
-            .and_then(|mut c| c.take());
+            .existing_slot(key)
+            .and_then(|slot| slot.current.lock().ok().and_then(|mut c| c.take()));
         match current {
             Some(cached) => {
                 self.inner
@@ -298,13 +505,29 @@ impl TokenManager {
 
     /// Forgets the token for `key` (e.g. after the resource server said `invalid_token`).
     pub fn invalidate(&self, key: &TokenKey) {
-        if let Ok(mut current) = self.slot(key).current.lock() {
+        if let Some(slot) = self.existing_slot(key)
+            && let Ok(mut current) = slot.current.lock()
+        {
+            *current = None;
+        }
+    }
+
+    /// Forgets the token for `key` if it is still `token` (a newer one is kept).
+    fn invalidate_if_current(&self, key: &TokenKey, token: &Arc<TokenResponse>) {
+        if let Some(slot) = self.existing_slot(key)
+            && let Ok(mut current) = slot.current.lock()
+            && current
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(&c.token, token))
+        {
             *current = None;
         }
     }
 
     /// Adds `Authorization` (and, for DPoP-bound tokens, a fresh `DPoP` proof with `ath` and the
-    /// server's last nonce) to `request`, with the default token.
+    /// server's last nonce) to `request`, with the default token. The request must be for an
+    /// origin the token is bound to. The builder returned sends on the manager's client, which
+    /// never follows redirects.
     pub async fn authorize(&self, request: RequestBuilder) -> Result<RequestBuilder, ClientError> {
         let key = self.inner.default_key.clone();
         self.authorize_for(request, &key).await
@@ -316,21 +539,25 @@ impl TokenManager {
         request: RequestBuilder,
         key: &TokenKey,
     ) -> Result<RequestBuilder, ClientError> {
-        let (http, request, _) = self.prepare(request, key).await?;
-        Ok(RequestBuilder::from_parts(http, request))
+        let (_, request) = request.build_split();
+        let mut request = request.map_err(|e| request_error(&e))?;
+        let _token = self.prepare(&mut request, key).await?;
+        Ok(RequestBuilder::from_parts(self.inner.http.clone(), request))
     }
 
-    /// Builds `request` and adds the credentials of the token for `key`.
+    /// Checks where `request` goes, then adds the credentials of the token for `key`.
     async fn prepare(
         &self,
-        request: RequestBuilder,
+        request: &mut reqwest::Request,
         key: &TokenKey,
-    ) -> Result<(reqwest::Client, reqwest::Request, Arc<TokenResponse>), ClientError> {
-        let (http, request) = request.build_split();
-        let mut request = request.map_err(|e| ClientError::Config(format!("request: {e}")))?;
+    ) -> Result<Arc<TokenResponse>, ClientError> {
+        self.check_destination(request.url(), key)?;
         let token = self.token_for(key).await?;
-        self.add_credentials(&mut request, &token)?;
-        Ok((http, request, token))
+        self.add_credentials(request, &token)?;
+        if request.timeout().is_none() {
+            *request.timeout_mut() = Some(self.inner.timeout);
+        }
+        Ok(token)
     }
 
     fn add_credentials(
@@ -339,16 +566,23 @@ impl TokenManager {
         token: &TokenResponse,
     ) -> Result<(), ClientError> {
         let access = token.access_token.expose();
-        let dpop = self.inner.client.dpop_key().filter(|_| token.is_dpop());
+        let dpop = self.inner.client.dpop_key();
+        if dpop.is_some() && !token.is_dpop() {
+            // A DPoP client never sends its tokens as bearer tokens.
+            return Err(ClientError::NotDpopBound(token.token_type.clone()));
+        }
         let scheme = if dpop.is_some() { "DPoP" } else { "Bearer" };
-        let value = http::HeaderValue::try_from(format!("{scheme} {access}")).map_err(|_| {
-            ClientError::InvalidResponse {
-                endpoint: self.inner.client.token_endpoint(),
-                detail: "the access token is not a valid header value".into(),
-            }
-        })?;
-        let headers = request.headers_mut();
-        headers.insert(http::header::AUTHORIZATION, value);
+        let mut value =
+            http::HeaderValue::try_from(format!("{scheme} {access}")).map_err(|_| {
+                ClientError::InvalidResponse {
+                    endpoint: self.inner.client.token_endpoint(),
+                    detail: "the access token is not a valid header value".into(),
+                }
+            })?;
+        value.set_sensitive(true);
+        request
+            .headers_mut()
+            .insert(http::header::AUTHORIZATION, value);
         if let Some(key) = dpop {
             let nonce = self
                 .inner
@@ -365,18 +599,24 @@ impl TokenManager {
                     SystemTime::now(),
                 )
                 .map_err(ClientError::Dpop)?;
-            let proof = http::HeaderValue::try_from(proof)
+            let mut proof = http::HeaderValue::try_from(proof)
                 .map_err(|_| ClientError::Config("DPoP proof is not a header value".into()))?;
+            proof.set_sensitive(true);
             request.headers_mut().insert("dpop", proof);
         }
         Ok(())
     }
 
-    fn remember_nonce(&self, url: &reqwest::Url, headers: &HeaderMap) {
+    /// Remembers the `DPoP-Nonce` `origin` answered (only origins tokens are bound to get
+    /// requests, so the map holds those).
+    fn remember_nonce(&self, origin: &str, headers: &HeaderMap) {
         if let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
             && let Ok(mut nonces) = self.inner.nonces.lock()
         {
-            nonces.insert(origin(url), nonce.to_owned());
+            if nonces.len() >= MAX_NONCE_ORIGINS && !nonces.contains_key(origin) {
+                nonces.clear();
+            }
+            nonces.insert(origin.to_owned(), nonce.to_owned());
         }
     }
 
@@ -386,25 +626,43 @@ impl TokenManager {
         self.send_for(request, &key).await
     }
 
-    /// Sends `request` authorized with the token for `key`. A `401` whose challenge says
-    /// `use_dpop_nonce` (with a `DPoP-Nonce`) is retried once with a new proof carrying that
-    /// nonce, when the body can be replayed; a `401 invalid_token` drops the cached token so
-    /// the next call fetches a new one. Other answers are returned as they are.
+    /// Sends `request` authorized with the token for `key`, on the manager's HTTP client (only
+    /// the request is taken from the builder). A request to an origin the token is not bound
+    /// to is refused before anything is sent. Redirects are not followed: a 3xx is returned as
+    /// it is. A `401` whose challenge says `use_dpop_nonce` (with a `DPoP-Nonce`) is retried
+    /// once with a new proof carrying that nonce, when the body can be replayed; a
+    /// `401 invalid_token` drops the cached token (if it is still the one sent) so the next
+    /// call fetches a new one. Other answers are returned as they are.
     pub async fn send_for(
         &self,
         request: RequestBuilder,
         key: &TokenKey,
     ) -> Result<Response, ClientError> {
-        let (http, request, token) = self.prepare(request, key).await?;
-        let retry = request.try_clone();
-        let url = request.url().clone();
-        let response = http
+        let (_, request) = request.build_split();
+        let request = request.map_err(|e| request_error(&e))?;
+        self.send_request(request, key).await.map(|(r, _)| r)
+    }
+
+    async fn execute(&self, request: reqwest::Request) -> Result<Response, ClientError> {
+        self.inner
+            .http
             .execute(request)
             .await
-            .map_err(ClientError::from_reqwest)?;
-        self.remember_nonce(&url, response.headers());
+            .map_err(ClientError::from_reqwest)
+    }
+
+    async fn send_request(
+        &self,
+        mut request: reqwest::Request,
+        key: &TokenKey,
+    ) -> Result<(Response, Arc<TokenResponse>), ClientError> {
+        let token = self.prepare(&mut request, key).await?;
+        let retry = request.try_clone();
+        let target = origin(request.url());
+        let response = self.execute(request).await?;
+        self.remember_nonce(&target, response.headers());
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return Ok(response);
+            return Ok((response, token));
         }
         let error = challenge_param(response.headers(), "error");
         match (error.as_deref(), retry) {
@@ -412,18 +670,85 @@ impl TokenManager {
                 if response.headers().contains_key("dpop-nonce") && token.is_dpop() =>
             {
                 self.add_credentials(&mut again, &token)?;
-                let response = http
-                    .execute(again)
-                    .await
-                    .map_err(ClientError::from_reqwest)?;
-                self.remember_nonce(&url, response.headers());
-                Ok(response)
+                let response = self.execute(again).await?;
+                self.remember_nonce(&target, response.headers());
+                Ok((response, token))
             }
             (Some("invalid_token"), _) => {
-                self.invalidate(key);
-                Ok(response)
+                self.invalidate_if_current(key, &token);
+                Ok((response, token))
             }
-            _ => Ok(response),
+            _ => Ok((response, token)),
         }
+    }
+
+    /// [`Self::send_for`], stepping up on `403 insufficient_scope` by the MCP rule: a token for
+    /// the union of the granted and the challenged scopes that `rule` allows, then a retry, at
+    /// most [`ScopeStepUp::max_retries`] times (and only while the union grows and the body can
+    /// be replayed). Returns the last answer and the key of the token it was sent with.
+    ///
+    /// ```no_run
+    /// # async fn run(tokens: authgent_client::TokenManager) -> Result<(), authgent_client::ClientError> {
+    /// use authgent_client::{ScopeStepUp, TokenKey};
+    /// let rule = ScopeStepUp::new(["files:read", "files:write"]);
+    /// let key = TokenKey::new(Some("files:read"), Some("https://files.example"));
+    /// let (response, used) = tokens
+    ///     .send_with_step_up(reqwest::Client::new().delete("https://files.example/f/1"), &key, &rule)
+    ///     .await?;
+    /// println!("{} with scopes {:?}", response.status(), used.scope);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_with_step_up(
+        &self,
+        request: RequestBuilder,
+        key: &TokenKey,
+        rule: &ScopeStepUp,
+    ) -> Result<(Response, TokenKey), ClientError> {
+        let (_, request) = request.build_split();
+        let mut request = request.map_err(|e| request_error(&e))?;
+        let mut key = key.clone();
+        let mut retries = 0;
+        loop {
+            let again = request.try_clone();
+            let (response, token) = self.send_request(request, &key).await?;
+            let next = ScopeChallenge::from_response(response.status(), response.headers())
+                .filter(|_| retries < rule.retries())
+                .and_then(|c| rule.next_scope(token.scope.as_deref().or(key.scope.as_deref()), &c));
+            match (next, again) {
+                (Some(scope), Some(again)) => {
+                    key.scope = Some(scope);
+                    request = again;
+                    retries += 1;
+                }
+                _ => return Ok((response, key)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_map_is_bounded_and_keeps_the_default_and_keys_in_use() {
+        let auth = AgentAuthClient::new("http://127.0.0.1:9").unwrap();
+        let tokens = TokenManager::builder(auth, ClientCredentials::new("a", "b"))
+            .allow_origin("https://rs.example")
+            .build()
+            .unwrap();
+        let default = tokens.slot(&TokenKey::default()).unwrap();
+        drop(default);
+        let held = tokens.slot(&TokenKey::new(Some("held"), None)).unwrap();
+        for i in 0..(MAX_TOKEN_KEYS * 2) {
+            tokens
+                .slot(&TokenKey::new(Some(&format!("s{i}")), None))
+                .unwrap();
+        }
+        let slots = tokens.inner.slots.lock().unwrap();
+        assert!(slots.len() <= MAX_TOKEN_KEYS, "{}", slots.len());
+        assert!(slots.contains_key(&TokenKey::default()));
+        assert!(slots.contains_key(&TokenKey::new(Some("held"), None)));
+        drop(held);
     }
 }

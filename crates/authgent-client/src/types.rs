@@ -135,8 +135,9 @@ impl AgentRegistration {
     }
 }
 
-/// A registered agent, with its credentials.
-#[derive(Clone, Debug, Deserialize)]
+/// A registered agent, with its credentials. `Debug` redacts the secret and every value of
+/// [`extra`](Self::extra) (only its member names are shown).
+#[derive(Clone, Deserialize)]
 #[non_exhaustive]
 pub struct RegisteredAgent {
     /// The agent's id (used for step-up requests).
@@ -227,8 +228,10 @@ impl ClientRegistration {
     }
 }
 
-/// A dynamically registered client (RFC 7591 §3.2.1).
-#[derive(Clone, Debug, Deserialize)]
+/// A dynamically registered client (RFC 7591 §3.2.1). `Debug` redacts the secret and every
+/// value of [`extra`](Self::extra), which holds `registration_access_token` and the like
+/// (only member names are shown).
+#[derive(Clone, Deserialize)]
 #[non_exhaustive]
 pub struct RegisteredClient {
     /// `client_id`.
@@ -329,6 +332,14 @@ impl ExchangeRequest {
         self
     }
 
+    /// Whether the exchange asks for an access token (no `requested_token_type`, or the
+    /// access-token URI): with a DPoP key the answer must then be DPoP-bound.
+    pub(crate) fn requests_access_token(&self) -> bool {
+        self.requested_token_type
+            .as_deref()
+            .is_none_or(|t| t == token_type::ACCESS_TOKEN)
+    }
+
     pub(crate) fn form(&self) -> Vec<(&'static str, String)> {
         let mut f = vec![
             ("grant_type", grant_type::TOKEN_EXCHANGE.to_owned()),
@@ -398,7 +409,8 @@ impl TxnTokenRequest {
 }
 
 /// An RFC 7662 introspection answer plus authgent's `act`. `active: false` is an answer, not an
-/// error: every other field is then absent.
+/// error: every other field is then absent. `Debug` shows the standard members and only the
+/// names of [`extra`](Self::extra)'s.
 ///
 /// ```
 /// use authgent_client::Introspection;
@@ -411,7 +423,7 @@ impl TxnTokenRequest {
 /// assert!(!gone.active && gone.delegation_chain().is_none());
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[non_exhaustive]
 pub struct Introspection {
     /// Whether the token is currently active (valid, unexpired, unrevoked).
@@ -512,11 +524,11 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
 /// ```
 #[derive(Clone, Debug, Serialize)]
 pub struct StepUpRequest {
-    agent_id: String,
+    pub(crate) agent_id: String,
     action: String,
-    scope: String,
+    pub(crate) scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    resource: Option<String>,
+    pub(crate) resource: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     delegation_chain: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -681,4 +693,63 @@ pub struct ExchangeCheck {
     /// Why not, when not allowed.
     #[serde(default)]
     pub reasons: Vec<String>,
+}
+
+/// `extra` members for `Debug`: names only, since servers put tokens there.
+struct Names<'a>(&'a Map<String, Value>);
+
+impl fmt::Debug for Names<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, format_args!("***"))))
+            .finish()
+    }
+}
+
+impl fmt::Debug for RegisteredAgent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisteredAgent")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("name", &self.name)
+            .field("allowed_scopes", &self.allowed_scopes)
+            .field("extra", &Names(&self.extra))
+            .finish()
+    }
+}
+
+impl fmt::Debug for RegisteredClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisteredClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("grant_types", &self.grant_types)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("scope", &self.scope)
+            .field("extra", &Names(&self.extra))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspection")
+            .field("active", &self.active)
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("token_type", &self.token_type)
+            .field("exp", &self.exp)
+            .field("iat", &self.iat)
+            .field("nbf", &self.nbf)
+            .field("sub", &self.sub)
+            .field("aud", &self.aud)
+            .field("iss", &self.iss)
+            .field("jti", &self.jti)
+            .field("act", &self.act)
+            .field("cnf", &self.cnf)
+            .field("extra", &Names(&self.extra))
+            .finish()
+    }
 }

@@ -19,7 +19,11 @@ async fn finding_08_huge_expires_in_neither_panics_nor_pins_the_token() {
         )])
         .await;
         let auth = AgentAuthClient::builder(&url).build().unwrap();
-        let manager = TokenManager::builder(auth, creds()).scope("read").build();
+        let manager = TokenManager::builder(auth, creds())
+            .scope("read")
+            .allow_origin("https://rs.example")
+            .build()
+            .unwrap();
         let token = manager.token().await.expect("answered, no panic");
         assert_eq!(token.access_token.expose(), "t1");
         let _ = manager.token().await.unwrap();

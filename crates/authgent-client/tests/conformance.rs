@@ -1,29 +1,21 @@
-//! CONFORMANCE.md items 26–29 (identity chaining, the OAuth client), checked on the wire: a
-//! loopback server records exactly what the client sends and answers what a server may answer.
+//! CONFORMANCE.md items 20 and 26–29 (client DPoP proofs, identity chaining, the OAuth
+//! client), checked on the wire: a loopback server records exactly what the client sends and
+//! answers what a server may answer. The agent-side safety checks of issue 10 (where tokens,
+//! secrets and proofs may go) are in `agent_side.rs`.
 //! The same operations against the real authgent-server are in `interop/tests/client.rs`.
 
 mod common;
 
 use authgent_client::{
-    AgentAuthClient, ClientError, ExchangeRequest, TxnTokenRequest, grant_type, token_type,
+    AgentAuthClient, ClientError, ExchangeRequest, TokenManager, TxnTokenRequest, grant_type,
+    token_type,
 };
-use common::{TOKEN_OK_BEARER, creds, header, http, serve};
-
-/// The form fields of a recorded request, decoded, in order.
-fn form(request: &str) -> Vec<(String, String)> {
-    let body = request.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    url::form_urlencoded::parse(body.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-    fields
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .collect()
-}
+use authgent_core::dpop::DpopKey;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{
+    TOKEN_OK_BEARER, TOKEN_OK_DPOP, creds, field, form, header, http, proof_claims, serve,
+};
 
 const GRANT: &str = r#"{"access_token":"grant","token_type":"N_A","expires_in":60,"issued_token_type":"urn:ietf:params:oauth:token-type:jwt"}"#;
 
@@ -105,7 +97,7 @@ async fn c27_form_encoded_requests_and_typed_errors() {
     assert_eq!(field(&first, "scope"), ["read write"]);
     assert_eq!(field(&first, "client_secret"), ["s3cr3t:&="]);
 
-    let err = auth.refresh_token(&creds(), "old").await.unwrap_err();
+    let err = auth.refresh_token(&creds(), "old", None).await.unwrap_err();
     let ClientError::Server(e) = &err else {
         panic!("{err:?}")
     };
@@ -207,4 +199,72 @@ async fn c29_inactive_introspection_is_a_value_and_revoking_an_unknown_token_is_
     assert!(!i.active);
     assert!(i.delegation_chain().is_none());
     auth.revoke_token(&creds(), "unknown").await.unwrap();
+}
+
+/// Item 20 through the token manager, on the wire: each resource request gets a fresh proof
+/// (`jti` of at least 96 bits, `iat` now, `htm`/`htu` of that request, `ath` of the token
+/// sent), the resource server's nonce after `use_dpop_nonce` (one retry), and only that
+/// origin's nonce.
+#[tokio::test]
+async fn c20_resource_requests_carry_fresh_proofs_with_ath_and_the_origins_nonce() {
+    let nonce_please = http(
+        "401 Unauthorized",
+        &[
+            r#"www-authenticate: DPoP error="use_dpop_nonce""#,
+            "dpop-nonce: rs-n1",
+        ],
+        "",
+    );
+    let (rs, requests) = serve(vec![nonce_please, http("200 OK", &[], "ok")]).await;
+    let (url, _) = serve(vec![http("200 OK", &[], TOKEN_OK_DPOP)]).await;
+    let auth = AgentAuthClient::builder(&url)
+        .dpop_key(DpopKey::generate_es256().unwrap())
+        .build()
+        .unwrap();
+    let tokens = TokenManager::builder(auth, creds())
+        .resource(rs.clone())
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let response = tokens
+        .send(client.post(format!("{rs}/tools/call?x=1")).body("{}"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "retried once with the nonce");
+    tokens.send(client.get(format!("{rs}/next"))).await.unwrap();
+    let seen = requests.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    let proofs: Vec<_> = seen.iter().map(|r| proof_claims(r)).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ath = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(b"tok-abc"));
+    for (request, proof) in seen.iter().zip(&proofs) {
+        assert_eq!(header(request, "authorization"), Some("DPoP tok-abc"));
+        assert_eq!(proof["ath"], ath.as_str());
+        let jti = proof["jti"].as_str().unwrap();
+        assert!(jti.len() * 6 >= 96, "{jti}");
+        assert!((proof["iat"].as_i64().unwrap() - now).abs() <= 5);
+    }
+    assert_eq!(proofs[0]["htm"], "POST");
+    assert_eq!(
+        proofs[0]["htu"],
+        format!("{rs}/tools/call"),
+        "no query in htu"
+    );
+    assert!(proofs[0].get("nonce").is_none());
+    assert_eq!(proofs[1]["nonce"], "rs-n1");
+    assert_eq!(
+        proofs[2]["nonce"], "rs-n1",
+        "the origin's nonce is remembered"
+    );
+    assert_eq!(proofs[2]["htm"], "GET");
+    let jtis: std::collections::BTreeSet<_> =
+        proofs.iter().map(|p| p["jti"].as_str().unwrap()).collect();
+    assert_eq!(
+        jtis.len(),
+        3,
+        "a fresh jti for every request, the retry included"
+    );
 }

@@ -41,11 +41,20 @@ pub fn dpop_client(url: &str) -> AgentAuthClient {
         .expect("client")
 }
 
-/// A token manager for `agent`'s tokens with `scope`.
-pub fn manager(auth: &AgentAuthClient, agent: &RegisteredAgent, scope: &str) -> TokenManager {
+/// A token manager for `agent`'s tokens with `scope`, sent to `origin` only. The real server
+/// issues tokens without `resource` for its own URL (`aud` = issuer), so the binding is the
+/// explicit "this origin" one.
+pub fn manager(
+    auth: &AgentAuthClient,
+    agent: &RegisteredAgent,
+    scope: &str,
+    origin: &str,
+) -> TokenManager {
     TokenManager::builder(auth.clone(), agent.credentials())
         .scope(scope)
+        .allow_origin(origin)
         .build()
+        .expect("token manager")
 }
 
 /// Registers an agent allowed `scopes`. authgent-server 0.3.4 on SQLite answers concurrent

@@ -12,8 +12,14 @@ pub type Requests = Arc<Mutex<Vec<String>>>;
 
 /// Serves `answers` in order (the last one repeats), one per connection, recording requests.
 pub async fn serve(answers: Vec<String>) -> (String, Requests) {
+    serve_with(|_| answers).await
+}
+
+/// [`serve`] with answers that may name the server's own URL.
+pub async fn serve_with(answers: impl FnOnce(&str) -> Vec<String>) -> (String, Requests) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let answers = answers(&url);
     let requests: Requests = Arc::default();
     let seen = Arc::clone(&requests);
     tokio::spawn(async move {
@@ -94,4 +100,21 @@ pub fn proof_claims(request: &str) -> serde_json::Value {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// The `application/x-www-form-urlencoded` body of a recorded request, decoded.
+pub fn form(request: &str) -> Vec<(String, String)> {
+    let body = request.split("\r\n\r\n").nth(1).unwrap_or("");
+    url::form_urlencoded::parse(body.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The values of `name` in a decoded form.
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    fields
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }

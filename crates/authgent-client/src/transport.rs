@@ -1,0 +1,92 @@
+//! Where credentials may travel: `https://`, or `http://` on loopback only, unless the caller
+//! opted in (RFC 9700 §2.6; oauth4webapi's `allowInsecureRequests` is the model).
+
+use std::net::IpAddr;
+
+use url::{Host, Url};
+
+use crate::ClientError;
+
+/// Whether `url`'s host is the loopback interface (`127.0.0.0/8`, `::1`, `localhost`,
+/// `*.localhost`), where plain HTTP never leaves the machine.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// Parses `url` as an absolute `http(s)` URL that credentials may be sent to: `https`, or
+/// `http` on loopback, or any `http` when `allow_insecure`.
+pub(crate) fn credential_url(
+    url: &str,
+    what: &'static str,
+    allow_insecure: bool,
+) -> Result<Url, ClientError> {
+    let parsed = Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        .ok_or_else(|| {
+            ClientError::Config(format!("{what} {url:?} is not an absolute http(s) URL"))
+        })?;
+    if parsed.scheme() == "http" && !allow_insecure && !is_loopback(&parsed) {
+        return Err(ClientError::InsecureUrl {
+            what,
+            url: url.to_owned(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// `scheme://host[:port]` of `url`.
+pub(crate) fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_recognised_and_nothing_else() {
+        for yes in [
+            "http://127.0.0.1:8000",
+            "http://127.9.9.9",
+            "http://[::1]:80",
+            "http://localhost",
+            "http://LocalHost.:1",
+            "http://a.localhost",
+        ] {
+            assert!(is_loopback(&Url::parse(yes).unwrap()), "{yes}");
+        }
+        for no in [
+            "http://10.0.0.1",
+            "http://localhost.evil.example",
+            "http://128.0.0.1",
+            "http://[::2]",
+            "http://example.com",
+        ] {
+            assert!(!is_loopback(&Url::parse(no).unwrap()), "{no}");
+        }
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_carries_credentials_by_default() {
+        assert!(credential_url("https://as.example", "server URL", false).is_ok());
+        assert!(credential_url("http://127.0.0.1:8000", "server URL", false).is_ok());
+        let err = credential_url("http://as.example", "server URL", false).unwrap_err();
+        assert_eq!(err.code(), "insecure_url");
+        assert!(credential_url("http://as.example", "server URL", true).is_ok());
+        assert_eq!(
+            credential_url("ftp://as.example", "server URL", true)
+                .unwrap_err()
+                .code(),
+            "config"
+        );
+    }
+}
