@@ -174,6 +174,8 @@ struct Inner {
     buffer: Duration,
     /// Where tokens without a URL resource may go (`scheme://host[:port]`).
     origins: Vec<String>,
+    /// Where the default token may go, computed once.
+    default_origins: Vec<String>,
     allow_insecure_http: bool,
     /// Sends authenticated requests; never follows redirects.
     http: reqwest::Client,
@@ -272,9 +274,16 @@ impl TokenManagerBuilder {
             origins.push(origin);
         }
         let resource_url = self.key.resource.as_deref().filter(|r| is_url(r));
-        if let Some(resource) = resource_url {
-            credential_url(resource, "the resource", self.allow_insecure_http)?;
-        } else if origins.is_empty() {
+        let default_origins = if let Some(resource) = resource_url {
+            vec![origin(&credential_url(
+                resource,
+                "the resource",
+                self.allow_insecure_http,
+            )?)]
+        } else {
+            origins.clone()
+        };
+        if default_origins.is_empty() {
             return Err(ClientError::Config(
                 "a TokenManager must know where its tokens may go: set .resource(\"https://service.example\") \
                  (the service the token is for) or .allow_origin(\"https://service.example\")"
@@ -294,6 +303,7 @@ impl TokenManagerBuilder {
                 default_key: self.key,
                 buffer: self.buffer,
                 origins,
+                default_origins,
                 allow_insecure_http: self.allow_insecure_http,
                 http,
                 timeout: self.timeout,
@@ -331,6 +341,9 @@ impl TokenManager {
     /// The origins the token for `key` may be sent to: its resource's, when that is a URL,
     /// else the allowed origins.
     pub fn bound_origins(&self, key: &TokenKey) -> Result<Vec<String>, ClientError> {
+        if *key == self.inner.default_key {
+            return Ok(self.inner.default_origins.clone());
+        }
         match key.resource.as_deref().filter(|r| is_url(r)) {
             Some(resource) => {
                 let url = credential_url(resource, "the resource", self.inner.allow_insecure_http)?;
@@ -342,16 +355,23 @@ impl TokenManager {
 
     /// Refuses `url` unless it is on an origin the token for `key` is bound to.
     fn check_destination(&self, url: &Url, key: &TokenKey) -> Result<(), ClientError> {
-        let bound = self.bound_origins(key)?;
         let target = origin(url);
-        if bound.contains(&target) {
-            Ok(())
+        let bound = if *key == self.inner.default_key {
+            if self.inner.default_origins.contains(&target) {
+                return Ok(());
+            }
+            self.inner.default_origins.clone()
         } else {
-            Err(ClientError::OriginNotBound {
-                origin: target,
-                bound,
-            })
-        }
+            let bound = self.bound_origins(key)?;
+            if bound.contains(&target) {
+                return Ok(());
+            }
+            bound
+        };
+        Err(ClientError::OriginNotBound {
+            origin: target,
+            bound,
+        })
     }
 
     fn slot(&self, key: &TokenKey) -> Result<Arc<Slot>, ClientError> {
