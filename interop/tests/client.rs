@@ -15,8 +15,8 @@ use authgent_core::dpop::{DpopKey, NonceIssuer};
 use authgent_core::request::DpopMode;
 use authgent_core::txn::TxnTokenValidator;
 use authgent_core::{AuthgentError, KeySet};
+use authgent_harness::real_server::{RealServer, required_env};
 use authgent_jwks::Verifier;
-use authgent_testkit::real_server::{RealServer, required_env};
 use common::{
     agent, client, default_resource_server, default_url, dpop_client, manager, resource_server,
     unique, verifier,

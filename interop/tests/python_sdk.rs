@@ -9,8 +9,8 @@ use std::time::SystemTime;
 
 use authgent_client::{ExchangeRequest, McpAuthProvider, token_type};
 use authgent_core::dpop::DpopKey;
+use authgent_harness::real_server::{RealServer, required_env};
 use authgent_jwks::Verifier;
-use authgent_testkit::real_server::{RealServer, required_env};
 use common::{agent, client, default_url, dpop_client};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -320,9 +320,12 @@ async fn interop_scope_challenges_rust_reads_every_scope_python_loses_some() {
             get(|id: authgent_axum::AgentIdentity| async move {
                 id.require_scopes(&ScopeRequirement::all(["bank:transfer", "bank:read"]))
                     .map(|()| "ok")
+                    .map_err(authgent_axum::AuthRejection::from)
             }),
         )
-        .layer(authgent_axum::AgentAuthLayer::builder(verifier).build());
+        .layer(authgent_axum::AgentAuthLayer::new(
+            authgent_axum::AgentAuth::builder(verifier).build().unwrap(),
+        ));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use authgent_core::dpop::DpopKey;
 use authgent_core::{AuthgentError, TokenError};
+use authgent_harness::real_server::RealServer;
 use authgent_jwks::Verifier;
-use authgent_testkit::real_server::RealServer;
 
 fn parts(uri: &str, auth: &str, proof: &str) -> http::request::Parts {
     let req = http::Request::builder()

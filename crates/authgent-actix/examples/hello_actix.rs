@@ -3,7 +3,7 @@
 //! `AUTHGENT_ISSUER=http://127.0.0.1:8000 cargo run -p authgent-actix --example hello_actix`
 
 use actix_web::{App, HttpServer, web};
-use authgent_actix::{AgentAuth, AgentIdentity};
+use authgent_actix::{AgentAuth, AgentAuthMiddleware, AgentIdentity};
 
 async fn hello(identity: AgentIdentity) -> String {
     format!("hello {}\n", identity.subject())
@@ -17,11 +17,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .audience("http://127.0.0.1:3000")
         .external_url("http://127.0.0.1:3000")
         .build()?;
-    let auth = AgentAuth::builder(verifier).build();
+    let auth = AgentAuth::builder(verifier).build()?;
     HttpServer::new(move || {
         App::new()
-            .wrap(auth.clone())
+            .wrap(AgentAuthMiddleware::new(auth.clone()))
             .route("/hello", web::get().to(hello))
+            .configure(authgent_actix::resource_metadata(&auth))
     })
     .bind("127.0.0.1:3000")?
     .run()

@@ -1,4 +1,4 @@
-//! Extractors: `AgentIdentity` and `OptionalAgentIdentity`.
+//! Extractors: [`AgentIdentity`], [`OptionalAgentIdentity`], [`TransactionToken`].
 
 use std::fmt;
 use std::future::{Ready, ready};
@@ -7,75 +7,50 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use authgent_core::{AuthgentError, ChainPolicy, ScopeRequirement};
+use authgent_jwks::{AuthContext, Caller, Rejection};
 
-use crate::error::AuthError;
-use crate::middleware::AuthContext;
+use crate::error::AuthRejection;
 
-/// The verified caller. Derefs to [`authgent_core::AgentIdentity`].
+/// The verified caller. Derefs to [`Caller`] and through it to
+/// [`authgent_core::AgentIdentity`].
 ///
 /// `Option<AgentIdentity>` also works (actix-web's rule: `None` whenever extraction fails —
 /// anonymous requests, but also a missing middleware). [`OptionalAgentIdentity`] is the strict
 /// form that answers 500 when the middleware is missing.
 #[derive(Clone)]
-pub struct AgentIdentity {
-    identity: Arc<authgent_core::AgentIdentity>,
-    context: AuthContext,
-}
+pub struct AgentIdentity(pub Caller);
 
 impl fmt::Debug for AgentIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.identity, f)
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 
 impl Deref for AgentIdentity {
-    type Target = authgent_core::AgentIdentity;
-    fn deref(&self) -> &Self::Target {
-        &self.identity
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.0
     }
 }
 
-impl AgentIdentity {
-    /// The shared identity.
-    pub fn shared(&self) -> &Arc<authgent_core::AgentIdentity> {
-        &self.identity
-    }
-
-    /// 403 `insufficient_scope` unless `requirement` is met.
-    pub fn require_scopes(&self, requirement: &ScopeRequirement) -> Result<(), AuthError> {
-        requirement
-            .check(self.identity.scopes())
-            .map_err(|e| self.context.reject(&e.into()))
-    }
-
-    /// 403 with the delegation code unless the chain satisfies `policy`.
-    pub fn require_chain(&self, policy: &ChainPolicy) -> Result<(), AuthError> {
-        policy
-            .check(self.identity.delegation_chain())
-            .map_err(|e| self.context.reject(&e.into()))
-    }
-}
-
-fn context(req: &HttpRequest) -> Result<AuthContext, AuthError> {
+pub(crate) fn context(req: &HttpRequest, what: &str) -> Result<AuthContext, AuthRejection> {
     req.extensions()
         .get::<AuthContext>()
         .cloned()
-        .ok_or(AuthError::missing_middleware("AgentIdentity"))
+        .ok_or_else(|| {
+            Rejection::missing_authentication(what, crate::MISSING_MIDDLEWARE_FIX).into()
+        })
 }
 
 impl FromRequest for AgentIdentity {
-    type Error = AuthError;
-    type Future = Ready<Result<Self, AuthError>>;
+    type Error = AuthRejection;
+    type Future = Ready<Result<Self, AuthRejection>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(context(req).and_then(|context| match context.identity() {
-            Some(identity) => Ok(AgentIdentity {
-                identity: Arc::clone(identity),
-                context: context.clone(),
-            }),
-            None => Err(context.reject(&AuthgentError::MissingCredentials)),
-        }))
+        ready(
+            context(req, "AgentIdentity")
+                .and_then(|c| c.caller().map(AgentIdentity).map_err(Into::into)),
+        )
     }
 }
 
@@ -84,15 +59,42 @@ impl FromRequest for AgentIdentity {
 pub struct OptionalAgentIdentity(pub Option<AgentIdentity>);
 
 impl FromRequest for OptionalAgentIdentity {
-    type Error = AuthError;
-    type Future = Ready<Result<Self, AuthError>>;
+    type Error = AuthRejection;
+    type Future = Ready<Result<Self, AuthRejection>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(context(req).map(|context| {
-            OptionalAgentIdentity(context.identity().map(|identity| AgentIdentity {
-                identity: Arc::clone(identity),
-                context: context.clone(),
-            }))
+        ready(
+            context(req, "OptionalAgentIdentity")
+                .map(|c| OptionalAgentIdentity(c.caller().ok().map(AgentIdentity))),
+        )
+    }
+}
+
+/// The request's verified `Txn-Token` (configured with
+/// [`AgentAuthBuilder::transaction_tokens`](authgent_jwks::AgentAuthBuilder::transaction_tokens));
+/// 400 when the request carried none (use `Option<TransactionToken>` where it is optional).
+#[derive(Clone, Debug)]
+pub struct TransactionToken(pub Arc<authgent_core::txn::TransactionToken>);
+
+impl Deref for TransactionToken {
+    type Target = authgent_core::txn::TransactionToken;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl FromRequest for TransactionToken {
+    type Error = AuthRejection;
+    type Future = Ready<Result<Self, AuthRejection>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(context(req, "TransactionToken").and_then(|c| {
+            match c.transaction_token() {
+                Some(token) => Ok(TransactionToken(Arc::clone(token))),
+                None => Err(c
+                    .reject(authgent_core::RequestError::MissingTxnToken.into())
+                    .into()),
+            }
         }))
     }
 }

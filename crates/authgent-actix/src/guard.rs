@@ -1,47 +1,68 @@
-//! `Require`: scope and chain guards as actix middleware, for a scope or a resource.
+//! [`Require`]: a [`Guard`] as actix middleware, for a scope or a resource.
 
-use std::fmt;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage, ResponseError};
 use authgent_core::{AgentIdentity, AuthgentError, ChainPolicy, ScopeRequirement};
+use authgent_jwks::{AuthContext, Guard, Rejection};
 
-use crate::error::AuthError;
-use crate::middleware::AuthContext;
+use crate::error::AuthRejection;
 
-type Check = Arc<dyn Fn(&AgentIdentity) -> Result<(), AuthgentError> + Send + Sync>;
-
-/// Requires scopes or a chain policy: `web::resource(…).wrap(Require::scopes(…))`. Must run
-/// inside [`AgentAuth`](crate::AgentAuth) (otherwise 500, naming the fix).
-#[derive(Clone)]
+/// Requires a [`Guard`]: `web::resource(…).wrap(Require::all([…]))`. Must run inside
+/// [`AgentAuthMiddleware`](crate::AgentAuthMiddleware) (otherwise 500, naming the fix).
+///
+/// ```
+/// use authgent_actix::Require;
+/// let delete = Require::all(["db:delete"]);
+/// let live = Require::active_token();
+/// # let _ = (delete, live);
+/// ```
+#[derive(Clone, Debug)]
 pub struct Require {
-    check: Check,
+    guard: Guard,
 }
 
-impl fmt::Debug for Require {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Require(..)")
+impl From<Guard> for Require {
+    fn from(guard: Guard) -> Self {
+        Require { guard }
     }
 }
 
 impl Require {
-    /// Requires scopes (403 `insufficient_scope` with the `scope` needed).
-    pub fn scopes(requirement: ScopeRequirement) -> Self {
-        Require {
-            check: Arc::new(move |id: &AgentIdentity| Ok(requirement.check(id.scopes())?)),
-        }
+    /// Every scope is required ([`Guard::all`]).
+    pub fn all<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Guard::all(scopes).into()
     }
 
-    /// Requires a chain policy (403 with the delegation code).
+    /// One of the scopes suffices ([`Guard::any`]).
+    pub fn any<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
+        Guard::any(scopes).into()
+    }
+
+    /// A [`ScopeRequirement`] ([`Guard::scopes`]).
+    pub fn scopes(requirement: ScopeRequirement) -> Self {
+        Guard::scopes(requirement).into()
+    }
+
+    /// A [`ChainPolicy`] ([`Guard::chain`]).
     pub fn chain(policy: ChainPolicy) -> Self {
-        Require {
-            check: Arc::new(move |id: &AgentIdentity| Ok(policy.check(id.delegation_chain())?)),
-        }
+        Guard::chain(policy).into()
+    }
+
+    /// A closure over the identity ([`Guard::check`]).
+    pub fn check(
+        check: impl Fn(&AgentIdentity) -> Result<(), AuthgentError> + Send + Sync + 'static,
+    ) -> Self {
+        Guard::check(check).into()
+    }
+
+    /// The token is still active at its issuer ([`Guard::active_token`]).
+    pub fn active_token() -> Self {
+        Guard::active_token().into()
     }
 }
 
@@ -52,31 +73,26 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Transform = RequireMiddleware<S>;
+    type Transform = RequireService<S>;
     type InitError = ();
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequireMiddleware {
+        ready(Ok(RequireService {
             service: Rc::new(service),
-            check: Arc::clone(&self.check),
+            guard: self.guard.clone(),
         }))
     }
 }
 
 /// The service of [`Require`].
-pub struct RequireMiddleware<S> {
+#[derive(Debug)]
+pub struct RequireService<S> {
     service: Rc<S>,
-    check: Check,
+    guard: Guard,
 }
 
-impl<S> fmt::Debug for RequireMiddleware<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RequireMiddleware")
-    }
-}
-
-impl<S, B> Service<ServiceRequest> for RequireMiddleware<S>
+impl<S, B> Service<ServiceRequest> for RequireService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
     B: MessageBody + 'static,
@@ -89,21 +105,24 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let context = req.extensions().get::<AuthContext>().cloned();
-        let verdict = match context {
-            None => Err(AuthError::missing_middleware("Require")),
-            Some(ctx) => match ctx.identity() {
-                None => Err(ctx.reject(&AuthgentError::MissingCredentials)),
-                Some(identity) => (self.check)(identity).map_err(|e| ctx.reject(&e)),
-            },
-        };
         let service = Rc::clone(&self.service);
+        let guard = self.guard.clone();
         Box::pin(async move {
+            let verdict = match &context {
+                None => Err(Rejection::missing_authentication(
+                    "Require",
+                    crate::MISSING_MIDDLEWARE_FIX,
+                )),
+                Some(context) => context.check(&guard).await,
+            };
             match verdict {
                 Ok(()) => service
                     .call(req)
                     .await
                     .map(ServiceResponse::map_into_left_body),
-                Err(e) => Ok(req.into_response(e.error_response()).map_into_right_body()),
+                Err(rejection) => Ok(req
+                    .into_response(AuthRejection(rejection).error_response())
+                    .map_into_right_body()),
             }
         })
     }

@@ -1,15 +1,14 @@
 #![forbid(unsafe_code)]
 //! actix-web integration for **authgent**.
 //!
-//! Wrap the app in [`AgentAuth`]: it verifies each request once (Bearer or DPoP, with the
+//! Wrap the app in [`AgentAuthMiddleware`] over one [`AgentAuth`]: it verifies each request once (Bearer or DPoP, with the
 //! proof and its binding) and stores the outcome in the request extensions. Handlers take an
 //! [`AgentIdentity`]; guards ([`Require`]) check scopes and delegation chains per scope or
-//! resource. Refusals are [`AuthError`]s: status, `WWW-Authenticate`, JSON body.
+//! resource. Refusals are [`AuthRejection`]s: status, `WWW-Authenticate`, JSON body.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer, web};
-//! use authgent_actix::{AgentAuth, AgentIdentity, Require};
-//! use authgent_core::ScopeRequirement;
+//! use authgent_actix::{AgentAuth, AgentAuthMiddleware, AgentIdentity, Require};
 //!
 //! async fn search(identity: AgentIdentity) -> String {
 //!     format!("{} (depth {})", identity.subject(), identity.delegation_chain().depth())
@@ -21,11 +20,11 @@
 //!     .audience("https://tools.example.com")
 //!     .external_url("https://tools.example.com")
 //!     .build()?;
-//! let auth = AgentAuth::builder(verifier).build();
+//! let auth = AgentAuth::builder(verifier).build()?;
 //! HttpServer::new(move || {
-//!     App::new().wrap(auth.clone()).service(
+//!     App::new().wrap(AgentAuthMiddleware::new(auth.clone())).service(
 //!         web::resource("/tools/search")
-//!             .wrap(Require::scopes(ScopeRequirement::all(["search:execute"])))
+//!             .wrap(Require::all(["search:execute"]))
 //!             .route(web::post().to(search)),
 //!     )
 //! })
@@ -40,31 +39,41 @@ mod extract;
 mod guard;
 mod middleware;
 
-pub use error::AuthError;
-pub use extract::{AgentIdentity, OptionalAgentIdentity};
-pub use guard::{Require, RequireMiddleware};
-pub use middleware::{AgentAuth, AgentAuthBuilder, AgentAuthMiddleware, AuthContext};
+pub use authgent_jwks::{
+    AgentAuth, AgentAuthBuilder, AuthContext, AuthMode, Caller, Guard, Rejection,
+};
+pub use error::AuthRejection;
+pub use extract::{AgentIdentity, OptionalAgentIdentity, TransactionToken};
+pub use guard::{Require, RequireService};
+pub use middleware::{AgentAuthMiddleware, AgentAuthService};
 
-/// A resource serving `doc` (RFC 9728) at its well-known path; needs no authentication.
+/// What to add when a guard or extractor finds no [`AuthContext`].
+const MISSING_MIDDLEWARE_FIX: &str =
+    "AgentAuthMiddleware: add .wrap(AgentAuthMiddleware::new(auth)) to the App";
+
+/// Serves `auth`'s RFC 9728 document at its well-known path (nothing when the resource is not
+/// known); it needs no authentication: `App::new().configure(resource_metadata(&auth))`.
 ///
+/// ```no_run
+/// # fn demo(auth: authgent_jwks::AgentAuth) {
+/// let app = actix_web::App::new().configure(authgent_actix::resource_metadata(&auth));
+/// # let _ = app; }
 /// ```
-/// use authgent_core::metadata::ProtectedResourceMetadata;
-/// let doc = ProtectedResourceMetadata::builder("https://tools.example.com").build()?;
-/// let app = actix_web::App::new().service(authgent_actix::resource_metadata(doc));
-/// # let _ = app;
-/// # Ok::<(), authgent_core::ConfigError>(())
-/// ```
-pub fn resource_metadata(
-    doc: authgent_core::metadata::ProtectedResourceMetadata,
-) -> actix_web::Resource {
-    let path = doc.well_known_path();
-    let body = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned());
-    actix_web::web::resource(path).route(actix_web::web::get().to(move || {
-        let body = body.clone();
-        async move {
-            actix_web::HttpResponse::Ok()
-                .content_type("application/json")
-                .body(body)
+pub fn resource_metadata(auth: &AgentAuth) -> impl FnOnce(&mut actix_web::web::ServiceConfig) {
+    let document = auth.metadata().cloned();
+    move |config| {
+        if let Some(document) = document {
+            let json = document.json;
+            config.service(actix_web::web::resource(document.path).route(
+                actix_web::web::get().to(move || {
+                    let body = json.to_string();
+                    async move {
+                        actix_web::HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(body)
+                    }
+                }),
+            ));
         }
-    }))
+    }
 }

@@ -1,179 +1,80 @@
-//! The `AgentAuth` middleware: verify once per request.
+//! [`AgentAuthMiddleware`]: authenticate once per request with an [`AgentAuth`].
 
 use std::fmt;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage, ResponseError};
-use authgent_core::challenge::{ChallengeConfig, ErrorBodyHook, ErrorResponse};
-use authgent_core::credentials::Scheme;
-use authgent_core::request::RequestParts;
-use authgent_core::{AgentIdentity, AuthgentError};
-use authgent_jwks::Verifier;
+use authgent_jwks::{AgentAuth, HeaderSource};
 
-use crate::error::AuthError;
+use crate::error::AuthRejection;
 
-pub(crate) struct Shared {
-    verifier: Verifier,
-    optional: bool,
-    challenge: ChallengeConfig,
-}
+/// actix-web's header map, as [`AgentAuth::authenticate`] reads headers.
+struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
 
-/// What the middleware established, in the request extensions.
-#[derive(Clone)]
-pub struct AuthContext {
-    identity: Option<Arc<AgentIdentity>>,
-    scheme: Option<Scheme>,
-    shared: Arc<Shared>,
-}
-
-impl fmt::Debug for AuthContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthContext")
-            .field("scheme", &self.scheme)
-            .finish_non_exhaustive()
+impl HeaderSource for Headers<'_> {
+    fn header_values(&self, name: &str) -> Vec<&[u8]> {
+        self.0.get_all(name).map(HeaderValue::as_bytes).collect()
     }
 }
 
-impl AuthContext {
-    /// The verified identity (`None`: anonymous request through an optional middleware).
-    pub fn identity(&self) -> Option<&Arc<AgentIdentity>> {
-        self.identity.as_ref()
-    }
+/// The middleware factory: `App::new().wrap(AgentAuthMiddleware::new(auth.clone()))`. Cheap to
+/// clone. A success gets a `DPoP-Nonce` when nonces are on and the current one is about to
+/// expire.
+#[derive(Clone, Debug)]
+pub struct AgentAuthMiddleware {
+    auth: AgentAuth,
+}
 
-    /// The refusal of this request for `error`.
-    pub fn reject(&self, error: &AuthgentError) -> AuthError {
-        reject(&self.shared, error, self.scheme)
+impl AgentAuthMiddleware {
+    /// The middleware for `auth`.
+    pub fn new(auth: AgentAuth) -> Self {
+        AgentAuthMiddleware { auth }
     }
 }
 
-fn reject(shared: &Shared, error: &AuthgentError, scheme: Option<Scheme>) -> AuthError {
-    AuthError::refused(ErrorResponse::new(error, scheme, &shared.challenge))
-}
-
-/// The middleware factory: `App::new().wrap(auth.clone())`. Cheap to clone.
-#[derive(Clone)]
-pub struct AgentAuth {
-    shared: Arc<Shared>,
-}
-
-impl fmt::Debug for AgentAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AgentAuth")
-            .field("optional", &self.shared.optional)
-            .finish_non_exhaustive()
+impl From<AgentAuth> for AgentAuthMiddleware {
+    fn from(auth: AgentAuth) -> Self {
+        AgentAuthMiddleware::new(auth)
     }
 }
 
-impl AgentAuth {
-    /// Starts a middleware around `verifier` (credentials required, terse errors).
-    pub fn builder(verifier: Verifier) -> AgentAuthBuilder {
-        AgentAuthBuilder {
-            verifier,
-            optional: false,
-            resource_metadata: None,
-            verbose: false,
-            hook: None,
-        }
-    }
-}
-
-/// Builds [`AgentAuth`].
-#[must_use]
-pub struct AgentAuthBuilder {
-    verifier: Verifier,
-    optional: bool,
-    resource_metadata: Option<String>,
-    verbose: bool,
-    hook: Option<ErrorBodyHook>,
-}
-
-impl fmt::Debug for AgentAuthBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AgentAuthBuilder").finish_non_exhaustive()
-    }
-}
-
-impl AgentAuthBuilder {
-    /// Let requests without credentials through as anonymous (invalid ones are still refused).
-    pub fn optional(mut self) -> Self {
-        self.optional = true;
-        self
-    }
-
-    /// URL of the RFC 9728 metadata, for `resource_metadata` in challenges.
-    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
-        self.resource_metadata = Some(url.into());
-        self
-    }
-
-    /// Put each error's own message in `error_description`.
-    pub fn verbose_errors(mut self, verbose: bool) -> Self {
-        self.verbose = verbose;
-        self
-    }
-
-    /// Build error bodies with `hook` instead of the default JSON.
-    pub fn error_body(
-        mut self,
-        hook: impl Fn(&ErrorResponse) -> String + Send + Sync + 'static,
-    ) -> Self {
-        self.hook = Some(Arc::new(hook));
-        self
-    }
-
-    /// Finishes the middleware.
-    pub fn build(self) -> AgentAuth {
-        let mut challenge = self.verifier.challenge_config(self.resource_metadata);
-        challenge.verbose = self.verbose;
-        challenge.body = self.hook;
-        AgentAuth {
-            shared: Arc::new(Shared {
-                verifier: self.verifier,
-                optional: self.optional,
-                challenge,
-            }),
-        }
-    }
-}
-
-impl<S, B> Transform<S, ServiceRequest> for AgentAuth
+impl<S, B> Transform<S, ServiceRequest> for AgentAuthMiddleware
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
     B: MessageBody + 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Transform = AgentAuthMiddleware<S>;
+    type Transform = AgentAuthService<S>;
     type InitError = ();
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(AgentAuthMiddleware {
+        ready(Ok(AgentAuthService {
             service: Rc::new(service),
-            shared: Arc::clone(&self.shared),
+            auth: self.auth.clone(),
         }))
     }
 }
 
-/// The service [`AgentAuth`] wraps around the app.
-pub struct AgentAuthMiddleware<S> {
+/// The service [`AgentAuthMiddleware`] wraps around the app.
+pub struct AgentAuthService<S> {
     service: Rc<S>,
-    shared: Arc<Shared>,
+    auth: AgentAuth,
 }
 
-impl<S> fmt::Debug for AgentAuthMiddleware<S> {
+impl<S> fmt::Debug for AgentAuthService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AgentAuthMiddleware")
-            .finish_non_exhaustive()
+        f.debug_struct("AgentAuthService").finish_non_exhaustive()
     }
 }
 
-impl<S, B> Service<ServiceRequest> for AgentAuthMiddleware<S>
+impl<S, B> Service<ServiceRequest> for AgentAuthService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
     B: MessageBody + 'static,
@@ -186,58 +87,30 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
-        let shared = Arc::clone(&self.shared);
+        let auth = self.auth.clone();
         Box::pin(async move {
-            let headers = req.headers();
-            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-            let scheme = header("authorization").and_then(Scheme::from_authorization);
-            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            let uri = shared.verifier.uri_for(
-                path,
-                None,
-                header("host"),
-                header("x-forwarded-proto"),
-                header("x-forwarded-host"),
-            );
-            let authorization: Vec<&[u8]> = headers
-                .get_all("authorization")
-                .map(|v| v.as_bytes())
-                .collect();
-            let dpop: Vec<&[u8]> = headers.get_all("dpop").map(|v| v.as_bytes()).collect();
-            let request = RequestParts::new(req.method().as_str(), &uri, &authorization, &dpop);
-            let outcome = shared.verifier.verify_request(&request).await;
-            let identity = match outcome {
-                Ok(Some(identity)) => Some(identity),
-                Ok(None) if shared.optional => None,
-                Ok(None) => {
-                    return Ok(refuse(
-                        req,
-                        &shared,
-                        &AuthgentError::MissingCredentials,
-                        scheme,
-                    ));
+            let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let outcome = auth
+                .authenticate(req.method().as_str(), target, &Headers(req.headers()))
+                .await;
+            let context = match outcome {
+                Ok(context) => context,
+                Err(rejection) => {
+                    let response = AuthRejection(rejection).error_response();
+                    return Ok(req.into_response(response).map_into_right_body());
                 }
-                Err(e) => return Ok(refuse(req, &shared, &e, scheme)),
             };
-            req.extensions_mut().insert(AuthContext {
-                identity,
-                scheme,
-                shared: Arc::clone(&shared),
-            });
-            service
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
+            let nonce = context
+                .dpop_nonce()
+                .and_then(|n| HeaderValue::from_str(n).ok());
+            req.extensions_mut().insert(context);
+            let mut response = service.call(req).await?;
+            if let Some(nonce) = nonce {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static("dpop-nonce"), nonce);
+            }
+            Ok(response.map_into_left_body())
         })
     }
-}
-
-fn refuse<B>(
-    req: ServiceRequest,
-    shared: &Shared,
-    error: &AuthgentError,
-    scheme: Option<Scheme>,
-) -> ServiceResponse<EitherBody<B>> {
-    let response = reject(shared, error, scheme).error_response();
-    req.into_response(response).map_into_right_body()
 }

@@ -1,12 +1,11 @@
-//! The `AgentIdentity` extractor and its rejection.
+//! Extractors ([`AgentIdentity`], [`TransactionToken`]) and their rejection.
 
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use authgent_core::challenge::ErrorResponse;
-use authgent_core::{AuthgentError, ChainPolicy, ScopeRequirement};
-use authgent_tower::{AuthContext, error_response};
+use authgent_jwks::{AuthContext, Caller, Rejection};
+use authgent_tower::{MISSING_LAYER_FIX, rejection_response};
 use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
@@ -14,157 +13,93 @@ use http::request::Parts;
 
 /// The verified caller, extracted from what [`AgentAuthLayer`](crate::AgentAuthLayer) found.
 ///
-/// Derefs to [`authgent_core::AgentIdentity`]: `subject()`, `scopes()`,
-/// `delegation_chain()`, `dpop_jkt()`, …
+/// Derefs to [`Caller`] and through it to [`authgent_core::AgentIdentity`]: `subject()`,
+/// `scopes()`, `delegation_chain()`, `dpop_jkt()`, `require_scopes(…)?`, …
 #[derive(Clone)]
-pub struct AgentIdentity {
-    identity: Arc<authgent_core::AgentIdentity>,
-    context: AuthContext,
-}
+pub struct AgentIdentity(pub Caller);
 
 impl fmt::Debug for AgentIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.identity, f)
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 
 impl Deref for AgentIdentity {
-    type Target = authgent_core::AgentIdentity;
+    type Target = Caller;
 
-    fn deref(&self) -> &Self::Target {
-        &self.identity
+    fn deref(&self) -> &Caller {
+        &self.0
     }
 }
 
-impl AgentIdentity {
-    /// The shared identity.
-    pub fn shared(&self) -> &Arc<authgent_core::AgentIdentity> {
-        &self.identity
+/// A refusal, answered as status + every header + body. Keeps the [`Rejection`] (and through
+/// it the [`AuthgentError`](authgent_core::AuthgentError), its `source()`).
+///
+/// ```no_run
+/// use authgent_axum::{AgentIdentity, AuthRejection};
+/// use authgent_core::ScopeRequirement;
+/// async fn delete(identity: AgentIdentity) -> Result<&'static str, AuthRejection> {
+///     identity.require_scopes(&ScopeRequirement::all(["db:delete"]))?;
+///     Ok("deleted")
+/// }
+/// ```
+#[derive(Clone)]
+pub struct AuthRejection(pub Rejection);
+
+impl From<Rejection> for AuthRejection {
+    fn from(rejection: Rejection) -> Self {
+        AuthRejection(rejection)
     }
-
-    /// Refuses (403 `insufficient_scope`, with the challenge) unless `requirement` is met.
-    ///
-    /// ```no_run
-    /// # use authgent_axum::{AgentIdentity, AuthRejection};
-    /// use authgent_core::ScopeRequirement;
-    /// async fn delete(identity: AgentIdentity) -> Result<&'static str, AuthRejection> {
-    ///     identity.require_scopes(&ScopeRequirement::all(["db:delete"]))?;
-    ///     Ok("deleted")
-    /// }
-    /// ```
-    pub fn require_scopes(&self, requirement: &ScopeRequirement) -> Result<(), AuthRejection> {
-        requirement
-            .check(self.identity.scopes())
-            .map_err(|e| AuthRejection::refused(&self.context, &e.into()))
-    }
-
-    /// Refuses (403 with the delegation code) unless the chain satisfies `policy`.
-    pub fn require_chain(&self, policy: &ChainPolicy) -> Result<(), AuthRejection> {
-        policy
-            .check(self.identity.delegation_chain())
-            .map_err(|e| AuthRejection::refused(&self.context, &e.into()))
-    }
-}
-
-/// Why an [`AgentIdentity`] could not be extracted, answered as status + challenge + JSON.
-pub struct AuthRejection {
-    kind: Kind,
-}
-
-enum Kind {
-    MissingLayer,
-    // Boxed: rejections travel in `Result`s and should stay small.
-    Refused { response: Box<ErrorResponse> },
 }
 
 impl AuthRejection {
-    fn refused(context: &AuthContext, error: &AuthgentError) -> Self {
-        AuthRejection {
-            kind: Kind::Refused {
-                response: Box::new(context.error_response(error)),
-            },
-        }
-    }
-
     /// The HTTP status.
     pub fn status(&self) -> u16 {
-        match &self.kind {
-            Kind::MissingLayer => 500,
-            Kind::Refused { response, .. } => response.status,
-        }
+        self.0.status()
     }
 
     /// The stable error code.
     pub fn code(&self) -> &'static str {
-        match &self.kind {
-            Kind::MissingLayer => "server_error",
-            Kind::Refused { response, .. } => response.code,
-        }
+        self.0.code()
     }
 }
 
 impl fmt::Debug for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthRejection")
-            .field("status", &self.status())
-            .field("code", &self.code())
-            .finish()
+        fmt::Debug::fmt(&self.0, f)
     }
 }
-
-const MISSING_LAYER: &str =
-    "AgentIdentity needs AgentAuthLayer: add .layer(AgentAuthLayer) to the router";
 
 impl fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            Kind::MissingLayer => f.write_str(MISSING_LAYER),
-            Kind::Refused { response, .. } => write!(f, "{} {}", response.status, response.code),
-        }
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
-impl std::error::Error for AuthRejection {}
+impl std::error::Error for AuthRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
+}
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        match self.kind {
-            Kind::MissingLayer => {
-                let body = serde_json::json!({"error": "server_error", "error_description": MISSING_LAYER});
-                let mut r = Response::new(Body::from(body.to_string()));
-                *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                r.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static("application/json"),
-                );
-                r
-            }
-            Kind::Refused { response } => error_response::<Body>(&response),
-        }
+        rejection_response::<Body>(&self.0)
     }
 }
 
-fn context(parts: &Parts) -> Result<&AuthContext, AuthRejection> {
-    parts.extensions.get::<AuthContext>().ok_or(AuthRejection {
-        kind: Kind::MissingLayer,
-    })
+fn context<'a>(parts: &'a Parts, what: &str) -> Result<&'a AuthContext, AuthRejection> {
+    parts
+        .extensions
+        .get::<AuthContext>()
+        .ok_or_else(|| Rejection::missing_authentication(what, MISSING_LAYER_FIX).into())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AgentIdentity {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let context = context(parts)?;
-        match context.identity() {
-            Some(identity) => Ok(AgentIdentity {
-                identity: Arc::clone(identity),
-                context: context.clone(),
-            }),
-            None => Err(AuthRejection::refused(
-                context,
-                &AuthgentError::MissingCredentials,
-            )),
-        }
+        Ok(AgentIdentity(context(parts, "AgentIdentity")?.caller()?))
     }
 }
 
@@ -175,10 +110,49 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AgentIdentity {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let context = context(parts)?;
-        Ok(context.identity().map(|identity| AgentIdentity {
-            identity: Arc::clone(identity),
-            context: context.clone(),
-        }))
+        Ok(context(parts, "AgentIdentity")?
+            .caller()
+            .ok()
+            .map(AgentIdentity))
+    }
+}
+
+/// The request's verified `Txn-Token` (configured with
+/// [`AgentAuthBuilder::transaction_tokens`](authgent_jwks::AgentAuthBuilder::transaction_tokens)).
+/// As `Option<TransactionToken>`, `None` when the request carried none.
+#[derive(Clone, Debug)]
+pub struct TransactionToken(pub Arc<authgent_core::txn::TransactionToken>);
+
+impl Deref for TransactionToken {
+    type Target = authgent_core::txn::TransactionToken;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TransactionToken {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let context = context(parts, "TransactionToken")?;
+        match context.transaction_token() {
+            Some(token) => Ok(TransactionToken(Arc::clone(token))),
+            None => Err(context
+                .reject(authgent_core::RequestError::MissingTxnToken.into())
+                .into()),
+        }
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for TransactionToken {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let context = context(parts, "TransactionToken")?;
+        Ok(context.transaction_token().cloned().map(TransactionToken))
     }
 }

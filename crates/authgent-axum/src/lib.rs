@@ -1,14 +1,15 @@
 #![forbid(unsafe_code)]
 //! axum integration for **authgent**: put [`AgentIdentity`] in a handler's signature.
 //!
-//! The [`AgentAuthLayer`] (from `authgent-tower`, re-exported) verifies each request once;
+//! The [`AgentAuthLayer`] (from `authgent-tower`, re-exported) over one [`AgentAuth`]
+//! verifies each request once;
 //! the extractor only reads what it found. `Option<AgentIdentity>` is `None` for anonymous
 //! requests on an optional layer — invalid credentials are refused by the layer, never
 //! treated as anonymous. Without the layer the extractor answers 500, naming the fix.
 //!
 //! ```no_run
 //! use axum::{Json, Router, routing::{get, post}};
-//! use authgent_axum::{AgentAuthLayer, AgentIdentity, RequireScopes};
+//! use authgent_axum::{AgentAuth, AgentAuthLayer, AgentIdentity, Require, resource_metadata_router};
 //! use authgent_jwks::Verifier;
 //!
 //! async fn search(identity: AgentIdentity) -> Json<serde_json::Value> {
@@ -26,11 +27,12 @@
 //!     .audience("https://tools.example.com")
 //!     .external_url("https://tools.example.com")
 //!     .build()?;
-//! let auth = AgentAuthLayer::builder(verifier).optional().build();
+//! let auth = AgentAuth::builder(verifier).optional().build()?;
 //! let app = Router::new()
-//!     .route("/tools/search", post(search).route_layer(RequireScopes::all(["search:execute"])))
+//!     .route("/tools/search", post(search).route_layer(Require::all(["search:execute"])))
 //!     .route("/me", get(me))
-//!     .layer(auth);
+//!     .layer(AgentAuthLayer::new(auth.clone()))
+//!     .merge(resource_metadata_router(&auth));   // RFC 9728, at the derived well-known path
 //! # Ok(app) }
 //! ```
 
@@ -38,8 +40,8 @@ mod extract;
 mod metadata;
 
 pub use authgent_tower::{
-    AgentAuthLayer, AgentAuthLayerBuilder, AuthContext, AuthMode, RequireActiveToken, RequireChain,
-    RequireScopes,
+    AgentAuth, AgentAuthBuilder, AgentAuthLayer, AuthContext, AuthMode, Caller, Guard, Rejection,
+    Require,
 };
-pub use extract::{AgentIdentity, AuthRejection};
+pub use extract::{AgentIdentity, AuthRejection, TransactionToken};
 pub use metadata::resource_metadata_router;

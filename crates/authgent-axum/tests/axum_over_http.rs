@@ -1,330 +1,296 @@
-//! An axum app on 127.0.0.1:0 with the testkit issuer: every status-table row, Bearer and
-//! DPoP, optional identity, guards as layers and as helpers, metadata, missing layer, outage.
+//! What is specific to axum, over loopback HTTP with the testkit issuer: `Option<AgentIdentity>`,
+//! the extractor without the layer, several issuers through one `AgentAuth`, `DPoP-Nonce` on
+//! successes, the `TransactionToken` extractor, the derived metadata route. The status table
+//! itself is the EXAMPLES.md contract, run against `examples/axum-resource-server`.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authgent_axum::{AgentAuthLayer, AgentIdentity, AuthRejection, RequireChain, RequireScopes};
-use authgent_core::dpop::DpopKey;
-use authgent_core::metadata::ProtectedResourceMetadata;
-use authgent_core::{ChainPolicy, ScopeRequirement};
-use authgent_jwks::Verifier;
-use authgent_testkit::contract::send;
-use authgent_testkit::{Fault, TestIssuer};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use authgent_axum::{
+    AgentAuth, AgentAuthLayer, AgentIdentity, AuthRejection, Require, TransactionToken,
+    resource_metadata_router,
+};
+use authgent_core::dpop::{DpopKey, NonceIssuer};
+use authgent_core::txn::TxnTokenValidator;
+use authgent_harness::contract::send;
+use authgent_jwks::{MultiIssuerVerifier, Verifier};
+use authgent_testkit::TestIssuer;
+use axum::Router;
+use axum::routing::get;
 use serde_json::{Value, json};
 
 const PUBLIC: &str = "http://tools.test";
 
-fn identity_json(id: &AgentIdentity) -> Json<Value> {
-    let chain = id.delegation_chain();
-    Json(json!({
-        "authenticated": true, "subject": id.subject(), "scopes": id.scopes(),
-        "delegation_depth": chain.depth(),
-        "actors": chain.actors().iter().map(|a| a.subject()).collect::<Vec<_>>(),
-        "human_root": chain.human_root(), "dpop_jkt": id.dpop_jkt(),
-    }))
-}
-
-async fn search(id: AgentIdentity) -> Json<Value> {
-    identity_json(&id)
-}
-
-async fn delete(id: AgentIdentity) -> Result<Json<Value>, AuthRejection> {
-    id.require_scopes(&ScopeRequirement::all(["db:delete"]))?;
-    Ok(identity_json(&id))
-}
-
-async fn me(id: Option<AgentIdentity>) -> Json<Value> {
-    id.map_or_else(
-        || Json(json!({"authenticated": false})),
-        |id| identity_json(&id),
-    )
-}
-
-async fn app(issuer: &TestIssuer) -> String {
-    let verifier = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(issuer.issuer())
-        .external_url(PUBLIC)
-        .build()
-        .unwrap();
-    let doc = ProtectedResourceMetadata::builder(PUBLIC)
-        .authorization_server(issuer.issuer())
-        .scopes_supported(["search:execute", "db:delete"])
-        .build()
-        .unwrap();
-    let auth = AgentAuthLayer::builder(verifier)
-        .optional()
-        .resource_metadata(doc.well_known_url().unwrap())
-        .build();
-    let protected = Router::new()
-        .route(
-            "/tools/search",
-            post(search).route_layer(RequireScopes::all(["search:execute"])),
-        )
-        .route("/tools/delete", post(delete))
-        .route(
-            "/chain/strict",
-            get(search).route_layer(RequireChain::new(
-                ChainPolicy::builder().max_depth(1).build(),
-            )),
-        )
-        .route(
-            "/chain/human",
-            get(search).route_layer(RequireChain::new(
-                ChainPolicy::builder().require_human_root(true).build(),
-            )),
-        )
-        .route("/me", get(me))
-        .layer(auth);
-    let router = Router::new()
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/unguarded", get(search)) // extractor without the layer: a bug the 500 names
-        .merge(authgent_axum::resource_metadata_router(doc))
-        .merge(protected);
+async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     format!("http://{addr}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identity_extractor_guards_and_status_table() {
-    let issuer = TestIssuer::start().await.unwrap();
-    let base = app(&issuer).await;
-    let bearer = |t: String| format!("Bearer {t}");
+fn verifier(issuer: &TestIssuer) -> authgent_jwks::VerifierBuilder {
+    Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(PUBLIC)
+        .external_url(PUBLIC)
+}
 
-    assert_eq!(
-        send("GET", &format!("{base}/health"), &[]).await.body["status"],
-        "ok"
-    );
-    // Required identity without credentials: 401 challenge, no error code, metadata URL.
-    let r = send("POST", &format!("{base}/tools/search"), &[]).await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (401, Some("missing_credentials"))
-    );
-    assert!(r.challenges[0].contains(&format!(
-        r#"resource_metadata="{PUBLIC}/.well-known/oauth-protected-resource""#
-    )));
-    // Scope via route layer.
-    let search = bearer(
-        issuer
-            .token()
-            .subject("user:alice")
-            .scopes(["search:execute"])
-            .actors(["client:tool"])
-            .sign(),
-    );
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &search)],
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body["subject"], "user:alice");
-    assert_eq!(r.body["actors"], json!(["client:tool"]));
-    assert_eq!(r.body["human_root"], true);
-    // Scope via the in-handler helper.
-    let r = send(
-        "POST",
-        &format!("{base}/tools/delete"),
-        &[("authorization", &search)],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (403, Some("insufficient_scope"))
-    );
-    assert!(r.challenges[0].contains(r#"scope="db:delete""#));
-    let del = bearer(issuer.token().scopes(["db:delete"]).sign());
-    assert_eq!(
-        send(
-            "POST",
-            &format!("{base}/tools/delete"),
-            &[("authorization", &del)]
-        )
-        .await
-        .status,
-        200
-    );
-    // Chain policies.
-    let deep = bearer(issuer.token().actors(["client:b", "client:a"]).sign());
-    let r = send(
-        "GET",
-        &format!("{base}/chain/strict"),
-        &[("authorization", &deep)],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (403, Some("delegation_depth_exceeded"))
-    );
-    let r = send(
-        "GET",
-        &format!("{base}/chain/human"),
-        &[("authorization", &deep)],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (403, Some("no_human_root"))
-    );
-    assert_eq!(
-        send(
-            "GET",
-            &format!("{base}/chain/human"),
-            &[("authorization", &search)]
-        )
-        .await
-        .status,
-        200
-    );
-    // Malformed / expired / wrong issuer: 401 invalid_token.
-    let other = TestIssuer::start().await.unwrap();
-    for t in [
-        bearer(issuer.token().expired().sign()),
-        bearer(other.token().sign()),
-        "Bearer abc.def.ghi".into(),
-        "Bearer".into(),
-    ] {
-        let r = send("GET", &format!("{base}/me"), &[("authorization", &t)]).await;
-        assert_eq!(
-            (r.status, r.body["error"].as_str()),
-            (401, Some("invalid_token")),
-            "{t}"
-        );
-        assert!(r.challenges[0].contains(r#"error="invalid_token""#));
-    }
-    // Two Authorization headers: 400.
-    let r = send(
-        "GET",
-        &format!("{base}/me"),
-        &[("authorization", &search), ("authorization", &search)],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
+async fn me(id: Option<AgentIdentity>) -> axum::Json<Value> {
+    axum::Json(id.map_or_else(
+        || json!({"authenticated": false}),
+        |id| json!({"subject": id.subject(), "issuer": id.issuer()}),
+    ))
+}
+
+async fn subject(id: AgentIdentity) -> String {
+    id.subject().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn option_identity_is_none_only_without_credentials() {
+async fn option_identity_is_none_only_without_credentials_and_the_extractor_needs_the_layer() {
     let issuer = TestIssuer::start().await.unwrap();
-    let base = app(&issuer).await;
+    let auth = AgentAuth::builder(verifier(&issuer).build().unwrap())
+        .optional()
+        .build()
+        .unwrap();
+    let base = serve(
+        Router::new()
+            .route("/me", get(me))
+            .layer(AgentAuthLayer::new(auth))
+            .route("/unguarded", get(subject)),
+    )
+    .await;
     let r = send("GET", &format!("{base}/me"), &[]).await;
     assert_eq!(
         (r.status, r.body["authenticated"].as_bool()),
         (200, Some(false))
     );
-    let ok = format!("Bearer {}", issuer.token().sign());
+    let ok = format!("Bearer {}", issuer.token().audience(PUBLIC).sign());
     let r = send("GET", &format!("{base}/me"), &[("authorization", &ok)]).await;
     assert_eq!(r.body["subject"], "client:test-agent");
-    let bad = format!("Bearer {}", issuer.token().expired().sign());
-    assert_eq!(
-        send("GET", &format!("{base}/me"), &[("authorization", &bad)])
-            .await
-            .status,
-        401
+    let bad = format!(
+        "Bearer {}",
+        issuer.token().audience(PUBLIC).expired().sign()
+    );
+    let r = send("GET", &format!("{base}/me"), &[("authorization", &bad)]).await;
+    assert_eq!(r.status, 401, "a bad token is never anonymous");
+    let r = send(
+        "GET",
+        &format!("{base}/unguarded"),
+        &[("authorization", &ok)],
+    )
+    .await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("AgentAuthLayer::new")
     );
 }
 
+/// Issue 11: one `AgentAuth` over a `MultiIssuerVerifier`, each token verified by its own
+/// issuer's keys, a token of an issuer not configured refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dpop_success_replay_bound_as_bearer_and_htu_base() {
-    let issuer = TestIssuer::start().await.unwrap();
-    let base = app(&issuer).await;
-    let key = DpopKey::generate_es256().unwrap();
-    let token = issuer
-        .token()
-        .scopes(["search:execute"])
-        .dpop_jkt(key.jkt())
-        .sign();
-    let proof = key
-        .proof(
-            "POST",
-            &format!("{PUBLIC}/tools/search"),
-            Some(&token),
-            None,
-            SystemTime::now(),
-        )
-        .unwrap();
-    let auth = format!("DPoP {token}");
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &auth), ("dpop", &proof)],
+async fn one_agent_auth_over_several_issuers() {
+    let a = TestIssuer::start().await.unwrap();
+    let b = TestIssuer::start().await.unwrap();
+    let stranger = TestIssuer::start().await.unwrap();
+    let multi =
+        MultiIssuerVerifier::new([verifier(&a).build().unwrap(), verifier(&b).build().unwrap()]);
+    let auth = AgentAuth::builder(multi).build().unwrap();
+    let base = serve(
+        Router::new()
+            .route("/me", get(me))
+            .layer(AgentAuthLayer::new(auth.clone()))
+            .merge(resource_metadata_router(&auth)),
     )
     .await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body["dpop_jkt"], key.jkt());
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &auth), ("dpop", &proof)],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (401, Some("invalid_dpop_proof"))
-    );
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &format!("Bearer {token}"))],
-    )
-    .await;
+    for issuer in [&a, &b] {
+        let t = format!("Bearer {}", issuer.token().audience(PUBLIC).sign());
+        let r = send("GET", &format!("{base}/me"), &[("authorization", &t)]).await;
+        assert_eq!(
+            (r.status, r.body["issuer"].as_str()),
+            (200, Some(issuer.issuer()))
+        );
+    }
+    let t = format!("Bearer {}", stranger.token().audience(PUBLIC).sign());
+    let r = send("GET", &format!("{base}/me"), &[("authorization", &t)]).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (401, Some("invalid_token"))
     );
-    assert!(r.challenges[0].starts_with("DPoP "));
-    // htu must be PUBLIC_URL + path, not the internal address.
-    let internal = key
-        .proof(
-            "POST",
-            &format!("{base}/tools/search"),
-            Some(&token),
-            None,
-            SystemTime::now(),
-        )
-        .unwrap();
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &auth), ("dpop", &internal)],
-    )
-    .await;
+    // A token naming issuer A but signed by B's key: routed to A, refused by A's keys.
+    let forged = format!(
+        "Bearer {}",
+        b.token()
+            .audience(PUBLIC)
+            .claim("iss", json!(a.issuer()))
+            .sign()
+    );
+    let r = send("GET", &format!("{base}/me"), &[("authorization", &forged)]).await;
     assert_eq!(r.status, 401);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metadata_route_missing_layer_and_cold_outage() {
-    let issuer = TestIssuer::start().await.unwrap();
-    let base = app(&issuer).await;
+    // The metadata document names both authorization servers.
     let r = send(
         "GET",
         &format!("{base}/.well-known/oauth-protected-resource"),
         &[],
     )
     .await;
-    assert_eq!(r.status, 200);
     assert_eq!(r.body["resource"], PUBLIC);
-    assert_eq!(r.body["authorization_servers"], json!([issuer.issuer()]));
-    assert_eq!(r.header("content-type").unwrap(), "application/json");
-    let r = send("GET", &format!("{base}/unguarded"), &[]).await;
-    assert_eq!(r.status, 500);
-    assert!(
-        r.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("AgentAuthLayer")
+    let mut servers = vec![a.issuer().to_owned(), b.issuer().to_owned()];
+    servers.sort();
+    assert_eq!(r.body["authorization_servers"], json!(servers));
+}
+
+/// Issue 11: a success carries a fresh `DPoP-Nonce` when nonces are on and the current bucket
+/// is in its last quarter (the verifier's clock is set there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_nonce_on_a_success_when_the_bucket_is_about_to_roll() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let real = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // 50 s into a 60 s bucket, at most 50 s from now (inside every ±60 s window).
+    let late = UNIX_EPOCH + Duration::from_secs(real - real % 60 + 50);
+    let nonces = NonceIssuer::generate().unwrap();
+    let auth = AgentAuth::builder(
+        verifier(&issuer)
+            .dpop_nonces(nonces)
+            .clock(move || late)
+            .build()
+            .unwrap(),
+    )
+    .build()
+    .unwrap();
+    let base = serve(
+        Router::new()
+            .route(
+                "/tools/search",
+                get(subject).route_layer(Require::all(["search:execute"])),
+            )
+            .layer(AgentAuthLayer::new(auth)),
+    )
+    .await;
+    let key = DpopKey::generate_es256().unwrap();
+    let token = issuer
+        .token()
+        .audience(PUBLIC)
+        .scopes(["search:execute"])
+        .dpop_jkt(key.jkt())
+        .sign();
+    let url = format!("{PUBLIC}/tools/search");
+    let authorization = format!("DPoP {token}");
+    let proof = key
+        .proof("GET", &url, Some(&token), None, SystemTime::now())
+        .unwrap();
+    let r = send(
+        "GET",
+        &format!("{base}/tools/search"),
+        &[("authorization", &authorization), ("dpop", &proof)],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("use_dpop_nonce"))
     );
-    issuer.set_fault(Fault::Status(500));
-    let t = format!("Bearer {}", issuer.token().sign());
-    let r = send("GET", &format!("{base}/me"), &[("authorization", &t)]).await;
-    assert_eq!(r.status, 503);
-    assert!(r.header("retry-after").is_some());
+    let nonce = r.header("dpop-nonce").unwrap().to_owned();
+    let proof = key
+        .proof("GET", &url, Some(&token), Some(&nonce), SystemTime::now())
+        .unwrap();
+    let r = send(
+        "GET",
+        &format!("{base}/tools/search"),
+        &[("authorization", &authorization), ("dpop", &proof)],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let next = r
+        .header("dpop-nonce")
+        .expect("a fresh nonce ahead of the roll");
+    assert_ne!(next, nonce);
+}
+
+async fn transfer(
+    id: AgentIdentity,
+    txn: TransactionToken,
+) -> Result<axum::Json<Value>, AuthRejection> {
+    id.require_scopes(&authgent_core::ScopeRequirement::all(["pay"]))?;
+    Ok(axum::Json(json!({
+        "txn": txn.txn, "for": txn.subject, "amount": txn.tctx.get("amount"), "caller": id.subject(),
+    })))
+}
+
+/// Issue 11: the `Txn-Token` header verified with the same keys and handed to the handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_tokens_reach_the_handler_and_bad_ones_are_refused() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let trust = "https://trust.example";
+    let validator = TxnTokenValidator::builder(trust)
+        .issuer(issuer.issuer())
+        .build()
+        .unwrap();
+    let auth = AgentAuth::builder(verifier(&issuer).build().unwrap())
+        .transaction_tokens(validator)
+        .build()
+        .unwrap();
+    let base = serve(
+        Router::new()
+            .route("/transfer", get(transfer))
+            .layer(AgentAuthLayer::new(auth)),
+    )
+    .await;
+    let access = format!(
+        "Bearer {}",
+        issuer.token().audience(PUBLIC).scopes(["pay"]).sign()
+    );
+    let txn = issuer
+        .token()
+        .typ("txntoken+jwt")
+        .audience(trust)
+        .subject("user:alice")
+        .scopes(["pay"])
+        .claim("txn", json!("txn-42"))
+        .claim("tctx", json!({"amount": 100}))
+        .sign();
+    let url = format!("{base}/transfer");
+    let r = send(
+        "GET",
+        &url,
+        &[("authorization", &access), ("txn-token", &txn)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["txn"], "txn-42");
+    assert_eq!(r.body["for"], "user:alice");
+    assert_eq!(r.body["amount"], 100);
+    // None sent: the extractor refuses (400); an access token as Txn-Token: 401.
+    let r = send("GET", &url, &[("authorization", &access)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let as_txn = issuer.token().audience(trust).sign();
+    let r = send(
+        "GET",
+        &url,
+        &[("authorization", &access), ("txn-token", &as_txn)],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let other_domain = issuer
+        .token()
+        .typ("txntoken+jwt")
+        .audience("https://elsewhere.example")
+        .scopes(["pay"])
+        .claim("txn", json!("t"))
+        .sign();
+    let r = send(
+        "GET",
+        &url,
+        &[("authorization", &access), ("txn-token", &other_domain)],
+    )
+    .await;
+    assert_eq!(r.status, 401);
 }

@@ -437,6 +437,64 @@ impl ErrorResponse {
     pub fn body_json(&self) -> String {
         serde_json::json!({"error": self.code, "error_description": self.description}).to_string()
     }
+
+    /// A 500 `server_error` for a misconfigured server (a guard or extractor without the
+    /// authentication in front of it), with `description` saying what to fix. No challenge:
+    /// the client can do nothing about it.
+    ///
+    /// ```
+    /// let r = authgent_core::challenge::ErrorResponse::server_error("RequireScopes needs AgentAuthLayer");
+    /// assert_eq!((r.status, r.code), (500, "server_error"));
+    /// assert!(r.body.contains("needs AgentAuthLayer"));
+    /// ```
+    pub fn server_error(description: impl Into<String>) -> Self {
+        let mut response = ErrorResponse {
+            status: 500,
+            code: "server_error",
+            description: description.into(),
+            challenges: Vec::new(),
+            dpop_nonce: None,
+            retry_after: None,
+            body: String::new(),
+        };
+        response.body = response.body_json();
+        response
+    }
+
+    /// Every header of the response, in order: `content-type: application/json`,
+    /// `cache-control: no-store` (refusals are never cached), one `www-authenticate` per
+    /// challenge, `dpop-nonce` and `retry-after` when set. An adapter's renderer is a loop over
+    /// these plus [`status`](Self::status) and [`body`](Self::body).
+    ///
+    /// ```
+    /// use authgent_core::AuthgentError;
+    /// use authgent_core::challenge::{ChallengeConfig, ErrorResponse};
+    /// let r = ErrorResponse::new(&AuthgentError::MissingCredentials, None, &ChallengeConfig::default());
+    /// let names: Vec<_> = r.headers().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["content-type", "cache-control", "www-authenticate"]);
+    /// ```
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, std::borrow::Cow<'_, str>)> {
+        use std::borrow::Cow;
+        [
+            ("content-type", Cow::Borrowed("application/json")),
+            ("cache-control", Cow::Borrowed("no-store")),
+        ]
+        .into_iter()
+        .chain(
+            self.challenges
+                .iter()
+                .map(|c| ("www-authenticate", Cow::Borrowed(c.as_str()))),
+        )
+        .chain(
+            self.dpop_nonce
+                .iter()
+                .map(|n| ("dpop-nonce", Cow::Borrowed(n.as_str()))),
+        )
+        .chain(
+            self.retry_after
+                .map(|s| ("retry-after", Cow::Owned(s.to_string()))),
+        )
+    }
 }
 
 /// Fixed descriptions that reveal nothing about why a token failed.

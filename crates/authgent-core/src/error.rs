@@ -203,6 +203,9 @@ pub enum RequestError {
     /// More than one `Txn-Token` header.
     #[error("send at most one Txn-Token header")]
     MultipleTxnToken,
+    /// No `Txn-Token` header where the resource requires one.
+    #[error("send a Txn-Token header: this resource requires a transaction token")]
+    MissingTxnToken,
     /// A header value is not visible ASCII.
     #[error("the {0} header is not valid visible ASCII")]
     InvalidHeader(&'static str),

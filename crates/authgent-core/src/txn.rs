@@ -85,6 +85,13 @@ impl TxnTokenValidator {
         }
     }
 
+    /// The `kid` of a transaction token's header, unverified: which key to fetch before
+    /// [`verify`](Self::verify).
+    pub fn unverified_kid(&self, token: &str) -> Result<String, TokenError> {
+        let jws = CompactJws::parse(token, self.max_token_bytes)?;
+        Ok(jws.kid()?.to_owned())
+    }
+
     /// Verifies a transaction token against the trust domain's keys.
     pub fn verify(
         &self,

@@ -32,6 +32,7 @@
 //! # let _ = identity; Ok(()) }
 //! ```
 
+mod agent_auth;
 mod fetch;
 mod keys;
 mod multi;
@@ -44,6 +45,10 @@ mod verifier;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use agent_auth::{
+    AgentAuth, AgentAuthBuilder, AuthContext, AuthMode, Caller, Guard, HeaderSource,
+    MetadataDocument, Rejection, Verifiers,
+};
 pub use authgent_core::{AgentIdentity, AuthgentError};
 pub use fetch::JwksError;
 pub use keys::KeySetInfo;

@@ -1,7 +1,7 @@
 //! Several trusted issuers: route each token by its (unverified) `iss` to the verifier
 //! configured for exactly that issuer; never to anyone else.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use authgent_core::credentials::Credentials;
@@ -18,7 +18,7 @@ use crate::Verifier;
 /// ```
 #[derive(Clone, Debug)]
 pub struct MultiIssuerVerifier {
-    by_issuer: HashMap<String, Verifier>,
+    by_issuer: BTreeMap<String, Verifier>,
 }
 
 impl MultiIssuerVerifier {
@@ -37,7 +37,17 @@ impl MultiIssuerVerifier {
         self.by_issuer.get(issuer)
     }
 
-    fn route(&self, token: &str) -> Result<&Verifier, AuthgentError> {
+    /// The configured issuers, in order.
+    pub fn issuers(&self) -> impl Iterator<Item = &str> {
+        self.by_issuer.keys().map(String::as_str)
+    }
+
+    /// The first issuer's verifier, in order.
+    pub(crate) fn first(&self) -> Option<&Verifier> {
+        self.by_issuer.values().next()
+    }
+
+    pub(crate) fn route(&self, token: &str) -> Result<&Verifier, AuthgentError> {
         authgent_core::validator::unverified_issuer(token)
             .and_then(|iss| self.by_issuer.get(&iss))
             .ok_or(AuthgentError::Token(TokenError::IssuerMismatch))

@@ -19,6 +19,7 @@ use crate::replay::ReplayStore;
 use crate::revocation::{RevocationCheck, SharedRevocation};
 use crate::stats::{Stats, VerifierStats};
 use crate::token_cache::TokenCache;
+use authgent_core::txn::{TransactionToken, TxnTokenValidator};
 
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 type SharedReplayGuard = Arc<dyn ReplayGuard + Send + Sync>;
@@ -144,10 +145,11 @@ impl Verifier {
         )
     }
 
-    /// [`request_uri`](Self::request_uri) from plain parts, for servers on other HTTP types:
-    /// the path (and query), the request's own `(scheme, authority)` if it was absolute, and
-    /// the `Host`, `X-Forwarded-Proto` and `X-Forwarded-Host` header values.
-    pub fn uri_for(
+    /// [`request_uri`](Self::request_uri) from plain parts: the path (and query), the
+    /// request's own `(scheme, authority)` if it was absolute, and the `Host`,
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host` header values. Adapters go through
+    /// [`AgentAuth::authenticate`](crate::AgentAuth::authenticate), which decides this once.
+    pub(crate) fn uri_for(
         &self,
         path_and_query: &str,
         absolute: Option<(&str, &str)>,
@@ -364,6 +366,59 @@ impl Verifier {
             .dpop()
             .nonces()
             .map(|n| n.issue((self.inner.clock)()))
+    }
+
+    /// A fresh nonce for a successful response, when nonces are on and the current bucket is
+    /// in its last quarter (RFC 9449 §8.2): the client gets the next nonce before its current
+    /// one stops being accepted, instead of a `use_dpop_nonce` round trip.
+    pub fn dpop_nonce_for_success(&self) -> Option<String> {
+        let nonces = self.inner.request.dpop().nonces()?;
+        let now = (self.inner.clock)();
+        (nonces.remaining_in_bucket(now) * 4 <= nonces.bucket_length()).then(|| nonces.issue(now))
+    }
+
+    /// The configured external URL (the DPoP `htu` base), if any.
+    pub fn external_url(&self) -> Option<&str> {
+        self.inner.external_url.as_deref()
+    }
+
+    /// The one configured audience, when it is an `http(s)` URL (a resource identifier).
+    pub(crate) fn resource_audience(&self) -> Option<&str> {
+        match self.inner.request.validator().audiences() {
+            [one] if one.starts_with("https://") || one.starts_with("http://") => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The DPoP algorithms accepted, when DPoP is.
+    pub fn dpop_algorithms(&self) -> Option<Vec<authgent_core::Algorithm>> {
+        self.challenge_config(None).dpop_algs
+    }
+
+    /// Verifies a transaction token (the `Txn-Token` header) with `validator`, using this
+    /// verifier's keys (same cache, same discovery): for trust domains whose transaction
+    /// tokens are signed by this verifier's issuer.
+    pub async fn verify_transaction_token(
+        &self,
+        token: &str,
+        validator: &TxnTokenValidator,
+    ) -> Result<TransactionToken, AuthgentError> {
+        let kid = validator.unverified_kid(token)?;
+        let key = self.inner.keys.key(&kid).await?;
+        let one = OneKey { kid, key };
+        Ok(validator.verify(token, &one, (self.inner.clock)())?)
+    }
+}
+
+/// One key, for the key resolver a transaction token is verified against.
+struct OneKey {
+    kid: String,
+    key: Arc<authgent_core::VerificationKey>,
+}
+
+impl authgent_core::KeyResolver for OneKey {
+    fn resolve(&self, kid: &str) -> Option<&authgent_core::VerificationKey> {
+        (kid == self.kid).then_some(&*self.key)
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! `AUTHGENT_ISSUER=http://127.0.0.1:8000 cargo run -p authgent-rocket --example hello_rocket`
 
-use authgent_rocket::{AgentAuth, AgentIdentity};
+use authgent_rocket::{AgentAuth, AgentAuthFairing, AgentIdentity};
 use rocket::{get, routes};
 
 #[get("/hello")]
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..rocket::Config::default()
     };
     let _ = rocket::custom(config)
-        .attach(AgentAuth::builder(verifier).build().fairing())
+        .attach(AgentAuthFairing::new(AgentAuth::builder(verifier).build()?).with_catchers())
         .mount("/", routes![hello])
         .launch()
         .await?;

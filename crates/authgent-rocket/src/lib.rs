@@ -1,17 +1,19 @@
 #![forbid(unsafe_code)]
 //! Rocket integration for **authgent**.
 //!
-//! Attach [`AgentAuth::fairing`]: it manages the verifier and registers catchers that answer
-//! refusals with the right status, `WWW-Authenticate` challenge and JSON body. Handlers take
-//! an [`AgentIdentity`] guard (or [`OptionalAgentIdentity`]); the request is verified once,
-//! however many guards ask.
+//! Attach [`AgentAuthFairing`] over one [`AgentAuth`]: it manages the configuration (and
+//! sends `DPoP-Nonce` on successes when nonces are on). Handlers take an [`AgentIdentity`]
+//! guard (or [`OptionalAgentIdentity`]); the request is authenticated once, however many
+//! guards ask. Refusals are rendered by [`catchers`], which you register where you want them
+//! ([`AgentAuthFairing::with_catchers`] registers them at `/`), or by your own catchers through
+//! [`AuthRejection::of`].
 //!
 //! Use [`OptionalAgentIdentity`], not `Option<AgentIdentity>`: Rocket's `Option<T>` guard turns
 //! every failure into `None`, so an invalid token would look anonymous.
 //!
 //! ```no_run
 //! use rocket::{get, routes};
-//! use authgent_rocket::{AgentAuth, AgentIdentity};
+//! use authgent_rocket::{AgentAuth, AgentAuthFairing, AgentIdentity};
 //!
 //! #[get("/me")]
 //! fn me(identity: AgentIdentity) -> String {
@@ -24,7 +26,11 @@
 //!     .audience("https://tools.example.com")
 //!     .external_url("https://tools.example.com")
 //!     .build()?;
-//! let app = rocket::build().attach(AgentAuth::builder(verifier).build().fairing()).mount("/", routes![me]);
+//! let auth = AgentAuth::builder(verifier).build()?;
+//! let app = rocket::build()
+//!     .mount("/", authgent_rocket::resource_metadata_routes(&auth))
+//!     .attach(AgentAuthFairing::new(auth).with_catchers())
+//!     .mount("/", routes![me]);
 //! # Ok(app) }
 //! ```
 
@@ -33,122 +39,106 @@ mod response;
 
 use std::sync::Arc;
 
-use authgent_core::challenge::{ChallengeConfig, ErrorBodyHook, ErrorResponse};
-use authgent_core::metadata::ProtectedResourceMetadata;
-use authgent_jwks::Verifier;
-use rocket::fairing::AdHoc;
-use rocket::http::{ContentType, Method};
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{ContentType, Header, Method};
 use rocket::route::{Handler, Outcome, Route};
-use rocket::{Data, Request};
+use rocket::{Build, Data, Request, Response, Rocket};
 
-pub use guard::{AgentIdentity, OptionalAgentIdentity};
-pub use response::AuthError;
+pub use authgent_jwks::{
+    AgentAuth, AgentAuthBuilder, AuthContext, AuthMode, Caller, Guard, Rejection,
+};
+pub use guard::{AgentIdentity, OptionalAgentIdentity, TransactionToken};
+pub use response::{AuthRejection, catchers};
 
-/// The verifier and its response settings, managed as Rocket state.
-#[derive(Clone)]
-pub struct AgentAuth {
-    pub(crate) verifier: Verifier,
-    pub(crate) challenge: ChallengeConfig,
+/// What to add when a guard finds no [`AgentAuth`] state.
+const MISSING_FAIRING_FIX: &str = "AgentAuthFairing: attach AgentAuthFairing::new(auth) to Rocket";
+
+/// The fairing: manages the [`AgentAuth`] (the guards read it) and adds `DPoP-Nonce` to
+/// successful responses when nonces are on and the current one is about to expire. Registers
+/// no catchers unless asked ([`Self::with_catchers`]): an application's own catchers for the
+/// same codes would collide.
+#[derive(Clone, Debug)]
+pub struct AgentAuthFairing {
+    auth: AgentAuth,
+    catchers_at: Option<String>,
 }
 
-impl std::fmt::Debug for AgentAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AgentAuth")
-            .field("verifier", &self.verifier)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AgentAuth {
-    /// Starts the configuration around `verifier`.
-    pub fn builder(verifier: Verifier) -> AgentAuthBuilder {
-        AgentAuthBuilder {
-            verifier,
-            resource_metadata: None,
-            verbose: false,
-            hook: None,
+impl AgentAuthFairing {
+    /// The fairing for `auth`.
+    pub fn new(auth: AgentAuth) -> Self {
+        AgentAuthFairing {
+            auth,
+            catchers_at: None,
         }
     }
 
-    /// The fairing: manages this state and registers the refusal catchers (400, 401, 403,
-    /// 500, 503 at `/`).
-    pub fn fairing(self) -> AdHoc {
-        AdHoc::on_ignite("authgent", |rocket| async move {
-            rocket.manage(self).register("/", response::catchers())
+    /// Also registers [`catchers`] at `/`.
+    #[must_use]
+    pub fn with_catchers(self) -> Self {
+        self.with_catchers_at("/")
+    }
+
+    /// Also registers [`catchers`] at `base`.
+    #[must_use]
+    pub fn with_catchers_at(mut self, base: impl Into<String>) -> Self {
+        self.catchers_at = Some(base.into());
+        self
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for AgentAuthFairing {
+    fn info(&self) -> Info {
+        Info {
+            name: "authgent",
+            kind: Kind::Ignite | Kind::Response,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> rocket::fairing::Result {
+        let rocket = rocket.manage(self.auth.clone());
+        Ok(match &self.catchers_at {
+            Some(base) => rocket.register(base.as_str(), catchers()),
+            None => rocket,
         })
     }
-}
 
-/// Builds [`AgentAuth`].
-#[must_use]
-pub struct AgentAuthBuilder {
-    verifier: Verifier,
-    resource_metadata: Option<String>,
-    verbose: bool,
-    hook: Option<ErrorBodyHook>,
-}
-
-impl std::fmt::Debug for AgentAuthBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AgentAuthBuilder").finish_non_exhaustive()
-    }
-}
-
-impl AgentAuthBuilder {
-    /// URL of the RFC 9728 metadata, for `resource_metadata` in challenges.
-    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
-        self.resource_metadata = Some(url.into());
-        self
-    }
-
-    /// Put each error's own message in `error_description`.
-    pub fn verbose_errors(mut self, verbose: bool) -> Self {
-        self.verbose = verbose;
-        self
-    }
-
-    /// Build error bodies with `hook` instead of the default JSON.
-    pub fn error_body(
-        mut self,
-        hook: impl Fn(&ErrorResponse) -> String + Send + Sync + 'static,
-    ) -> Self {
-        self.hook = Some(Arc::new(hook));
-        self
-    }
-
-    /// Finishes the configuration.
-    pub fn build(self) -> AgentAuth {
-        let mut challenge = self.verifier.challenge_config(self.resource_metadata);
-        challenge.verbose = self.verbose;
-        challenge.body = self.hook;
-        AgentAuth {
-            verifier: self.verifier,
-            challenge,
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let nonce = req
+            .local_cache(|| guard::Authenticated(None))
+            .0
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .and_then(|c| c.dpop_nonce().map(str::to_owned));
+        if let Some(nonce) = nonce
+            && res.status().code < 400
+        {
+            res.set_header(Header::new("dpop-nonce", nonce));
         }
     }
 }
 
 #[derive(Clone)]
-struct MetadataHandler(Arc<String>);
+struct MetadataHandler(Arc<str>);
 
 #[rocket::async_trait]
 impl Handler for MetadataHandler {
     async fn handle<'r>(&self, req: &'r Request<'_>, _: Data<'r>) -> Outcome<'r> {
-        Outcome::from(req, (ContentType::JSON, self.0.as_str().to_owned()))
+        Outcome::from(req, (ContentType::JSON, self.0.to_string()))
     }
 }
 
-/// Routes serving `doc` (RFC 9728) at its well-known path: `rocket.mount("/", routes)`.
-///
-/// ```
-/// use authgent_core::metadata::ProtectedResourceMetadata;
-/// let doc = ProtectedResourceMetadata::builder("https://tools.example.com").build()?;
-/// let rocket = rocket::build().mount("/", authgent_rocket::resource_metadata_routes(doc));
-/// # let _ = rocket;
-/// # Ok::<(), authgent_core::ConfigError>(())
-/// ```
-pub fn resource_metadata_routes(doc: ProtectedResourceMetadata) -> Vec<Route> {
-    let path = doc.well_known_path();
-    let body = Arc::new(serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned()));
-    vec![Route::new(Method::Get, &path, MetadataHandler(body))]
+/// Routes serving `auth`'s RFC 9728 document at its well-known path (none when the resource is
+/// not known): `rocket.mount("/", resource_metadata_routes(&auth))`.
+pub fn resource_metadata_routes(auth: &AgentAuth) -> Vec<Route> {
+    auth.metadata()
+        .map(|document| {
+            Route::new(
+                Method::Get,
+                &document.path,
+                MetadataHandler(Arc::clone(&document.json)),
+            )
+        })
+        .into_iter()
+        .collect()
 }

@@ -1,123 +1,85 @@
-//! `AuthError` as a Rocket responder, and the catchers that render guard failures.
+//! [`AuthRejection`] as a Rocket responder, and the catchers that render guard failures.
 
 use std::fmt;
 use std::io::Cursor;
 use std::sync::Mutex;
 
-use authgent_core::AuthgentError;
-use authgent_core::challenge::ErrorResponse;
-use authgent_core::credentials::Scheme;
+use authgent_jwks::Rejection;
 use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::{Catcher, Request, catcher};
 
-use crate::AgentAuth;
-
-const MISSING_STATE: &str = "AgentIdentity needs AgentAuth: attach AgentAuth::builder(verifier).build().fairing() to Rocket";
-
-/// A refusal: status, challenges and JSON body per CONFORMANCE.md.
+/// A refusal: status, every header and the body of its
+/// [`ErrorResponse`](authgent_core::challenge::ErrorResponse); keeps the [`Rejection`] and its
+/// `source()`.
 #[derive(Clone)]
-pub struct AuthError {
-    kind: Kind,
+pub struct AuthRejection(pub Rejection);
+
+impl From<Rejection> for AuthRejection {
+    fn from(rejection: Rejection) -> Self {
+        AuthRejection(rejection)
+    }
 }
 
-#[derive(Clone)]
-enum Kind {
-    MissingState,
-    Refused { response: Box<ErrorResponse> },
-}
-
-impl AuthError {
-    pub(crate) fn refused(auth: &AgentAuth, error: &AuthgentError, scheme: Option<Scheme>) -> Self {
-        let response = ErrorResponse::new(error, scheme, &auth.challenge);
-        AuthError {
-            kind: Kind::Refused {
-                response: Box::new(response),
-            },
-        }
-    }
-
-    pub(crate) fn missing_state() -> Self {
-        AuthError {
-            kind: Kind::MissingState,
-        }
-    }
-
+impl AuthRejection {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
-        match &self.kind {
-            Kind::MissingState => 500,
-            Kind::Refused { response, .. } => response.status,
-        }
+        self.0.status()
     }
 
     /// The stable error code.
     pub fn code(&self) -> &'static str {
-        match &self.kind {
-            Kind::MissingState => "server_error",
-            Kind::Refused { response, .. } => response.code,
-        }
+        self.0.code()
     }
 
-    fn body(&self) -> String {
-        match &self.kind {
-            Kind::MissingState => {
-                serde_json::json!({"error": "server_error", "error_description": MISSING_STATE})
-                    .to_string()
-            }
-            Kind::Refused { response } => response.body.clone(),
-        }
+    /// The refusal an authgent guard recorded for `req`, for an application's own catcher:
+    /// `authgent_rocket::AuthRejection::of(req).map(|r| r.respond_to(req))`.
+    pub fn of(req: &Request<'_>) -> Option<AuthRejection> {
+        req.local_cache(|| Refusal(Mutex::new(None)))
+            .0
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
     }
 }
 
-impl fmt::Debug for AuthError {
+impl fmt::Debug for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthError")
-            .field("status", &self.status())
-            .field("code", &self.code())
-            .finish()
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 
-impl fmt::Display for AuthError {
+impl fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            Kind::MissingState => f.write_str(MISSING_STATE),
-            Kind::Refused { .. } => write!(f, "{} {}", self.status(), self.code()),
-        }
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
-impl std::error::Error for AuthError {}
+impl std::error::Error for AuthRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
+}
 
-impl<'r> Responder<'r, 'static> for AuthError {
+impl<'r> Responder<'r, 'static> for AuthRejection {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let body = self.body();
+        let error = self.0.response();
+        let body = error.body.clone();
         let mut builder = Response::build();
         builder
-            .status(Status::from_code(self.status()).unwrap_or(Status::InternalServerError))
-            .header(ContentType::JSON)
-            .header(Header::new("cache-control", "no-store"))
+            .status(Status::from_code(error.status).unwrap_or(Status::InternalServerError))
             .sized_body(body.len(), Cursor::new(body));
-        if let Kind::Refused { response, .. } = &self.kind {
-            for challenge in &response.challenges {
-                builder.header_adjoin(Header::new("www-authenticate", challenge.clone()));
-            }
-            if let Some(nonce) = &response.dpop_nonce {
-                builder.header(Header::new("dpop-nonce", nonce.clone()));
-            }
-            if let Some(secs) = response.retry_after {
-                builder.header(Header::new("retry-after", secs.to_string()));
-            }
+        for (name, value) in error.headers() {
+            builder.header_adjoin(Header::new(name, value.into_owned()));
         }
         builder.ok()
     }
 }
 
 /// The refusal of this request, kept for the catcher Rocket runs after a failed guard.
-struct Refusal(Mutex<Option<AuthError>>);
+struct Refusal(Mutex<Option<AuthRejection>>);
 
-pub(crate) fn remember(req: &Request<'_>, error: &AuthError) {
+pub(crate) fn remember(req: &Request<'_>, error: &AuthRejection) {
     let cell = req.local_cache(|| Refusal(Mutex::new(None)));
     if let Ok(mut slot) = cell.0.lock() {
         slot.get_or_insert_with(|| error.clone());
@@ -125,12 +87,7 @@ pub(crate) fn remember(req: &Request<'_>, error: &AuthError) {
 }
 
 fn catch<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
-    let refusal = req
-        .local_cache(|| Refusal(Mutex::new(None)))
-        .0
-        .lock()
-        .ok()
-        .and_then(|s| s.clone());
+    let refusal = AuthRejection::of(req);
     Box::pin(async move {
         match refusal {
             Some(error) => error.respond_to(req),
@@ -152,7 +109,11 @@ fn catch<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
     })
 }
 
-pub(crate) fn catchers() -> Vec<Catcher> {
+/// Catchers that answer authgent's refusals (400, 401, 403, 500, 503) with their challenge
+/// and JSON body: `rocket.register("/api", authgent_rocket::catchers())`, at the base you
+/// choose. An application with its own catchers for these codes calls
+/// [`AuthRejection::of`] in them instead.
+pub fn catchers() -> Vec<Catcher> {
     [400u16, 401, 403, 500, 503]
         .into_iter()
         .map(|code| Catcher::new(code, catch))

@@ -1,59 +1,46 @@
-//! A Rocket app on 127.0.0.1:0 with the testkit issuer: statuses and challenges, Bearer and
-//! DPoP, optional identity (strict), guard helpers, missing state, metadata, cold outage.
+//! What is specific to Rocket, over loopback HTTP with the testkit issuer: catchers only when
+//! asked for (an application with its own catchers launches and renders authgent's refusals
+//! through `AuthRejection::of`), the strict `OptionalAgentIdentity`, guard helpers returning
+//! `AuthRejection`, the missing-fairing 500. The status table itself is the EXAMPLES.md
+//! contract, run against `examples/rocket-resource-server`.
 
-use std::time::SystemTime;
-
-use authgent_core::dpop::DpopKey;
-use authgent_core::metadata::ProtectedResourceMetadata;
-use authgent_core::{ChainPolicy, ScopeRequirement};
+use authgent_core::ScopeRequirement;
+use authgent_harness::contract::send;
 use authgent_jwks::Verifier;
-use authgent_rocket::{AgentAuth, AgentIdentity, AuthError, OptionalAgentIdentity};
-use authgent_testkit::contract::send;
-use authgent_testkit::{Fault, TestIssuer};
-use rocket::http::ContentType;
-use rocket::{get, post, routes};
+use authgent_rocket::{
+    AgentAuth, AgentAuthFairing, AgentIdentity, AuthRejection, OptionalAgentIdentity,
+};
+use authgent_testkit::TestIssuer;
+use rocket::http::{ContentType, Status};
+use rocket::{Request, catch, catchers, get, routes};
 use serde_json::json;
 
 const PUBLIC: &str = "http://tools.test";
 
-fn identity_json(id: &AgentIdentity) -> (ContentType, String) {
-    let chain = id.delegation_chain();
-    let body = json!({
-        "authenticated": true, "subject": id.subject(), "delegation_depth": chain.depth(),
-        "actors": chain.actors().iter().map(|a| a.subject()).collect::<Vec<_>>(),
-        "human_root": chain.human_root(), "dpop_jkt": id.dpop_jkt(),
-    });
-    (ContentType::JSON, body.to_string())
-}
-
-#[post("/tools/search")]
-fn search(id: AgentIdentity) -> Result<(ContentType, String), AuthError> {
-    id.require_scopes(&ScopeRequirement::all(["search:execute"]))?;
-    Ok(identity_json(&id))
-}
-
-#[get("/chain/human")]
-fn human(id: AgentIdentity) -> Result<(ContentType, String), AuthError> {
-    id.require_chain(&ChainPolicy::builder().require_human_root(true).build())?;
-    Ok(identity_json(&id))
+#[get("/delete")]
+fn delete(id: AgentIdentity) -> Result<(ContentType, String), AuthRejection> {
+    id.require_scopes(&ScopeRequirement::all(["db:delete"]))?;
+    Ok((
+        ContentType::JSON,
+        json!({"subject": id.subject()}).to_string(),
+    ))
 }
 
 #[get("/me")]
 fn me(id: OptionalAgentIdentity) -> (ContentType, String) {
-    id.0.map_or_else(
-        || {
-            (
-                ContentType::JSON,
-                json!({"authenticated": false}).to_string(),
-            )
-        },
-        |id| identity_json(&id),
-    )
+    let subject = id.0.map(|i| i.subject().to_owned());
+    (ContentType::JSON, json!({"subject": subject}).to_string())
 }
 
-#[get("/plain")]
-fn plain(id: AgentIdentity) -> (ContentType, String) {
-    identity_json(&id)
+/// The application's own 401 catcher: authgent's refusal when there is one, else its own.
+#[catch(401)]
+fn app_401(req: &Request<'_>) -> Result<AuthRejection, (Status, &'static str)> {
+    AuthRejection::of(req).ok_or((Status::Unauthorized, "app says no"))
+}
+
+#[catch(404)]
+fn app_404() -> &'static str {
+    "the app's own 404"
 }
 
 async fn launch(rocket: rocket::Rocket<rocket::Build>) -> String {
@@ -84,206 +71,77 @@ async fn launch(rocket: rocket::Rocket<rocket::Build>) -> String {
     format!("http://127.0.0.1:{}", rx.await.unwrap())
 }
 
-async fn app(issuer: &TestIssuer) -> String {
+fn auth(issuer: &TestIssuer) -> AgentAuth {
     let verifier = Verifier::builder()
         .issuer(issuer.issuer())
-        .audience(issuer.issuer())
+        .audience(PUBLIC)
         .external_url(PUBLIC)
         .build()
         .unwrap();
-    let doc = ProtectedResourceMetadata::builder(PUBLIC)
-        .authorization_server(issuer.issuer())
-        .build()
-        .unwrap();
-    let auth = AgentAuth::builder(verifier)
-        .resource_metadata(doc.well_known_url().unwrap())
-        .build();
-    launch(
-        rocket::build()
-            .attach(auth.fairing())
-            .mount("/", routes![search, human, me, plain])
-            .mount("/", authgent_rocket::resource_metadata_routes(doc)),
-    )
-    .await
+    AgentAuth::builder(verifier).optional().build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_table_guards_and_strict_optional_identity() {
+async fn an_application_with_its_own_catchers_launches_and_renders_authgents_refusals() {
     let issuer = TestIssuer::start().await.unwrap();
-    let base = app(&issuer).await;
-    let bearer = |t: String| format!("Bearer {t}");
-
-    let r = send("POST", &format!("{base}/tools/search"), &[]).await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (401, Some("missing_credentials"))
-    );
-    assert!(r.challenges[0].starts_with("Bearer ") && !r.challenges[0].contains("error="));
-    assert!(r.challenges[0].contains("resource_metadata="));
-
-    let ok = bearer(
-        issuer
-            .token()
-            .subject("user:alice")
-            .scopes(["search:execute"])
-            .actors(["client:tool"])
-            .sign(),
-    );
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &ok)],
+    let base = launch(
+        rocket::build()
+            .register("/", catchers![app_401, app_404])
+            .attach(AgentAuthFairing::new(auth(&issuer)))
+            .mount("/", routes![delete, me]),
     )
     .await;
-    assert_eq!(
-        (r.status, r.body["subject"].as_str()),
-        (200, Some("user:alice"))
-    );
-    assert_eq!(
-        send(
-            "GET",
-            &format!("{base}/chain/human"),
-            &[("authorization", &ok)]
-        )
-        .await
-        .status,
-        200
-    );
-
-    let read = bearer(issuer.token().scopes(["read"]).sign());
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &read)],
-    )
-    .await;
+    let r = send("GET", &format!("{base}/delete"), &[]).await;
+    assert_eq!(r.status, 401);
+    assert!(r.challenges[0].starts_with("Bearer "), "{:?}", r.challenges);
+    assert_eq!(r.body["error"], "missing_credentials");
+    let r = send("GET", &format!("{base}/nowhere"), &[]).await;
+    assert_eq!(r.status, 404);
+    // A helper's refusal is a responder: 403 with the challenge, no catcher involved.
+    let t = format!("Bearer {}", issuer.token().audience(PUBLIC).sign());
+    let r = send("GET", &format!("{base}/delete"), &[("authorization", &t)]).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (403, Some("insufficient_scope"))
     );
-    assert!(r.challenges[0].contains(r#"scope="search:execute""#));
-    let r = send(
-        "GET",
-        &format!("{base}/chain/human"),
-        &[("authorization", &read)],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (403, Some("no_human_root"))
-    );
-
-    for t in [
-        bearer(issuer.token().expired().sign()),
-        "Bearer x.y.z".into(),
-        "Bearer".into(),
-    ] {
-        let r = send("GET", &format!("{base}/me"), &[("authorization", &t)]).await;
-        assert_eq!(
-            (r.status, r.body["error"].as_str()),
-            (401, Some("invalid_token")),
-            "{t}: invalid is never anonymous"
-        );
-        assert!(r.challenges[0].contains(r#"error="invalid_token""#));
-    }
-    let r = send(
-        "GET",
-        &format!("{base}/me"),
-        &[("authorization", &ok), ("authorization", &ok)],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
-    let r = send("GET", &format!("{base}/me"), &[]).await;
-    assert_eq!(
-        (r.status, r.body["authenticated"].as_bool()),
-        (200, Some(false))
-    );
-    assert_eq!(
-        send("GET", &format!("{base}/me"), &[("authorization", &ok)])
-            .await
-            .body["subject"],
-        "user:alice"
-    );
+    assert!(r.challenges[0].contains(r#"scope="db:delete""#));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dpop_success_replay_and_bound_as_bearer() {
+async fn with_catchers_the_optional_identity_is_strict_and_the_state_is_required() {
     let issuer = TestIssuer::start().await.unwrap();
-    let base = app(&issuer).await;
-    let key = DpopKey::generate_es256().unwrap();
-    let token = issuer
-        .token()
-        .scopes(["search:execute"])
-        .dpop_jkt(key.jkt())
-        .sign();
-    let proof = key
-        .proof(
-            "POST",
-            &format!("{PUBLIC}/tools/search"),
-            Some(&token),
-            None,
-            SystemTime::now(),
-        )
-        .unwrap();
-    let auth = format!("DPoP {token}");
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &auth), ("dpop", &proof)],
+    let base = launch(
+        rocket::build()
+            .attach(AgentAuthFairing::new(auth(&issuer)).with_catchers())
+            .mount("/", routes![delete, me]),
     )
     .await;
-    assert_eq!(
-        (r.status, r.body["dpop_jkt"].as_str()),
-        (200, Some(key.jkt()))
+    let r = send("GET", &format!("{base}/me"), &[]).await;
+    assert_eq!((r.status, r.body["subject"].clone()), (200, json!(null)));
+    let bad = format!(
+        "Bearer {}",
+        issuer.token().audience(PUBLIC).expired().sign()
     );
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &auth), ("dpop", &proof)],
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (401, Some("invalid_dpop_proof"))
-    );
-    assert!(r.challenges[0].starts_with("DPoP "));
-    let r = send(
-        "POST",
-        &format!("{base}/tools/search"),
-        &[("authorization", &format!("Bearer {token}"))],
-    )
-    .await;
+    let r = send("GET", &format!("{base}/me"), &[("authorization", &bad)]).await;
     assert_eq!(
         (r.status, r.body["error"].as_str()),
         (401, Some("invalid_token"))
     );
-}
+    assert_eq!(r.header("cache-control"), Some("no-store"));
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metadata_missing_state_and_cold_outage() {
-    let issuer = TestIssuer::start().await.unwrap();
-    let base = app(&issuer).await;
-    let r = send(
-        "GET",
-        &format!("{base}/.well-known/oauth-protected-resource"),
-        &[],
+    // No fairing: the guard's 500 names it.
+    let bare = launch(
+        rocket::build()
+            .register("/", authgent_rocket::catchers())
+            .mount("/", routes![me]),
     )
     .await;
-    assert_eq!((r.status, r.body["resource"].as_str()), (200, Some(PUBLIC)));
-    issuer.set_fault(Fault::Status(500));
-    let t = format!("Bearer {}", issuer.token().sign());
-    let r = send("GET", &format!("{base}/plain"), &[("authorization", &t)]).await;
-    assert_eq!(
-        (r.status, r.body["error"].as_str()),
-        (503, Some("temporarily_unavailable"))
-    );
-    assert!(r.header("retry-after").is_some());
-
-    // A guard without the fairing: 500 naming the fix.
-    let bare = launch(rocket::build().mount("/", routes![plain])).await;
-    let r = send("GET", &format!("{bare}/plain"), &[("authorization", &t)]).await;
+    let r = send("GET", &format!("{bare}/me"), &[]).await;
     assert_eq!(r.status, 500);
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("AgentAuthFairing")
+    );
 }

@@ -23,10 +23,6 @@
 //! # let _ = token; Ok(()) }
 //! ```
 
-#[cfg(feature = "contract")]
-pub mod contract;
-#[cfg(feature = "contract")]
-pub mod real_server;
 mod server;
 mod token;
 

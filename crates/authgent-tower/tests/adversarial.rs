@@ -6,10 +6,10 @@ mod common;
 use std::time::SystemTime;
 
 use authgent_core::dpop::DpopKey;
+use authgent_harness::contract::send;
 use authgent_jwks::Verifier;
 use authgent_testkit::TestIssuer;
-use authgent_testkit::contract::send;
-use authgent_tower::AgentAuthLayer;
+use authgent_tower::{AgentAuth, AgentAuthLayer};
 use common::{Echo, serve};
 use serde_json::json;
 use tower_layer::Layer;
@@ -28,7 +28,8 @@ async fn adversarial_requests_over_http_get_the_right_status_and_code() {
         .external_url(PUBLIC)
         .build()
         .unwrap();
-    let url = serve(AgentAuthLayer::builder(verifier).build().layer(Echo)).await;
+    let layer = AgentAuthLayer::new(AgentAuth::builder(verifier).build().unwrap());
+    let url = serve(layer.layer(Echo)).await;
     let token = |b: authgent_testkit::TokenBuilder<'_>| b.audience(PUBLIC).sign();
     let good = token(issuer.token());
     let key = DpopKey::generate_es256().unwrap();

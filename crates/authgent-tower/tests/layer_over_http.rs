@@ -7,10 +7,10 @@ mod common;
 
 use authgent_core::ChainPolicy;
 use authgent_core::dpop::DpopKey;
+use authgent_harness::contract::send;
 use authgent_jwks::Verifier;
-use authgent_testkit::contract::send;
 use authgent_testkit::{Fault, TestIssuer};
-use authgent_tower::{AgentAuthLayer, RequireActiveToken, RequireChain, RequireScopes};
+use authgent_tower::{AgentAuth, AgentAuthLayer, Require};
 use common::{Echo, serve};
 use serde_json::json;
 use tower_layer::Layer;
@@ -23,14 +23,14 @@ async fn setup(optional: bool) -> (TestIssuer, String) {
         .external_url("http://resource.test")
         .build()
         .unwrap();
-    let mut builder = AgentAuthLayer::builder(verifier)
-        .resource_metadata("http://resource.test/.well-known/oauth-protected-resource");
+    // The resource_metadata URL is derived from the external URL (RFC 9728 §3.1).
+    let mut builder = AgentAuth::builder(verifier);
     if optional {
         builder = builder.optional();
     }
-    let layer = builder.build();
-    let guarded = RequireScopes::all(["db:delete"])
-        .layer(RequireChain::new(ChainPolicy::builder().max_depth(1).build()).layer(Echo));
+    let layer = AgentAuthLayer::new(builder.build().unwrap());
+    let guarded = Require::all(["db:delete"])
+        .layer(Require::chain(ChainPolicy::builder().max_depth(1).build()).layer(Echo));
     let url = serve(layer.layer(guarded)).await;
     (issuer, url)
 }
@@ -150,10 +150,7 @@ async fn optional_mode_passes_anonymous_but_never_a_bad_token() {
         .build()
         .unwrap();
     let url = serve(
-        AgentAuthLayer::builder(verifier)
-            .optional()
-            .build()
-            .layer(Echo),
+        AgentAuthLayer::new(AgentAuth::builder(verifier).optional().build().unwrap()).layer(Echo),
     )
     .await;
     let r = send("POST", &url, &[]).await;
@@ -177,7 +174,7 @@ async fn optional_mode_passes_anonymous_but_never_a_bad_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guard_without_the_layer_is_a_500_naming_the_fix() {
-    let url = serve(RequireScopes::all(["x"]).layer(Echo)).await;
+    let url = serve(Require::all(["x"]).layer(Echo)).await;
     let r = send("POST", &url, &[]).await;
     assert_eq!(r.status, 500);
     assert!(
@@ -211,12 +208,15 @@ async fn error_body_hook_and_verbose_errors() {
         .external_url("https://tools.example")
         .build()
         .unwrap();
-    let layer = AgentAuthLayer::builder(verifier)
-        .verbose_errors(true)
-        .error_body(|e| {
-            json!({"code": e.code, "why": e.description, "status": e.status}).to_string()
-        })
-        .build();
+    let layer = AgentAuthLayer::new(
+        AgentAuth::builder(verifier)
+            .verbose_errors(true)
+            .error_body(|e| {
+                json!({"code": e.code, "why": e.description, "status": e.status}).to_string()
+            })
+            .build()
+            .unwrap(),
+    );
     let url = serve(layer.layer(Echo)).await;
     let t = format!("Bearer {}", issuer.token().expired().sign());
     let r = send("POST", &url, &[("authorization", &t)]).await;
@@ -244,9 +244,9 @@ async fn revocation_checked_on_the_guarded_route_only() {
         )
         .build()
         .unwrap();
-    let layer = AgentAuthLayer::builder(verifier).build();
+    let layer = AgentAuthLayer::new(AgentAuth::builder(verifier).build().unwrap());
     let open = serve(layer.layer(Echo)).await;
-    let guarded = serve(layer.layer(RequireActiveToken.layer(Echo))).await;
+    let guarded = serve(layer.layer(Require::active_token().layer(Echo))).await;
     let auth = format!("Bearer {}", issuer.token().sign());
     assert_eq!(
         send("GET", &open, &[("authorization", &auth)]).await.status,
@@ -260,8 +260,12 @@ async fn revocation_checked_on_the_guarded_route_only() {
     assert!(r.header("retry-after").is_some());
     assert_eq!(send("GET", &guarded, &[]).await.status, 401);
     // A verifier without a revocation check: the guard is a configuration error, not a pass.
-    let unchecked = AgentAuthLayer::builder(builder().build().unwrap()).build();
-    let misconfigured = serve(unchecked.layer(RequireActiveToken.layer(Echo))).await;
+    let unchecked = AgentAuthLayer::new(
+        AgentAuth::builder(builder().build().unwrap())
+            .build()
+            .unwrap(),
+    );
+    let misconfigured = serve(unchecked.layer(Require::active_token().layer(Echo))).await;
     let r = send("GET", &misconfigured, &[("authorization", &auth)]).await;
     assert_eq!(r.status, 500);
 }

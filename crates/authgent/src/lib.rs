@@ -11,11 +11,11 @@
 //! | path | crate | what |
 //! |---|---|---|
 //! | [`core`] | `authgent-core` | tokens, identity, delegation chains, policy, DPoP, challenges (no I/O) |
-//! | [`jwks`] | `authgent-jwks` | key discovery and caching, the async [`Verifier`] |
-//! | `tower` | `authgent-tower` | `AgentAuthLayer`, `RequireScopes`, `RequireChain` (feature `tower`) |
-//! | `axum` | `authgent-axum` | the `AgentIdentity` extractor (feature `axum`) |
-//! | `actix` | `authgent-actix` | `AgentAuth` middleware, `AgentIdentity` extractor (feature `actix`) |
-//! | `rocket` | `authgent-rocket` | `AgentIdentity` request guard, catchers (feature `rocket`) |
+//! | [`jwks`] | `authgent-jwks` | key discovery and caching, the async [`Verifier`], [`AgentAuth`] (the one configuration every adapter takes) |
+//! | `tower` | `authgent-tower` | `AgentAuthLayer::new(auth)`, `Require` guards (feature `tower`) |
+//! | `axum` | `authgent-axum` | the `AgentIdentity` and `TransactionToken` extractors (feature `axum`) |
+//! | `actix` | `authgent-actix` | `AgentAuthMiddleware::new(auth)`, extractors, `Require` (feature `actix`) |
+//! | `rocket` | `authgent-rocket` | `AgentAuthFairing::new(auth)`, request guards, catchers (feature `rocket`) |
 //! | `client` | `authgent-client` | `AgentAuthClient`, `TokenManager`, `ScopeChallengeHandler`, `McpAuthProvider`: the agent side (feature `client`) |
 //! | `testkit` | `authgent-testkit` | `TestIssuer` for your tests (feature `testkit`) |
 //!
@@ -42,7 +42,7 @@ pub use authgent_core::{
     AgentIdentity, Algorithm, AuthgentError, ChainPolicy, DelegationChain, HumanRootRule,
     ScopeRequirement, TokenValidator,
 };
-pub use authgent_jwks::{MultiIssuerVerifier, Verifier, verify_token};
+pub use authgent_jwks::{AgentAuth, Guard, MultiIssuerVerifier, Verifier, verify_token};
 
 /// tower integration (feature `tower`).
 #[cfg(feature = "tower")]

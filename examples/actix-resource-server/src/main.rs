@@ -6,8 +6,7 @@
 //! ```
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use authgent_actix::{AgentAuth, AgentIdentity, OptionalAgentIdentity, Require};
-use authgent_core::ScopeRequirement;
+use authgent_actix::{AgentAuthMiddleware, AgentIdentity, OptionalAgentIdentity, Require};
 use example_support::{Settings, anonymous_json, health_json, identity_json};
 
 async fn identity(id: AgentIdentity) -> HttpResponse {
@@ -34,29 +33,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let resource = example_support::prepare(&settings, bound).await?;
 
     // Verified once per request; anonymous requests reach `OptionalAgentIdentity` as None.
-    let auth = AgentAuth::builder(resource.verifier.clone())
-        .optional()
-        .resource_metadata(resource.metadata_url())
-        .build();
-    let metadata = resource.metadata.clone();
+    let auth = resource.auth.clone();
     let server = HttpServer::new(move || {
         App::new()
             .route(
                 "/health",
                 web::get().to(|| async { HttpResponse::Ok().json(health_json()) }),
             )
-            .service(authgent_actix::resource_metadata(metadata.clone()))
+            .configure(authgent_actix::resource_metadata(&auth))
             .service(
                 web::scope("")
-                    .wrap(auth.clone())
+                    .wrap(AgentAuthMiddleware::new(auth.clone()))
                     .service(guarded(
                         "/tools/search",
-                        Require::scopes(ScopeRequirement::all(["search:execute"])),
+                        Require::all(["search:execute"]),
                         web::post(),
                     ))
                     .service(guarded(
                         "/tools/delete",
-                        Require::scopes(ScopeRequirement::all(["db:delete"])),
+                        Require::all(["db:delete"]),
                         web::post(),
                     ))
                     .service(guarded(

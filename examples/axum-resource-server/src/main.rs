@@ -5,7 +5,7 @@
 //! AUTHGENT_ISSUER=http://127.0.0.1:8000 cargo run -p axum-resource-server
 //! ```
 
-use authgent_axum::{AgentAuthLayer, AgentIdentity, RequireChain, RequireScopes};
+use authgent_axum::{AgentAuthLayer, AgentIdentity, Require, resource_metadata_router};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use example_support::{Settings, anonymous_json, health_json, identity_json};
@@ -26,34 +26,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bound = listener.local_addr()?;
     let resource = example_support::prepare(&settings, bound).await?;
 
-    // Verified once per request; anonymous requests pass through to `Option<AgentIdentity>`.
-    let auth = AgentAuthLayer::builder(resource.verifier.clone())
-        .optional()
-        .resource_metadata(resource.metadata_url())
-        .build();
+    // Verified once per request (one `AgentAuth`, built by example_support); anonymous
+    // requests pass through to `Option<AgentIdentity>`.
+    let auth = resource.auth.clone();
     let app = Router::new()
         .route(
             "/tools/search",
-            post(identity).route_layer(RequireScopes::all(["search:execute"])),
+            post(identity).route_layer(Require::all(["search:execute"])),
         )
         .route(
             "/tools/delete",
-            post(identity).route_layer(RequireScopes::all(["db:delete"])),
+            post(identity).route_layer(Require::all(["db:delete"])),
         )
         .route(
             "/chain/strict",
-            get(identity).route_layer(RequireChain::new(example_support::strict_chain())),
+            get(identity).route_layer(Require::chain(example_support::strict_chain())),
         )
         .route(
             "/chain/human",
-            get(identity).route_layer(RequireChain::new(example_support::human_chain())),
+            get(identity).route_layer(Require::chain(example_support::human_chain())),
         )
         .route("/me", get(me))
-        .layer(auth)
+        .layer(AgentAuthLayer::new(auth.clone()))
         .route("/health", get(|| async { Json(health_json()) }))
-        .merge(authgent_axum::resource_metadata_router(
-            resource.metadata.clone(),
-        ));
+        .merge(resource_metadata_router(&auth));
 
     example_support::announce(bound);
     axum::serve(listener, app)

@@ -6,7 +6,7 @@
 //! ```
 
 use authgent_core::ScopeRequirement;
-use authgent_rocket::{AgentAuth, AgentIdentity, AuthError, OptionalAgentIdentity};
+use authgent_rocket::{AgentAuthFairing, AgentIdentity, AuthRejection, OptionalAgentIdentity};
 use example_support::{Settings, anonymous_json, health_json, identity_json};
 use rocket::http::ContentType;
 use rocket::{get, post, routes};
@@ -23,25 +23,25 @@ fn health() -> Json {
 }
 
 #[post("/tools/search")]
-fn search(id: AgentIdentity) -> Result<Json, AuthError> {
+fn search(id: AgentIdentity) -> Result<Json, AuthRejection> {
     id.require_scopes(&ScopeRequirement::all(["search:execute"]))?;
     Ok(json(identity_json(&id)))
 }
 
 #[post("/tools/delete")]
-fn delete(id: AgentIdentity) -> Result<Json, AuthError> {
+fn delete(id: AgentIdentity) -> Result<Json, AuthRejection> {
     id.require_scopes(&ScopeRequirement::all(["db:delete"]))?;
     Ok(json(identity_json(&id)))
 }
 
 #[get("/chain/strict")]
-fn strict(id: AgentIdentity) -> Result<Json, AuthError> {
+fn strict(id: AgentIdentity) -> Result<Json, AuthRejection> {
     id.require_chain(&example_support::strict_chain())?;
     Ok(json(identity_json(&id)))
 }
 
 #[get("/chain/human")]
-fn human(id: AgentIdentity) -> Result<Json, AuthError> {
+fn human(id: AgentIdentity) -> Result<Json, AuthRejection> {
     id.require_chain(&example_support::human_chain())?;
     Ok(json(identity_json(&id)))
 }
@@ -57,9 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Rocket binds by itself; resolve port 0 to a free port first so PUBLIC_URL is known.
     let bound = std::net::TcpListener::bind(&settings.bind)?.local_addr()?;
     let resource = example_support::prepare(&settings, bound).await?;
-    let auth = AgentAuth::builder(resource.verifier.clone())
-        .resource_metadata(resource.metadata_url())
-        .build();
+    let auth = resource.auth.clone();
     let config = rocket::Config {
         address: bound.ip(),
         port: bound.port(),
@@ -68,15 +66,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..rocket::Config::release_default()
     };
     let rocket = rocket::custom(config)
-        .attach(auth.fairing())
+        .attach(AgentAuthFairing::new(auth.clone()).with_catchers())
         .attach(rocket::fairing::AdHoc::on_liftoff("announce", move |_| {
             Box::pin(async move { example_support::announce(bound) })
         }))
         .mount("/", routes![health, search, delete, strict, human, me])
-        .mount(
-            "/",
-            authgent_rocket::resource_metadata_routes(resource.metadata.clone()),
-        );
+        .mount("/", authgent_rocket::resource_metadata_routes(&auth));
     // Rocket shuts down gracefully on Ctrl-C and SIGTERM by default.
     rocket.launch().await?;
     drop(resource);

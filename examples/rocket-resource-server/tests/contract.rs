@@ -1,6 +1,6 @@
 //! The example started as a process and driven over HTTP through the EXAMPLES.md contract.
 
-use authgent_testkit::contract;
+use authgent_harness::contract;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rocket-resource-server");
 

@@ -7,9 +7,8 @@
 use std::net::SocketAddr;
 
 use authgent_core::dpop::NonceIssuer;
-use authgent_core::metadata::ProtectedResourceMetadata;
-use authgent_core::{AgentIdentity, Algorithm, ChainPolicy};
-use authgent_jwks::Verifier;
+use authgent_core::{AgentIdentity, ChainPolicy};
+use authgent_jwks::{AgentAuth, Verifier};
 use authgent_testkit::TestIssuer;
 use serde_json::{Value, json};
 
@@ -60,19 +59,14 @@ impl Settings {
 pub struct Resource {
     /// The verifier (keys from the issuer, DPoP htu base = `public_url`).
     pub verifier: Verifier,
-    /// The RFC 9728 document served at `/.well-known/oauth-protected-resource`.
-    pub metadata: ProtectedResourceMetadata,
+    /// The one authentication configuration every framework's adapter takes: optional mode
+    /// (anonymous requests reach `/me`), the RFC 9728 document and its `resource_metadata`
+    /// URL derived from the resource.
+    pub auth: AgentAuth,
     /// The external base URL.
     pub public_url: String,
     /// Keeps the embedded issuer serving for the life of the program.
     pub embedded_issuer: Option<TestIssuer>,
-}
-
-impl Resource {
-    /// The URL of the metadata document, for `resource_metadata` in challenges.
-    pub fn metadata_url(&self) -> String {
-        self.metadata.well_known_url().unwrap_or_default()
-    }
 }
 
 /// Builds the verifier and metadata for a server bound at `bound`; with `--embedded`, starts
@@ -110,17 +104,16 @@ pub async fn prepare(
         builder = builder.dpop_nonces(NonceIssuer::generate()?);
     }
     let verifier = builder.build()?;
-    let metadata = ProtectedResourceMetadata::builder(&public_url)
-        .authorization_server(&issuer)
+    let auth = AgentAuth::builder(verifier.clone())
+        .optional()
         .scopes_supported(SCOPES)
-        .dpop_signing_algs(Algorithm::ALL)
         .build()?;
     if let Some(test) = &embedded_issuer {
         print_samples(test, &public_url, &audience);
     }
     Ok(Resource {
         verifier,
-        metadata,
+        auth,
         public_url,
         embedded_issuer,
     })

@@ -4,14 +4,14 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use authgent_axum::{AgentAuthLayer, AgentIdentity, AuthRejection};
+use authgent_axum::{AgentAuth, AgentAuthLayer, AgentIdentity, AuthRejection};
 use authgent_client::{
     AgentAuthClient, AgentRegistration, ClientError, RegisteredAgent, TokenManager,
 };
 use authgent_core::ScopeRequirement;
 use authgent_core::dpop::DpopKey;
+use authgent_harness::real_server::required_env;
 use authgent_jwks::Verifier;
-use authgent_testkit::real_server::required_env;
 use axum::Router;
 use axum::routing::get;
 
@@ -119,7 +119,9 @@ pub async fn resource_server(build: impl FnOnce(&str) -> Verifier) -> String {
     let app = Router::new()
         .route("/whoami", get(whoami))
         .route("/delete", get(delete))
-        .layer(AgentAuthLayer::builder(verifier).build());
+        .layer(AgentAuthLayer::new(
+            AgentAuth::builder(verifier).build().expect("auth"),
+        ));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

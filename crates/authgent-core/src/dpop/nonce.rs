@@ -85,6 +85,11 @@ impl NonceIssuer {
         self
     }
 
+    /// The length of one nonce time bucket (see [`period`](Self::period)).
+    pub fn bucket_length(&self) -> Duration {
+        Duration::from_secs(self.period)
+    }
+
     /// How long the nonce issued at `now` stays in its first bucket: when it is short, a
     /// server sends a fresh `DPoP-Nonce` ahead of the roll (RFC 9449 §8.2).
     pub fn remaining_in_bucket(&self, now: SystemTime) -> Duration {

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # async fn demo(issuer: &authgent_testkit::TestIssuer) {
-//! use authgent_testkit::contract::Contract;
+//! use authgent_harness::contract::Contract;
 //! let report = Contract::new("http://127.0.0.1:3000", "http://127.0.0.1:3000", issuer).run().await;
 //! assert!(report.failures.is_empty(), "{:#?}", report.failures);
 //! # }
@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use authgent_core::dpop::DpopKey;
 use serde_json::{Value, json};
 
-use crate::TestIssuer;
+use authgent_testkit::TestIssuer;
 
 /// A server under test and the issuer it trusts.
 #[derive(Debug)]
@@ -64,7 +64,7 @@ impl<'a> Contract<'a> {
 
     /// Tokens for the server's audience: `AUTHGENT_AUDIENCE` when set, else `PUBLIC_URL`
     /// (EXAMPLES.md's default).
-    fn token(&self) -> crate::TokenBuilder<'a> {
+    fn token(&self) -> authgent_testkit::TokenBuilder<'a> {
         let audience = self.audience.as_deref().unwrap_or(&self.public_url);
         self.issuer.token().audience(audience)
     }

@@ -1,0 +1,12 @@
+#![forbid(unsafe_code)]
+//! This workspace's own test harness, kept out of the published `authgent-testkit`:
+//!
+//! - [`contract`]: the EXAMPLES.md black-box contract suite, run against every example server
+//!   (and by the adapters' tests through it), plus process control for the examples;
+//! - [`real_server`]: the real authgent-server instances `cargo xtask test` starts, as the
+//!   interop tests find them (`AUTHGENT_INTEROP_*`).
+//!
+//! `publish = false`: none of this is API.
+
+pub mod contract;
+pub mod real_server;
