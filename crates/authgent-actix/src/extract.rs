@@ -1,37 +1,16 @@
 //! Extractors: [`AgentIdentity`], [`OptionalAgentIdentity`], [`TransactionToken`].
+//!
+//! `Option<AgentIdentity>` also works (actix-web's rule: `None` whenever extraction fails —
+//! anonymous requests, but also a missing middleware). [`OptionalAgentIdentity`] is the strict
+//! form that answers 500 when the middleware is missing.
 
-use std::fmt;
 use std::future::{Ready, ready};
-use std::ops::Deref;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use authgent_jwks::{AuthContext, Caller, Rejection};
+use authgent_jwks::{AuthContext, Rejection};
 
-use crate::error::AuthRejection;
-
-/// The verified caller. Derefs to [`Caller`] and through it to
-/// [`authgent_core::AgentIdentity`].
-///
-/// `Option<AgentIdentity>` also works (actix-web's rule: `None` whenever extraction fails —
-/// anonymous requests, but also a missing middleware). [`OptionalAgentIdentity`] is the strict
-/// form that answers 500 when the middleware is missing.
-#[derive(Clone)]
-pub struct AgentIdentity(pub Caller);
-
-impl fmt::Debug for AgentIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl Deref for AgentIdentity {
-    type Target = Caller;
-    fn deref(&self) -> &Caller {
-        &self.0
-    }
-}
+use crate::{AgentIdentity, AuthRejection, TransactionToken};
 
 pub(crate) fn context(req: &HttpRequest, what: &str) -> Result<AuthContext, AuthRejection> {
     req.extensions()
@@ -70,31 +49,14 @@ impl FromRequest for OptionalAgentIdentity {
     }
 }
 
-/// The request's verified `Txn-Token` (configured with
-/// [`AgentAuthBuilder::transaction_tokens`](authgent_jwks::AgentAuthBuilder::transaction_tokens));
-/// 400 when the request carried none (use `Option<TransactionToken>` where it is optional).
-#[derive(Clone, Debug)]
-pub struct TransactionToken(pub Arc<authgent_core::txn::TransactionToken>);
-
-impl Deref for TransactionToken {
-    type Target = authgent_core::txn::TransactionToken;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
 impl FromRequest for TransactionToken {
     type Error = AuthRejection;
     type Future = Ready<Result<Self, AuthRejection>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(context(req, "TransactionToken").and_then(|c| {
-            match c.transaction_token() {
-                Some(token) => Ok(TransactionToken(Arc::clone(token))),
-                None => Err(c
-                    .reject(authgent_core::RequestError::MissingTxnToken.into())
-                    .into()),
-            }
-        }))
+        ready(
+            context(req, "TransactionToken")
+                .and_then(|c| TransactionToken::from_context(&c).map_err(Into::into)),
+        )
     }
 }

@@ -7,10 +7,9 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage, ResponseError};
-use authgent_core::{AgentIdentity, AuthgentError, ChainPolicy, ScopeRequirement};
 use authgent_jwks::{AuthContext, Guard, Rejection};
 
-use crate::error::AuthRejection;
+use crate::AuthRejection;
 
 /// Requires a [`Guard`]: `web::resource(…).wrap(Require::all([…]))`. Must run inside
 /// [`AgentAuthMiddleware`](crate::AgentAuthMiddleware) (otherwise 500, naming the fix).
@@ -33,37 +32,7 @@ impl From<Guard> for Require {
 }
 
 impl Require {
-    /// Every scope is required ([`Guard::all`]).
-    pub fn all<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
-        Guard::all(scopes).into()
-    }
-
-    /// One of the scopes suffices ([`Guard::any`]).
-    pub fn any<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
-        Guard::any(scopes).into()
-    }
-
-    /// A [`ScopeRequirement`] ([`Guard::scopes`]).
-    pub fn scopes(requirement: ScopeRequirement) -> Self {
-        Guard::scopes(requirement).into()
-    }
-
-    /// A [`ChainPolicy`] ([`Guard::chain`]).
-    pub fn chain(policy: ChainPolicy) -> Self {
-        Guard::chain(policy).into()
-    }
-
-    /// A closure over the identity ([`Guard::check`]).
-    pub fn check(
-        check: impl Fn(&AgentIdentity) -> Result<(), AuthgentError> + Send + Sync + 'static,
-    ) -> Self {
-        Guard::check(check).into()
-    }
-
-    /// The token is still active at its issuer ([`Guard::active_token`]).
-    pub fn active_token() -> Self {
-        Guard::active_token().into()
-    }
+    authgent_jwks::require_constructors!();
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Require

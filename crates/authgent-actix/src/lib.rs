@@ -42,8 +42,9 @@ mod middleware;
 pub use authgent_jwks::{
     AgentAuth, AgentAuthBuilder, AuthContext, AuthMode, Caller, Guard, Rejection,
 };
-pub use error::AuthRejection;
-pub use extract::{AgentIdentity, OptionalAgentIdentity, TransactionToken};
+pub use extract::OptionalAgentIdentity;
+
+authgent_jwks::adapter_types!();
 pub use guard::{Require, RequireService};
 pub use middleware::{AgentAuthMiddleware, AgentAuthService};
 

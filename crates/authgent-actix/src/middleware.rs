@@ -11,7 +11,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage, ResponseError};
 use authgent_jwks::{AgentAuth, HeaderSource};
 
-use crate::error::AuthRejection;
+use crate::AuthRejection;
 
 /// actix-web's header map, as [`AgentAuth::authenticate`] reads headers.
 struct Headers<'a>(&'a actix_web::http::header::HeaderMap);

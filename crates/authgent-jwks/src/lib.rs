@@ -32,6 +32,8 @@
 //! # let _ = identity; Ok(()) }
 //! ```
 
+#[doc(hidden)]
+pub mod adapter;
 mod agent_auth;
 mod fetch;
 mod keys;

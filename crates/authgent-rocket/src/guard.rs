@@ -1,15 +1,12 @@
 //! Request guards: authentication runs once per request and is cached in the request.
 
-use std::fmt;
-use std::ops::Deref;
-use std::sync::Arc;
-
-use authgent_jwks::{AgentAuth, AuthContext, Caller, HeaderSource, Rejection};
+use authgent_jwks::{AgentAuth, AuthContext, HeaderSource, Rejection};
 use rocket::Request;
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome};
 
-use crate::response::{AuthRejection, remember};
+use crate::response::remember;
+use crate::{AgentIdentity, AuthRejection, TransactionToken};
 
 /// Rocket's header map, as [`AgentAuth::authenticate`] reads headers.
 struct Headers<'a>(&'a rocket::http::HeaderMap<'a>);
@@ -61,24 +58,6 @@ fn fail<T>(req: &Request<'_>, error: AuthRejection) -> Outcome<T, AuthRejection>
     Outcome::Error((status, error))
 }
 
-/// The verified caller. Derefs to [`Caller`] and through it to
-/// [`authgent_core::AgentIdentity`].
-#[derive(Clone)]
-pub struct AgentIdentity(pub Caller);
-
-impl fmt::Debug for AgentIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl Deref for AgentIdentity {
-    type Target = Caller;
-    fn deref(&self) -> &Caller {
-        &self.0
-    }
-}
-
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for AgentIdentity {
     type Error = AuthRejection;
@@ -113,33 +92,15 @@ impl<'r> FromRequest<'r> for OptionalAgentIdentity {
     }
 }
 
-/// The request's verified `Txn-Token` (configured with
-/// [`AgentAuthBuilder::transaction_tokens`](authgent_jwks::AgentAuthBuilder::transaction_tokens));
-/// 400 when the request carried none.
-#[derive(Clone, Debug)]
-pub struct TransactionToken(pub Arc<authgent_core::txn::TransactionToken>);
-
-impl Deref for TransactionToken {
-    type Target = authgent_core::txn::TransactionToken;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for TransactionToken {
     type Error = AuthRejection;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         match authenticated(req).await {
-            Ok(context) => match context.transaction_token() {
-                Some(token) => Outcome::Success(TransactionToken(Arc::clone(token))),
-                None => fail(
-                    req,
-                    context
-                        .reject(authgent_core::RequestError::MissingTxnToken.into())
-                        .into(),
-                ),
+            Ok(context) => match TransactionToken::from_context(context) {
+                Ok(token) => Outcome::Success(token),
+                Err(rejection) => fail(req, rejection.into()),
             },
             Err(e) => fail(req, e.clone()),
         }

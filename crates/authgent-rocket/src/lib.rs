@@ -47,8 +47,10 @@ use rocket::{Build, Data, Request, Response, Rocket};
 pub use authgent_jwks::{
     AgentAuth, AgentAuthBuilder, AuthContext, AuthMode, Caller, Guard, Rejection,
 };
-pub use guard::{AgentIdentity, OptionalAgentIdentity, TransactionToken};
-pub use response::{AuthRejection, catchers};
+pub use guard::OptionalAgentIdentity;
+pub use response::catchers;
+
+authgent_jwks::adapter_types!();
 
 /// What to add when a guard finds no [`AgentAuth`] state.
 const MISSING_FAIRING_FIX: &str = "AgentAuthFairing: attach AgentAuthFairing::new(auth) to Rocket";

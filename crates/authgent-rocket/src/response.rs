@@ -1,63 +1,22 @@
 //! [`AuthRejection`] as a Rocket responder, and the catchers that render guard failures.
 
-use std::fmt;
 use std::io::Cursor;
 use std::sync::Mutex;
 
-use authgent_jwks::Rejection;
+use crate::AuthRejection;
 use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::{Catcher, Request, catcher};
 
-/// A refusal: status, every header and the body of its
-/// [`ErrorResponse`](authgent_core::challenge::ErrorResponse); keeps the [`Rejection`] and its
-/// `source()`.
-#[derive(Clone)]
-pub struct AuthRejection(pub Rejection);
-
-impl From<Rejection> for AuthRejection {
-    fn from(rejection: Rejection) -> Self {
-        AuthRejection(rejection)
-    }
-}
-
 impl AuthRejection {
-    /// The HTTP status.
-    pub fn status(&self) -> u16 {
-        self.0.status()
-    }
-
-    /// The stable error code.
-    pub fn code(&self) -> &'static str {
-        self.0.code()
-    }
-
     /// The refusal an authgent guard recorded for `req`, for an application's own catcher:
-    /// `authgent_rocket::AuthRejection::of(req).map(|r| r.respond_to(req))`.
+    /// `fn app_401(req: &Request<'_>) -> Option<AuthRejection> { AuthRejection::of(req) }`.
     pub fn of(req: &Request<'_>) -> Option<AuthRejection> {
         req.local_cache(|| Refusal(Mutex::new(None)))
             .0
             .lock()
             .ok()
             .and_then(|s| s.clone())
-    }
-}
-
-impl fmt::Debug for AuthRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Display for AuthRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl std::error::Error for AuthRejection {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&self.0)
     }
 }
 
