@@ -11,28 +11,16 @@ use authgent_jwks::{AuthContext, Guard, Rejection};
 
 use crate::AuthRejection;
 
-/// Requires a [`Guard`]: `web::resource(…).wrap(Require::all([…]))`. Must run inside
-/// [`AgentAuthMiddleware`](crate::AgentAuthMiddleware) (otherwise 500, naming the fix).
-///
-/// ```
-/// use authgent_actix::Require;
-/// let delete = Require::all(["db:delete"]);
-/// let live = Require::active_token();
-/// # let _ = (delete, live);
-/// ```
-#[derive(Clone, Debug)]
-pub struct Require {
-    guard: Guard,
-}
-
-impl From<Guard> for Require {
-    fn from(guard: Guard) -> Self {
-        Require { guard }
-    }
-}
-
-impl Require {
-    authgent_jwks::require_constructors!();
+authgent_jwks::require_type! {
+    /// Requires a [`Guard`]: `web::resource(…).wrap(Require::all([…]))`. Must run inside
+    /// [`AgentAuthMiddleware`](crate::AgentAuthMiddleware) (otherwise 500, naming the fix).
+    ///
+    /// ```
+    /// use authgent_actix::Require;
+    /// let delete = Require::all(["db:delete"]);
+    /// let live = Require::active_token();
+    /// # let _ = (delete, live);
+    /// ```
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Require

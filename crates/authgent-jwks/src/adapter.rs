@@ -104,12 +104,26 @@ macro_rules! adapter_types {
     };
 }
 
-/// The constructors of an adapter's `Require` guard (a local type around a
-/// [`Guard`](crate::Guard) with `From<Guard>`), the same everywhere.
+/// Defines an adapter's `Require` guard, a local type around a [`Guard`](crate::Guard) (with
+/// `From<Guard>` and the same constructors everywhere); the attributes given (its docs) are
+/// put on it. The adapter implements its framework's middleware trait on it.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! require_constructors {
-    () => {
+macro_rules! require_type {
+    ($(#[$meta:meta])*) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug)]
+        pub struct Require {
+            guard: $crate::Guard,
+        }
+
+        impl ::std::convert::From<$crate::Guard> for Require {
+            fn from(guard: $crate::Guard) -> Self {
+                Require { guard }
+            }
+        }
+
+        impl Require {
         /// Every scope is required ([`Guard::all`](authgent_jwks::Guard::all)).
         pub fn all<I: IntoIterator<Item = S>, S: Into<String>>(scopes: I) -> Self {
             $crate::Guard::all(scopes).into()
@@ -144,6 +158,7 @@ macro_rules! require_constructors {
         /// ([`Guard::active_token`](authgent_jwks::Guard::active_token)).
         pub fn active_token() -> Self {
             $crate::Guard::active_token().into()
+        }
         }
     };
 }

@@ -11,31 +11,19 @@ use tower_service::Service;
 
 use crate::response::rejection_response;
 
-/// Requires a [`Guard`] on a route: scopes (403 `insufficient_scope` with the scopes needed),
-/// a chain policy, a closure, or an active token. Without [`AgentAuthLayer`](crate::AgentAuthLayer)
-/// in front: 500, naming the fix (a configuration bug, never a silent pass).
-///
-/// ```
-/// use authgent_tower::Require;
-/// let delete = Require::all(["db:delete"]);
-/// let either = Require::any(["db:delete", "db:admin"]);
-/// let human = Require::chain(authgent_core::ChainPolicy::builder().require_human_root(true).build());
-/// let live = Require::active_token();
-/// # let _ = (delete, either, human, live);
-/// ```
-#[derive(Clone, Debug)]
-pub struct Require {
-    guard: Guard,
-}
-
-impl From<Guard> for Require {
-    fn from(guard: Guard) -> Self {
-        Require { guard }
-    }
-}
-
-impl Require {
-    authgent_jwks::require_constructors!();
+authgent_jwks::require_type! {
+    /// Requires a [`Guard`] on a route: scopes (403 `insufficient_scope` with the scopes needed),
+    /// a chain policy, a closure, or an active token. Without [`AgentAuthLayer`](crate::AgentAuthLayer)
+    /// in front: 500, naming the fix (a configuration bug, never a silent pass).
+    ///
+    /// ```
+    /// use authgent_tower::Require;
+    /// let delete = Require::all(["db:delete"]);
+    /// let either = Require::any(["db:delete", "db:admin"]);
+    /// let human = Require::chain(authgent_core::ChainPolicy::builder().require_human_root(true).build());
+    /// let live = Require::active_token();
+    /// # let _ = (delete, either, human, live);
+    /// ```
 }
 
 impl<S> Layer<S> for Require {
