@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use authgent_core::dpop::DpopKey;
 use authgent_core::metadata::{AuthorizationServerMetadata, well_known_url};
@@ -17,18 +17,10 @@ use tokio::sync::OnceCell;
 
 use crate::error::{ClientError, ServerError, json_error};
 use crate::transport::{credential_url, origin};
-use crate::types::{
-    AgentRegistration, ClientRegistration, ExchangeCheck, ExchangeRequest, Introspection,
-    RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, TokenResponse, TxnTokenRequest,
-    grant_type, token_type,
-};
 use crate::{ClientCredentials, Secret};
 
 /// Largest response body read from the server (a token response is a few KiB).
 const MAX_BODY_BYTES: usize = 1 << 20;
-
-/// Shortest interval between two polls of a step-up request, whatever is configured.
-pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Most authorization-server origins whose `DPoP-Nonce` is remembered (an issuer and its
 /// endpoints are a handful).
@@ -269,44 +261,6 @@ impl Answer {
     }
 }
 
-/// A PKCE verifier and its S256 challenge (RFC 7636), for the authorization-code flow.
-///
-/// ```
-/// let pkce = authgent_client::Pkce::new().unwrap();
-/// assert_eq!(pkce.verifier().expose().len(), 43);
-/// assert_ne!(pkce.challenge(), pkce.verifier().expose());
-/// ```
-#[derive(Clone, Debug)]
-pub struct Pkce {
-    verifier: Secret,
-    challenge: String,
-}
-
-impl Pkce {
-    /// A fresh 256-bit verifier.
-    pub fn new() -> Result<Self, ClientError> {
-        let mut bytes = [0u8; 32];
-        openssl::rand::rand_bytes(&mut bytes)
-            .map_err(|e| ClientError::Config(format!("no randomness for PKCE: {e}")))?;
-        let verifier = URL_SAFE_NO_PAD.encode(bytes);
-        let challenge = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()));
-        Ok(Pkce {
-            verifier: Secret::new(verifier),
-            challenge,
-        })
-    }
-
-    /// The verifier, sent with the code.
-    pub fn verifier(&self) -> &Secret {
-        &self.verifier
-    }
-
-    /// The S256 challenge, sent in the authorization request.
-    pub fn challenge(&self) -> &str {
-        &self.challenge
-    }
-}
-
 fn form_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -496,7 +450,7 @@ impl AgentAuthClient {
 
     /// A form POST with client authentication and, when a key is set, a DPoP proof for
     /// `endpoint`; retried once on `use_dpop_nonce`.
-    async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         endpoint: &str,
         creds: Option<&ClientCredentials>,
@@ -562,7 +516,7 @@ impl AgentAuthClient {
     }
 
     /// A JSON POST to `path` on the server.
-    async fn post_json<T: DeserializeOwned>(
+    pub(crate) async fn post_json<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &impl Serialize,
@@ -573,7 +527,7 @@ impl AgentAuthClient {
     }
 
     /// A JSON POST to `url`, its answer read as `T` when its status is in `accept`.
-    async fn post_json_to<T: DeserializeOwned>(
+    pub(crate) async fn post_json_to<T: DeserializeOwned>(
         &self,
         url: &str,
         body: &impl Serialize,
@@ -583,325 +537,10 @@ impl AgentAuthClient {
         answer.ok_or_error(accept)?.json(url)
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.inner.base);
         let answer = self.send(self.inner.http.get(&url)).await?;
         answer.ok_or_error(&[200])?.json(&url)
-    }
-
-    /// `POST /token` with `form`. `access_token` says whether the request asks for an access
-    /// token (every grant but the identity-chaining JWT grant and transaction tokens): with a
-    /// DPoP key, such an answer must be `token_type: DPoP`. The decision follows what was
-    /// requested, never what the server claims to have issued: an answer of `N_A` or of
-    /// another `issued_token_type` cannot turn a DPoP request into a bearer token.
-    async fn token(
-        &self,
-        creds: &ClientCredentials,
-        form: Vec<(&'static str, String)>,
-        access_token: bool,
-    ) -> Result<TokenResponse, ClientError> {
-        let endpoint = self.token_endpoint();
-        let answer = self
-            .post_form(&endpoint, Some(creds), form, true)
-            .await?
-            .ok_or_error(&[200])?;
-        let token: TokenResponse = answer.json(&endpoint)?;
-        if self.inner.dpop.is_some() && access_token && !token.is_dpop() {
-            return Err(ClientError::NotDpopBound(crate::error::server_text(
-                &token.token_type,
-                32,
-            )));
-        }
-        Ok(token)
-    }
-
-    /// Registers an agent (`POST /agents`) and returns it with its credentials.
-    pub async fn register_agent(
-        &self,
-        agent: &AgentRegistration,
-    ) -> Result<RegisteredAgent, ClientError> {
-        self.post_json("/agents", agent, &[200, 201]).await
-    }
-
-    /// Registers an OAuth client dynamically (RFC 7591), e.g. one allowed the
-    /// authorization-code or jwt-bearer grants.
-    pub async fn register_client(
-        &self,
-        client: &ClientRegistration,
-    ) -> Result<RegisteredClient, ClientError> {
-        let url = self.endpoint(|m| m.registration_endpoint.as_ref(), "/register");
-        self.post_json_to(&url, client, &[200, 201]).await
-    }
-
-    /// An access token for the client itself (client-credentials grant), optionally narrowed to
-    /// `scope` (space-separated) and bound to an RFC 8707 `resource`.
-    pub async fn get_token(
-        &self,
-        creds: &ClientCredentials,
-        scope: Option<&str>,
-        resource: Option<&str>,
-    ) -> Result<TokenResponse, ClientError> {
-        let mut form = vec![("grant_type", "client_credentials".to_owned())];
-        if let Some(scope) = scope {
-            form.push(("scope", scope.to_owned()));
-        }
-        if let Some(resource) = resource {
-            form.push(("resource", resource.to_owned()));
-        }
-        self.token(creds, form, true).await
-    }
-
-    /// RFC 8693 token exchange: a delegated token with one more `act` level, acting for the
-    /// subject. The server refuses wider scopes (`scope_escalation`) and chains deeper than its
-    /// limit (`delegation_depth_exceeded`).
-    pub async fn exchange_token(
-        &self,
-        creds: &ClientCredentials,
-        request: &ExchangeRequest,
-    ) -> Result<TokenResponse, ClientError> {
-        self.token(creds, request.form(), request.requests_access_token())
-            .await
-    }
-
-    /// Identity chaining, domain A (draft-ietf-oauth-identity-chaining §2.3): a short-lived JWT
-    /// authorization grant for `target_authorization_server`, to hand to it.
-    ///
-    /// ```no_run
-    /// # async fn run(auth: authgent_client::AgentAuthClient, me: authgent_client::ClientCredentials,
-    /// #   b: authgent_client::AgentAuthClient, b_client: authgent_client::ClientCredentials, token: &str)
-    /// # -> Result<(), authgent_client::ClientError> {
-    /// let grant = auth.start_identity_chain(&me, token, b.server_url(), Some("read")).await?;
-    /// let in_b = b.consume_identity_chain(&b_client, grant.access_token.expose(), None, Some("read")).await?;
-    /// # let _ = in_b; Ok(()) }
-    /// ```
-    pub async fn start_identity_chain(
-        &self,
-        creds: &ClientCredentials,
-        subject_token: &str,
-        target_authorization_server: &str,
-        scope: Option<&str>,
-    ) -> Result<TokenResponse, ClientError> {
-        let mut request = ExchangeRequest::new(subject_token)
-            .requested_token_type(token_type::JWT)
-            .audience(target_authorization_server);
-        if let Some(scope) = scope {
-            request = request.scope(scope);
-        }
-        self.token(creds, request.form(), false).await
-    }
-
-    /// Identity chaining, domain B (§2.4, RFC 7523): redeems a JWT authorization grant for an
-    /// access token. Grants are single-use.
-    pub async fn consume_identity_chain(
-        &self,
-        creds: &ClientCredentials,
-        assertion: &str,
-        resource: Option<&str>,
-        scope: Option<&str>,
-    ) -> Result<TokenResponse, ClientError> {
-        let mut form = vec![
-            ("grant_type", grant_type::JWT_BEARER.to_owned()),
-            ("assertion", assertion.to_owned()),
-        ];
-        if let Some(resource) = resource {
-            form.push(("resource", resource.to_owned()));
-        }
-        if let Some(scope) = scope {
-            form.push(("scope", scope.to_owned()));
-        }
-        self.token(creds, form, true).await
-    }
-
-    /// A transaction token (`typ: txntoken+jwt`) for a trust domain; verify it downstream with
-    /// [`authgent_core::txn::TxnTokenValidator`].
-    ///
-    /// ```no_run
-    /// # use authgent_client::{AgentAuthClient, ClientCredentials, TxnTokenRequest};
-    /// # async fn run(auth: AgentAuthClient, me: ClientCredentials, token: &str) -> Result<(), authgent_client::ClientError> {
-    /// let txn = auth
-    ///     .issue_transaction_token(&me, &TxnTokenRequest::new(token, "https://trust-domain.example", "read")
-    ///         .request_details(serde_json::json!({"action": "transfer", "amount": 100})))
-    ///     .await?;
-    /// assert_eq!(txn.token_type, "N_A");
-    /// # Ok(()) }
-    /// ```
-    pub async fn issue_transaction_token(
-        &self,
-        creds: &ClientCredentials,
-        request: &TxnTokenRequest,
-    ) -> Result<TokenResponse, ClientError> {
-        let mut form = ExchangeRequest::new(request.subject_token.clone())
-            .requested_token_type(token_type::TXN_TOKEN)
-            .audience(request.trust_domain.clone())
-            .scope(request.scope.clone())
-            .form();
-        if let Some(details) = &request.request_details {
-            form.push(("request_details", details.to_string()));
-        }
-        if let Some(context) = &request.request_context {
-            form.push(("request_context", context.to_string()));
-        }
-        self.token(creds, form, false).await
-    }
-
-    /// A fresh access token for a refresh token, for `resource` (RFC 8707; MCP clients must
-    /// name it on every token request). The server rotates refresh tokens: use the new one;
-    /// reusing the old one is refused (`invalid_grant`) and revokes the family.
-    pub async fn refresh_token(
-        &self,
-        creds: &ClientCredentials,
-        refresh_token: &str,
-        resource: Option<&str>,
-    ) -> Result<TokenResponse, ClientError> {
-        let mut form = vec![
-            ("grant_type", "refresh_token".to_owned()),
-            ("refresh_token", refresh_token.to_owned()),
-        ];
-        if let Some(resource) = resource {
-            form.push(("resource", resource.to_owned()));
-        }
-        self.token(creds, form, true).await
-    }
-
-    /// `POST /token` with an authorization-code grant's `form` (see
-    /// [`AuthorizationRequest`](crate::AuthorizationRequest)).
-    pub(crate) async fn code_grant(
-        &self,
-        creds: &ClientCredentials,
-        form: Vec<(&'static str, String)>,
-    ) -> Result<TokenResponse, ClientError> {
-        self.token(creds, form, true).await
-    }
-
-    /// RFC 7662 introspection. An inactive token is `Ok` with `active: false`.
-    ///
-    /// ```no_run
-    /// # async fn run(auth: authgent_client::AgentAuthClient, me: authgent_client::ClientCredentials, token: &str)
-    /// # -> Result<(), authgent_client::ClientError> {
-    /// assert!(auth.introspect_token(token, None).await?.active);
-    /// auth.revoke_token(&me, token).await?;
-    /// assert!(!auth.introspect_token(token, None).await?.active);
-    /// # Ok(()) }
-    /// ```
-    pub async fn introspect_token(
-        &self,
-        token: &str,
-        creds: Option<&ClientCredentials>,
-    ) -> Result<Introspection, ClientError> {
-        let endpoint = self.endpoint(|m| m.introspection_endpoint.as_ref(), "/introspect");
-        let form = vec![("token", token.to_owned())];
-        let answer = self.post_form(&endpoint, creds, form, false).await?;
-        answer.ok_or_error(&[200])?.json(&endpoint)
-    }
-
-    /// RFC 7009 revocation of an access or refresh token the client owns.
-    pub async fn revoke_token(
-        &self,
-        creds: &ClientCredentials,
-        token: &str,
-    ) -> Result<(), ClientError> {
-        let endpoint = self.endpoint(|m| m.revocation_endpoint.as_ref(), "/revoke");
-        let form = vec![("token", token.to_owned())];
-        let answer = self.post_form(&endpoint, Some(creds), form, false).await?;
-        answer.ok_or_error(&[200, 204]).map(drop)
-    }
-
-    /// Asks a human to approve an action (`POST /stepup`); poll with [`Self::check_stepup`]
-    /// or [`Self::wait_for_stepup`].
-    ///
-    /// ```no_run
-    /// # use std::time::Duration;
-    /// # use authgent_client::{AgentAuthClient, StepUpRequest, StepUpStatus};
-    /// # async fn run(auth: AgentAuthClient) -> Result<(), authgent_client::ClientError> {
-    /// let filed = auth.request_stepup(&StepUpRequest::new("01J…agent-id", "delete_records", "db:delete")).await?;
-    /// let decided = auth.wait_for_stepup(&filed.id, Duration::from_secs(2), Duration::from_secs(300)).await?;
-    /// if decided.status == StepUpStatus::Approved { /* proceed */ }
-    /// # Ok(()) }
-    /// ```
-    pub async fn request_stepup(&self, request: &StepUpRequest) -> Result<StepUp, ClientError> {
-        self.post_json("/stepup", request, &[200, 201, 202]).await
-    }
-
-    /// [`Self::request_stepup`] for the agent a token was issued to (its `client_id`, else its
-    /// `sub`), read from the token's payload without verification: the server decides.
-    pub async fn request_stepup_for_token(
-        &self,
-        token: &str,
-        action: &str,
-        scope: &str,
-        resource: Option<&str>,
-    ) -> Result<StepUp, ClientError> {
-        let claims = unverified_claims(token).ok_or_else(|| {
-            ClientError::Config("the token is not a JWT: cannot tell which agent it is".into())
-        })?;
-        let agent = ["client_id", "sub"]
-            .iter()
-            .find_map(|k| claims.get(*k).and_then(Value::as_str))
-            .ok_or_else(|| ClientError::Config("the token has no client_id or sub".into()))?;
-        let mut request = StepUpRequest::new(agent, action, scope);
-        if let Some(resource) = resource {
-            request = request.resource(resource);
-        }
-        self.request_stepup(&request).await
-    }
-
-    /// The current state of a step-up request.
-    pub async fn check_stepup(&self, id: &str) -> Result<StepUp, ClientError> {
-        self.get_json(&format!("/stepup/{}", path_segment(id)))
-            .await
-    }
-
-    /// Polls a step-up request every `poll_interval` (at least [`MIN_POLL_INTERVAL`]) until it
-    /// is decided or expired, and returns
-    /// it (look at [`StepUp::status`]); [`ClientError::StepUpTimeout`] if still pending after
-    /// `timeout`.
-    pub async fn wait_for_stepup(
-        &self,
-        id: &str,
-        poll_interval: Duration,
-        timeout: Duration,
-    ) -> Result<StepUp, ClientError> {
-        let start = Instant::now();
-        loop {
-            let state = self.check_stepup(id).await?;
-            if state.status.is_final() {
-                return Ok(state);
-            }
-            let waited = start.elapsed();
-            if waited >= timeout {
-                return Err(ClientError::StepUpTimeout {
-                    id: id.to_owned(),
-                    waited,
-                });
-            }
-            let interval = poll_interval.max(MIN_POLL_INTERVAL);
-            tokio::time::sleep(interval.min(timeout - waited)).await;
-        }
-    }
-
-    /// Dry run: would `client_id` exchanging `subject_token` for `audience` with `scope` be
-    /// allowed, and with which scopes and depth (`POST /token/check`)?
-    ///
-    /// ```no_run
-    /// # async fn run(auth: authgent_client::AgentAuthClient, token: &str) -> Result<(), authgent_client::ClientError> {
-    /// let check = auth.check_exchange(token, "https://tools.example", "agnt_worker", "read").await?;
-    /// if !check.allowed { eprintln!("would be refused: {:?}", check.reasons); }
-    /// # Ok(()) }
-    /// ```
-    pub async fn check_exchange(
-        &self,
-        subject_token: &str,
-        audience: &str,
-        client_id: &str,
-        scope: &str,
-    ) -> Result<ExchangeCheck, ClientError> {
-        let body = serde_json::json!({
-            "subject_token": subject_token,
-            "audience": audience,
-            "client_id": client_id,
-            "scope": scope,
-        });
-        self.post_json("/token/check", &body, &[200]).await
     }
 }
 

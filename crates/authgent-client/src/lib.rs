@@ -38,32 +38,35 @@
 //! # Ok(()) }
 //! ```
 
+mod approver;
 mod authorization;
 mod client;
 mod error;
+mod introspection;
 mod mcp;
+mod pkce;
+mod registration;
+mod scope_challenge;
 mod secret;
 mod stepup;
+mod token;
 mod token_manager;
 mod transport;
-mod types;
 
+pub use approver::{StepUpApprover, StepUpApproverBuilder};
 pub use authorization::AuthorizationRequest;
-pub use client::{
-    AgentAuthClient, AgentAuthClientBuilder, ClientAuthMethod, MIN_POLL_INTERVAL, Pkce,
-};
+pub use client::{AgentAuthClient, AgentAuthClientBuilder, ClientAuthMethod};
 pub use error::{ClientError, ServerError};
+pub use introspection::{Confirmation, Introspection};
 pub use mcp::McpAuthProvider;
+pub use pkce::Pkce;
+pub use registration::{AgentRegistration, ClientRegistration, RegisteredAgent, RegisteredClient};
+pub use scope_challenge::{ScopeChallenge, ScopeChallengeHandler, ScopeStepUp, StepUpOutcome};
 pub use secret::{ClientCredentials, Secret};
-pub use stepup::{
-    ScopeChallenge, ScopeChallengeHandler, ScopeStepUp, StepUpApprover, StepUpApproverBuilder,
-    StepUpOutcome,
+pub use stepup::{MIN_POLL_INTERVAL, StepUp, StepUpRequest, StepUpStatus};
+pub use token::{
+    ExchangeCheck, ExchangeRequest, TokenResponse, TxnTokenRequest, grant_type, token_type,
 };
 pub use token_manager::{
     MAX_CACHED_LIFETIME, MAX_TOKEN_KEYS, TokenKey, TokenManager, TokenManagerBuilder,
-};
-pub use types::{
-    AgentRegistration, ClientRegistration, Confirmation, ExchangeCheck, ExchangeRequest,
-    Introspection, RegisteredAgent, RegisteredClient, StepUp, StepUpRequest, StepUpStatus,
-    TokenResponse, TxnTokenRequest, grant_type, token_type,
 };

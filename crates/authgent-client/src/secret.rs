@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 /// A client secret, access token or refresh token. `Debug` prints `Secret(***)`; read the
 /// value only where it is sent, with [`Secret::expose`].
@@ -81,5 +82,16 @@ impl ClientCredentials {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
         }
+    }
+}
+
+/// `extra` members for `Debug`: names only, since servers put tokens there.
+pub(crate) struct Names<'a>(pub(crate) &'a Map<String, Value>);
+
+impl fmt::Debug for Names<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, format_args!("***"))))
+            .finish()
     }
 }

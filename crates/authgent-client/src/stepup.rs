@@ -1,460 +1,242 @@
-//! [`ScopeChallengeHandler`]: from a 403 `insufficient_scope` to a human's decision.
+//! Human step-up (`/stepup`): requests, their status, and the [`AgentAuthClient`] calls that
+//! file and poll them. Handling a resource server's challenge is
+//! [`ScopeChallengeHandler`](crate::ScopeChallengeHandler); deciding is
+//! [`StepUpApprover`](crate::StepUpApprover).
 
-use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
-use crate::client::MIN_POLL_INTERVAL;
-use crate::error::{ClientError, challenges};
-use crate::types::{StepUp, StepUpRequest, StepUpStatus};
-use crate::{AgentAuthClient, Secret};
+use crate::client::{path_segment, unverified_claims};
+use crate::{AgentAuthClient, ClientError, Secret};
 
-/// Called when a step-up request has been filed.
-type OnFiled = Arc<dyn Fn(&StepUp) + Send + Sync>;
+/// Shortest interval between two polls of a step-up request, whatever is configured.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
-/// A resource server's RFC 6750 §3.1 `insufficient_scope` challenge.
+/// A human-in-the-loop step-up request to create (`POST /stepup`).
 ///
 /// ```
-/// use authgent_client::ScopeChallenge;
-/// let mut headers = http::HeaderMap::new();
-/// headers.insert("www-authenticate",
-///     r#"Bearer error="insufficient_scope", scope="db:delete db:read""#.parse().unwrap());
-/// let c = ScopeChallenge::from_response(http::StatusCode::FORBIDDEN, &headers).unwrap();
-/// assert_eq!(c.scopes, ["db:delete", "db:read"]);
+/// use authgent_client::StepUpRequest;
+/// let req = StepUpRequest::new("01J…agent-id", "delete_records", "db:delete")
+///     .resource("https://db.example");
+/// # let _ = req;
+/// ```
+#[derive(Clone, Debug, Serialize)]
+pub struct StepUpRequest {
+    pub(crate) agent_id: String,
+    action: String,
+    pub(crate) scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delegation_chain: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Value>,
+}
+
+impl StepUpRequest {
+    /// `agent_id` asks a human to approve `action` needing `scope` (space-separated).
+    pub fn new(
+        agent_id: impl Into<String>,
+        action: impl Into<String>,
+        scope: impl Into<String>,
+    ) -> Self {
+        StepUpRequest {
+            agent_id: agent_id.into(),
+            action: action.into(),
+            scope: scope.into(),
+            resource: None,
+            delegation_chain: None,
+            metadata: None,
+        }
+    }
+
+    /// The resource the action targets.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// A snapshot of the delegation chain, for the reviewer.
+    pub fn delegation_chain(mut self, chain: Value) -> Self {
+        self.delegation_chain = Some(chain);
+        self
+    }
+
+    /// Extra context for the reviewer.
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+}
+
+/// Where a step-up request stands. Unknown statuses are kept, not refused.
+///
+/// ```
+/// use authgent_client::StepUpStatus;
+/// let s: StepUpStatus = serde_json::from_str(r#""approved""#)?;
+/// assert!(s.is_final() && s == StepUpStatus::Approved);
+/// let odd: StepUpStatus = serde_json::from_str(r#""escalated""#)?;
+/// assert_eq!(odd.to_string(), "escalated");
+/// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ScopeChallenge {
-    /// The challenge's scheme (`Bearer` or `DPoP`).
-    pub scheme: String,
-    /// The scopes the resource needs.
-    pub scopes: Vec<String>,
-    /// Its `error_description`.
-    pub description: Option<String>,
-    /// Its `resource_metadata` (RFC 9728), if any.
-    pub resource_metadata: Option<String>,
+pub enum StepUpStatus {
+    /// Waiting for a human.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Denied.
+    Denied,
+    /// Expired before a decision.
+    Expired,
+    /// A status this client does not know.
+    Other(String),
 }
 
-impl ScopeChallenge {
-    /// The challenge in a response, if it is a `403` whose `WWW-Authenticate` (any challenge, any
-    /// header line) says `error="insufficient_scope"` with a non-empty `scope`. Parsed with the
-    /// core's RFC 9110 parser: quoted commas, escapes and several challenges are handled, and a
-    /// malformed header is no challenge.
-    pub fn from_response(status: StatusCode, headers: &HeaderMap) -> Option<Self> {
-        if status != StatusCode::FORBIDDEN {
-            return None;
-        }
-        challenges(headers).into_iter().find_map(|c| {
-            if c.get("error") != Some("insufficient_scope") {
-                return None;
-            }
-            let scopes: Vec<String> = c
-                .get("scope")?
-                .split_ascii_whitespace()
-                .map(str::to_owned)
-                .collect();
-            (!scopes.is_empty()).then(|| ScopeChallenge {
-                scheme: c.scheme().to_owned(),
-                scopes,
-                description: c.get("error_description").map(str::to_owned),
-                resource_metadata: c.get("resource_metadata").map(str::to_owned),
-            })
+impl StepUpStatus {
+    /// Whether a decision (or expiry) has been reached.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, StepUpStatus::Pending)
+    }
+}
+
+impl fmt::Display for StepUpStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepUpStatus::Pending => "pending",
+            StepUpStatus::Approved => "approved",
+            StepUpStatus::Denied => "denied",
+            StepUpStatus::Expired => "expired",
+            StepUpStatus::Other(s) => s,
         })
     }
 }
 
-/// How a step-up ended.
-#[derive(Clone, Debug)]
+impl<'de> Deserialize<'de> for StepUpStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match String::deserialize(d)?.as_str() {
+            "pending" => StepUpStatus::Pending,
+            "approved" => StepUpStatus::Approved,
+            "denied" => StepUpStatus::Denied,
+            "expired" => StepUpStatus::Expired,
+            other => StepUpStatus::Other(other.to_owned()),
+        })
+    }
+}
+
+/// A step-up request as the server reports it.
+///
+/// authgent-server 0.3.4 never issues a `step_up_token`: approval is a recorded decision, and the
+/// agent then asks for a token with the approved scope itself (see
+/// [`ScopeChallengeHandler`](crate::ScopeChallengeHandler)).
+#[derive(Clone, Debug, Deserialize)]
 #[non_exhaustive]
-pub enum StepUpOutcome {
-    /// A human approved. authgent-server 0.3.4 issues no step-up token
-    /// ([`StepUp::step_up_token`] is `None`): get a new token that includes the scopes (e.g.
-    /// [`AgentAuthClient::get_token`], or [`TokenManager`](crate::TokenManager) with a wider
-    /// scope) and retry. The agent's registration must allow them: approval is a recorded
-    /// decision, it does not widen what the server will issue.
-    Approved(StepUp),
-    /// A human denied: do not retry.
-    Denied(StepUp),
-    /// Nobody decided before the request expired on the server.
-    Expired(StepUp),
+pub struct StepUp {
+    /// Its id.
+    pub id: String,
+    /// The requesting agent.
+    pub agent_id: String,
+    /// The action.
+    pub action: String,
+    /// The scopes asked for.
+    pub scope: String,
+    /// The target resource.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Where it stands.
+    pub status: StepUpStatus,
+    /// Who approved it.
+    #[serde(default)]
+    pub approved_by: Option<String>,
+    /// When (server time, ISO 8601).
+    #[serde(default)]
+    pub approved_at: Option<String>,
+    /// When it expires (ISO 8601).
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// When it was made (ISO 8601).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// A step-up token, for servers that issue one (authgent-server 0.3.4 does not).
+    #[serde(default)]
+    pub step_up_token: Option<Secret>,
 }
 
-/// Handles `403 insufficient_scope` from a resource server: when a missing scope is one that
-/// needs a human (the configured HITL list), it files a step-up request for **those scopes
-/// only**, polls until a human decides, checks that the decision is about the request it
-/// filed, and returns the [`StepUpOutcome`].
-///
-/// The resource server chooses what the challenge names, so the challenge is not trusted: a
-/// `scope="db:delete admin *:*"` from a server that needs `db:delete` files `db:delete` and
-/// nothing else (`admin` and `*:*` are not on the list). Scopes not on the list are left to
-/// the caller (see [`ScopeStepUp`] for asking the authorization server for them). Approving
-/// is not this type's job: see [`StepUpApprover`].
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use authgent_client::{AgentAuthClient, ScopeChallengeHandler, StepUpOutcome};
-/// # async fn run(response: reqwest::Response) -> Result<(), authgent_client::ClientError> {
-/// let auth = AgentAuthClient::new("http://127.0.0.1:8000")?;
-/// let handler = ScopeChallengeHandler::new(auth, ["db:delete", "bank:transfer"])
-///     .poll_interval(Duration::from_secs(2))
-///     .timeout(Duration::from_secs(300));
-/// match handler.handle(response.status(), response.headers(), "01J…agent-id", None).await? {
-///     Some(StepUpOutcome::Approved(_)) => { /* get a token with the scope, retry */ }
-///     Some(_) => { /* denied or expired: give up */ }
-///     None => { /* not a HITL scope challenge */ }
-/// }
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct ScopeChallengeHandler {
-    client: AgentAuthClient,
-    hitl_scopes: BTreeSet<String>,
-    poll_interval: Duration,
-    timeout: Duration,
-    on_filed: Option<OnFiled>,
-}
-
-impl fmt::Debug for ScopeChallengeHandler {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopeChallengeHandler")
-            .field("server", &self.client.server_url())
-            .field("hitl_scopes", &self.hitl_scopes)
-            .field("poll_interval", &self.poll_interval)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ScopeChallengeHandler {
-    /// A handler filing step-ups with `client`'s server for the scopes in `hitl_scopes`.
-    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(
-        client: AgentAuthClient,
-        hitl_scopes: I,
-    ) -> Self {
-        ScopeChallengeHandler {
-            client,
-            hitl_scopes: hitl_scopes.into_iter().map(Into::into).collect(),
-            poll_interval: Duration::from_secs(2),
-            timeout: Duration::from_secs(300),
-            on_filed: None,
-        }
+impl AgentAuthClient {
+    /// Asks a human to approve an action (`POST /stepup`); poll with [`Self::check_stepup`]
+    /// or [`Self::wait_for_stepup`].
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use authgent_client::{AgentAuthClient, StepUpRequest, StepUpStatus};
+    /// # async fn run(auth: AgentAuthClient) -> Result<(), authgent_client::ClientError> {
+    /// let filed = auth.request_stepup(&StepUpRequest::new("01J…agent-id", "delete_records", "db:delete")).await?;
+    /// let decided = auth.wait_for_stepup(&filed.id, Duration::from_secs(2), Duration::from_secs(300)).await?;
+    /// if decided.status == StepUpStatus::Approved { /* proceed */ }
+    /// # Ok(()) }
+    /// ```
+    pub async fn request_stepup(&self, request: &StepUpRequest) -> Result<StepUp, ClientError> {
+        self.post_json("/stepup", request, &[200, 201, 202]).await
     }
 
-    /// Called with each step-up request right after it is filed, before waiting: tell the
-    /// human where to approve it (its id, the action, the scopes).
-    #[must_use]
-    pub fn on_filed(mut self, notify: impl Fn(&StepUp) + Send + Sync + 'static) -> Self {
-        self.on_filed = Some(Arc::new(notify));
-        self
-    }
-
-    /// How often to poll (default 2 s; at least [`MIN_POLL_INTERVAL`]).
-    #[must_use]
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval.max(MIN_POLL_INTERVAL);
-        self
-    }
-
-    /// How long to wait for a human (default 300 s, the server's default expiry).
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The challenge, when the response is one this handler acts on (a scope challenge naming
-    /// at least one HITL scope), with its `scopes` narrowed to the HITL ones: what a step-up
-    /// would be filed for.
-    pub fn challenge(&self, status: StatusCode, headers: &HeaderMap) -> Option<ScopeChallenge> {
-        let mut challenge = ScopeChallenge::from_response(status, headers)?;
-        let mut seen = BTreeSet::new();
-        challenge
-            .scopes
-            .retain(|s| self.hitl_scopes.contains(s) && seen.insert(s.clone()));
-        (!challenge.scopes.is_empty()).then_some(challenge)
-    }
-
-    /// Files a step-up for `agent_id` (the agent's id at the server) when the response is a HITL
-    /// scope challenge, waits for the decision and returns it; `Ok(None)` when it is not one.
-    /// Still pending after the timeout is [`ClientError::StepUpTimeout`].
-    pub async fn handle(
+    /// [`Self::request_stepup`] for the agent a token was issued to (its `client_id`, else its
+    /// `sub`), read from the token's payload without verification: the server decides.
+    pub async fn request_stepup_for_token(
         &self,
-        status: StatusCode,
-        headers: &HeaderMap,
-        agent_id: &str,
+        token: &str,
+        action: &str,
+        scope: &str,
         resource: Option<&str>,
-    ) -> Result<Option<StepUpOutcome>, ClientError> {
-        let Some(challenge) = self.challenge(status, headers) else {
-            return Ok(None);
-        };
-        let mut request =
-            StepUpRequest::new(agent_id, "scope_escalation", challenge.scopes.join(" "));
+    ) -> Result<StepUp, ClientError> {
+        let claims = unverified_claims(token).ok_or_else(|| {
+            ClientError::Config("the token is not a JWT: cannot tell which agent it is".into())
+        })?;
+        let agent = ["client_id", "sub"]
+            .iter()
+            .find_map(|k| claims.get(*k).and_then(Value::as_str))
+            .ok_or_else(|| ClientError::Config("the token has no client_id or sub".into()))?;
+        let mut request = StepUpRequest::new(agent, action, scope);
         if let Some(resource) = resource {
             request = request.resource(resource);
         }
-        let filed = self.client.request_stepup(&request).await?;
-        self.matches(&filed, &request, None)?;
-        if let Some(notify) = &self.on_filed {
-            notify(&filed);
-        }
-        let decided = self
-            .client
-            .wait_for_stepup(&filed.id, self.poll_interval, self.timeout)
-            .await?;
-        self.matches(&decided, &request, Some(&filed.id))?;
-        Ok(Some(match decided.status {
-            StepUpStatus::Approved => StepUpOutcome::Approved(decided),
-            StepUpStatus::Denied => StepUpOutcome::Denied(decided),
-            StepUpStatus::Expired => StepUpOutcome::Expired(decided),
-            ref other => {
-                return Err(ClientError::InvalidResponse {
-                    endpoint: format!("{}/stepup/{}", self.client.server_url(), decided.id),
-                    detail: format!("unknown step-up status {other}"),
-                });
-            }
-        }))
+        self.request_stepup(&request).await
     }
 
-    /// A step-up the server reports must be the one filed: same id (once known), agent, scopes
-    /// and resource. Otherwise an approval of something else could pass for this one.
-    fn matches(
-        &self,
-        got: &StepUp,
-        asked: &StepUpRequest,
-        id: Option<&str>,
-    ) -> Result<(), ClientError> {
-        let scopes = |s: &str| {
-            s.split_ascii_whitespace()
-                .map(str::to_owned)
-                .collect::<BTreeSet<_>>()
-        };
-        let mismatch = if id.is_some_and(|id| got.id != id) {
-            Some("id")
-        } else if got.agent_id != asked.agent_id {
-            Some("agent_id")
-        } else if scopes(&got.scope) != scopes(&asked.scope) {
-            Some("scope")
-        } else if asked.resource.is_some() && got.resource != asked.resource {
-            Some("resource")
-        } else {
-            None
-        };
-        match mismatch {
-            None => Ok(()),
-            Some(what) => Err(ClientError::InvalidResponse {
-                endpoint: format!("{}/stepup", self.client.server_url()),
-                detail: format!(
-                    "the step-up the server reports differs from the one filed in its {what}: refusing it"
-                ),
-            }),
-        }
-    }
-}
-
-/// The MCP step-up rule (MCP authorization, "scope challenge handling"): after a
-/// `403 insufficient_scope`, ask for a token with the union of the scopes already granted and
-/// the challenged ones, and retry, a bounded number of times. Only scopes on the allow-list are
-/// ever requested: the resource server names the scopes, so it must not choose what the agent
-/// asks the authorization server for.
-///
-/// ```
-/// use authgent_client::{ScopeChallenge, ScopeStepUp};
-/// let rule = ScopeStepUp::new(["files:read", "files:write"]).max_retries(1);
-/// let mut headers = http::HeaderMap::new();
-/// headers.insert("www-authenticate",
-///     r#"Bearer error="insufficient_scope", scope="files:write admin""#.parse().unwrap());
-/// let challenge = ScopeChallenge::from_response(http::StatusCode::FORBIDDEN, &headers).unwrap();
-/// assert_eq!(rule.next_scope(Some("files:read"), &challenge).as_deref(), Some("files:read files:write"));
-/// assert_eq!(rule.next_scope(Some("files:read files:write"), &challenge), None); // nothing new
-/// ```
-#[derive(Clone, Debug)]
-pub struct ScopeStepUp {
-    allowed: BTreeSet<String>,
-    max_retries: u32,
-}
-
-impl ScopeStepUp {
-    /// The rule for an agent that may ask for the scopes in `allowed` (default: one retry).
-    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(allowed: I) -> Self {
-        ScopeStepUp {
-            allowed: allowed.into_iter().map(Into::into).collect(),
-            max_retries: 1,
-        }
-    }
-
-    /// How many times to step up and retry one request (default 1, at most 5).
-    #[must_use]
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries.min(5);
-        self
-    }
-
-    /// The retry limit.
-    pub fn retries(&self) -> u32 {
-        self.max_retries
-    }
-
-    /// The scope to request next: `granted` plus every challenged scope on the allow-list, in a
-    /// stable order; `None` when that adds nothing (retrying would get the same answer).
-    pub fn next_scope(&self, granted: Option<&str>, challenge: &ScopeChallenge) -> Option<String> {
-        let mut scopes: Vec<&str> = granted.unwrap_or("").split_ascii_whitespace().collect();
-        let before = scopes.len();
-        for scope in &challenge.scopes {
-            if self.allowed.contains(scope) && !scopes.contains(&scope.as_str()) {
-                scopes.push(scope);
-            }
-        }
-        (scopes.len() > before).then(|| scopes.join(" "))
-    }
-}
-
-/// The human approver's side of step-up: approve or deny a pending request.
-///
-/// **Never give this to an agent.** An agent that can approve its own step-up needs no human:
-/// a prompt-injected agent would simply approve itself. Build it in the approver's service
-/// (the UI a human clicks in), with the approver's own credential, which is sent as
-/// `Authorization: Bearer …` on every decision. authgent-server 0.3.4 does not authenticate
-/// `/stepup/{id}/approve` and `/deny` (docs/interop.md): put those routes behind a gateway
-/// that checks that credential, and keep them unreachable from where agents run.
-///
-/// ```no_run
-/// use authgent_client::StepUpApprover;
-/// # async fn run(id: &str) -> Result<(), authgent_client::ClientError> {
-/// let approver = StepUpApprover::builder("https://auth.example", std::env::var("APPROVER_TOKEN").unwrap())
-///     .build()?;
-/// approver.approve(id, "alice@example.com").await?;
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct StepUpApprover {
-    client: AgentAuthClient,
-    credential: Secret,
-}
-
-impl fmt::Debug for StepUpApprover {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StepUpApprover")
-            .field("server", &self.client.server_url())
-            .field("credential", &self.credential)
-            .finish()
-    }
-}
-
-/// Builds a [`StepUpApprover`].
-#[derive(Debug)]
-#[must_use]
-pub struct StepUpApproverBuilder {
-    client: crate::AgentAuthClientBuilder,
-    credential: Secret,
-}
-
-impl StepUpApproverBuilder {
-    /// Your own `reqwest` configuration; see
-    /// [`AgentAuthClientBuilder::http_client`](crate::AgentAuthClientBuilder::http_client).
-    pub fn http_client(mut self, client: reqwest::ClientBuilder) -> Self {
-        self.client = self.client.http_client(client);
-        self
-    }
-
-    /// The timeout of each request (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.client = self.client.timeout(timeout);
-        self
-    }
-
-    /// The approver.
-    pub fn build(self) -> Result<StepUpApprover, ClientError> {
-        if self.credential.expose().trim().is_empty() {
-            return Err(ClientError::Config(
-                "a StepUpApprover needs the approver's own credential: decisions are authenticated"
-                    .into(),
-            ));
-        }
-        Ok(StepUpApprover {
-            client: self.client.build()?,
-            credential: self.credential,
-        })
-    }
-}
-
-impl StepUpApprover {
-    /// An approver at the server at `server_url`, deciding with `credential` (sent as a
-    /// bearer token on each decision).
-    pub fn builder(
-        server_url: impl Into<String>,
-        credential: impl Into<Secret>,
-    ) -> StepUpApproverBuilder {
-        StepUpApproverBuilder {
-            client: AgentAuthClient::builder(server_url),
-            credential: credential.into(),
-        }
-    }
-
-    /// The pending request, to show the human what they are deciding.
-    pub async fn get(&self, id: &str) -> Result<StepUp, ClientError> {
-        self.client.check_stepup(id).await
-    }
-
-    /// Approves a pending step-up request. An answer that does not show the request approved
-    /// is an error: the decision was not recorded.
-    pub async fn approve(&self, id: &str, approved_by: &str) -> Result<StepUp, ClientError> {
-        let body = serde_json::json!({ "approved_by": approved_by });
-        self.decide(id, "approve", &body, StepUpStatus::Approved)
+    /// The current state of a step-up request.
+    pub async fn check_stepup(&self, id: &str) -> Result<StepUp, ClientError> {
+        self.get_json(&format!("/stepup/{}", path_segment(id)))
             .await
     }
 
-    /// Denies a pending step-up request. An answer that does not show the request denied is an
-    /// error: the decision was not recorded.
-    pub async fn deny(&self, id: &str) -> Result<StepUp, ClientError> {
-        self.decide(id, "deny", &serde_json::json!({}), StepUpStatus::Denied)
-            .await
-    }
-
-    async fn decide(
+    /// Polls a step-up request every `poll_interval` (at least [`MIN_POLL_INTERVAL`]) until it
+    /// is decided or expired, and returns
+    /// it (look at [`StepUp::status`]); [`ClientError::StepUpTimeout`] if still pending after
+    /// `timeout`.
+    pub async fn wait_for_stepup(
         &self,
         id: &str,
-        verb: &str,
-        body: &serde_json::Value,
-        expected: StepUpStatus,
+        poll_interval: Duration,
+        timeout: Duration,
     ) -> Result<StepUp, ClientError> {
-        let url = format!(
-            "{}/stepup/{}/{verb}",
-            self.client.server_url(),
-            crate::client::path_segment(id)
-        );
-        let mut authorization =
-            http::HeaderValue::try_from(format!("Bearer {}", self.credential.expose())).map_err(
-                |_| ClientError::Config("the approver credential is not a header value".into()),
-            )?;
-        authorization.set_sensitive(true);
-        let request = self
-            .client
-            .http()
-            .post(&url)
-            .header(http::header::AUTHORIZATION, authorization)
-            .json(body);
-        let mut answer = self.client.send(request).await?;
-        answer.scrub(&self.credential);
-        let state: StepUp = answer.ok_or_error(&[200])?.json(&url)?;
-        if state.id != id {
-            return Err(ClientError::InvalidResponse {
-                endpoint: url,
-                detail: "the answer is about another step-up request".into(),
-            });
-        }
-        if state.status == expected {
-            Ok(state)
-        } else {
-            Err(ClientError::InvalidResponse {
-                endpoint: url,
-                detail: format!(
-                    "the server answered status {} instead of {expected}: the decision was not recorded",
-                    state.status
-                ),
-            })
+        let start = Instant::now();
+        loop {
+            let state = self.check_stepup(id).await?;
+            if state.status.is_final() {
+                return Ok(state);
+            }
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(ClientError::StepUpTimeout {
+                    id: id.to_owned(),
+                    waited,
+                });
+            }
+            let interval = poll_interval.max(MIN_POLL_INTERVAL);
+            tokio::time::sleep(interval.min(timeout - waited)).await;
         }
     }
 }

@@ -9,10 +9,10 @@ use http::HeaderMap;
 use reqwest::{RequestBuilder, Response, Url};
 
 use crate::error::{ClientError, challenge_param};
-use crate::stepup::{ScopeChallenge, ScopeStepUp};
+use crate::scope_challenge::{ScopeChallenge, ScopeStepUp};
 use crate::transport::{credential_url, origin};
-use crate::types::{ExchangeRequest, TokenResponse};
 use crate::{AgentAuthClient, ClientCredentials};
+use crate::{ExchangeRequest, TokenResponse};
 
 /// Longest a token is reused, whatever `expires_in` the server sent.
 pub const MAX_CACHED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
