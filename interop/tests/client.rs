@@ -686,6 +686,49 @@ async fn interop_transaction_tokens_validated_by_the_core_txn_validator() {
             .verify(txn.access_token.expose(), &keys, SystemTime::now())
             .is_err()
     );
+
+    // Over HTTP through the adapters' core: an axum route reads the real Txn-Token, verified
+    // with the same verifier's keys (discovered from the real server).
+    let auth_config = authgent_axum::AgentAuth::builder(verifier(&default_url()))
+        .transaction_tokens(validator)
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/transfer",
+            axum::routing::get(
+                |id: authgent_axum::AgentIdentity, txn: authgent_axum::TransactionToken| async move {
+                    format!("{} {} {}", id.subject(), txn.subject, txn.tctx["amount"])
+                },
+            ),
+        )
+        .layer(authgent_axum::AgentAuthLayer::new(auth_config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rs = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let bearer = format!("Bearer {}", subject.access_token.expose());
+    let answer = http
+        .get(format!("{rs}/transfer"))
+        .header("authorization", &bearer)
+        .header("txn-token", txn.access_token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.text().await.unwrap(),
+        format!("{} {} 100", a.subject(), a.subject())
+    );
+    // The access token in the Txn-Token header: refused (401), never read as a txn token.
+    let answer = http
+        .get(format!("{rs}/transfer"))
+        .header("authorization", &bearer)
+        .header("txn-token", subject.access_token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
 }
 
 #[tokio::test]

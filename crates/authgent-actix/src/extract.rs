@@ -35,6 +35,7 @@ impl FromRequest for AgentIdentity {
 
 /// `Some(identity)` or `None` for an anonymous request; 500 if the middleware is missing.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct OptionalAgentIdentity(pub Option<AgentIdentity>);
 
 impl FromRequest for OptionalAgentIdentity {

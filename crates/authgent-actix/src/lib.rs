@@ -1,4 +1,7 @@
 #![forbid(unsafe_code)]
+// Published API: public enums and structs stay extensible (a new variant or field is not a
+// breaking change).
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 //! actix-web integration for **authgent**.
 //!
 //! Wrap the app in [`AgentAuthMiddleware`] over one [`AgentAuth`]: it verifies each request once (Bearer or DPoP, with the

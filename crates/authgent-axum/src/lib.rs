@@ -1,4 +1,7 @@
 #![forbid(unsafe_code)]
+// Published API: public enums and structs stay extensible (a new variant or field is not a
+// breaking change).
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 //! axum integration for **authgent**: put [`AgentIdentity`] in a handler's signature.
 //!
 //! The [`AgentAuthLayer`] (from `authgent-tower`, re-exported) over one [`AgentAuth`]

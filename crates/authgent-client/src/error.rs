@@ -1,5 +1,6 @@
 //! [`ClientError`]: what went wrong talking to the authorization server, typed.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -165,6 +166,42 @@ pub(crate) fn json_error(e: &serde_json::Error) -> String {
     server_text(&out, MAX_DESCRIPTION_CHARS)
 }
 
+/// A transport failure (connection refused, TLS, timeout, a broken body) from the HTTP client.
+/// Opaque on purpose: its message and its [`source`](std::error::Error::source) chain describe
+/// it, and no third-party error type is part of this crate's API.
+#[derive(Clone)]
+pub struct TransportError(Arc<reqwest::Error>);
+
+impl TransportError {
+    /// Whether connecting failed (nothing was sent).
+    pub fn is_connect(&self) -> bool {
+        self.0.is_connect()
+    }
+
+    /// The URL of the request, when known (request URLs never carry secrets).
+    pub fn url(&self) -> Option<&str> {
+        self.0.url().map(reqwest::Url::as_str)
+    }
+}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
 /// Why a call to the authorization server failed.
 ///
 /// ```
@@ -196,10 +233,10 @@ pub enum ClientError {
     },
     /// The request timed out (connect or whole request); the server may be overloaded.
     #[error("timed out talking to the server: {0}")]
-    Timeout(#[source] Arc<reqwest::Error>),
+    Timeout(#[source] TransportError),
     /// The server could not be reached or the connection failed.
     #[error("could not reach the server: {0}")]
-    Network(#[source] Arc<reqwest::Error>),
+    Network(#[source] TransportError),
     /// An authorization-server endpoint answered a redirect. Requests to the authorization
     /// server carry client secrets, codes and tokens, so no redirect is ever followed, whatever
     /// HTTP client is configured: configure the endpoint's final URL.
@@ -339,9 +376,9 @@ impl ClientError {
     /// server URL with userinfo, and credentials travel in bodies and headers only).
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
         if e.is_timeout() {
-            ClientError::Timeout(Arc::new(e))
+            ClientError::Timeout(TransportError(Arc::new(e)))
         } else {
-            ClientError::Network(Arc::new(e))
+            ClientError::Network(TransportError(Arc::new(e)))
         }
     }
 

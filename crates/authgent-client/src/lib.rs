@@ -1,4 +1,7 @@
 #![forbid(unsafe_code)]
+// Published API: public enums and structs stay extensible (a new variant or field is not a
+// breaking change).
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 //! The agent side of **authgent**: talk to an authgent authorization server.
 //!
 //! - [`AgentAuthClient`] — register agents; get tokens (client credentials), exchange them
@@ -56,7 +59,7 @@ mod transport;
 pub use approver::{StepUpApprover, StepUpApproverBuilder};
 pub use authorization::AuthorizationRequest;
 pub use client::{AgentAuthClient, AgentAuthClientBuilder, ClientAuthMethod};
-pub use error::{ClientError, ServerError};
+pub use error::{ClientError, ServerError, TransportError};
 pub use introspection::{Confirmation, Introspection};
 pub use mcp::McpAuthProvider;
 pub use pkce::Pkce;

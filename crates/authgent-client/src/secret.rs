@@ -68,6 +68,7 @@ impl Serialize for Secret {
 /// assert!(!format!("{creds:?}").contains("s3cr3t"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientCredentials {
     /// `client_id`.
     pub client_id: String,

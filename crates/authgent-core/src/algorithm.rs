@@ -119,6 +119,7 @@ impl fmt::Display for Algorithm {
 /// Error for an algorithm name that is not an accepted asymmetric JWS algorithm.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unsupported JWS algorithm; use one of RS256..RS512, PS256..PS512, ES256..ES512, EdDSA")]
+#[non_exhaustive]
 pub struct UnsupportedAlgorithm;
 
 impl FromStr for Algorithm {

@@ -29,6 +29,7 @@ pub struct Challenge {
 /// A `WWW-Authenticate` value that does not follow RFC 9110 §11.6.1.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("malformed WWW-Authenticate value at byte {position}")]
+#[non_exhaustive]
 pub struct ChallengeParseError {
     /// Where parsing stopped.
     pub position: usize,

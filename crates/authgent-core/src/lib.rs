@@ -1,4 +1,7 @@
 #![forbid(unsafe_code)]
+// Published API: public enums and structs stay extensible (a new variant or field is not a
+// breaking change).
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 //! The I/O-free core of **authgent**: answer "which agent is calling, on whose behalf, through
 //! which chain of delegation, and may it?" for a request to a protected resource.
 //!

@@ -97,7 +97,7 @@ fn verifier(c: &mut Criterion) {
             let mut id = [0u8; 32];
             id[..8].copy_from_slice(&n.to_be_bytes());
             id[16] = n as u8;
-            store.check_and_record(ProofId(id), now, until)
+            store.check_and_record(ProofId::new(id), now, until)
         })
     });
 }

@@ -17,6 +17,7 @@ macro_rules! adapter_types {
         /// [`Rejection`](authgent_jwks::Rejection) and, through it, the `AuthgentError` as its
         /// `source()`.
         #[derive(Clone)]
+        #[non_exhaustive]
         pub struct AuthRejection(pub $crate::Rejection);
 
         impl ::std::convert::From<$crate::Rejection> for AuthRejection {
@@ -59,6 +60,7 @@ macro_rules! adapter_types {
         /// `require_chain`, `require`, `transaction_token`) and through it to
         /// [`authgent_core::AgentIdentity`] (`subject()`, `scopes()`, `delegation_chain()`, …).
         #[derive(Clone)]
+        #[non_exhaustive]
         pub struct AgentIdentity(pub $crate::Caller);
 
         impl ::std::fmt::Debug for AgentIdentity {
@@ -80,6 +82,7 @@ macro_rules! adapter_types {
         /// ([`transaction_tokens`](authgent_jwks::AgentAuthBuilder::transaction_tokens)); a
         /// request without one is refused (400) where this is required.
         #[derive(Clone, Debug)]
+        #[non_exhaustive]
         pub struct TransactionToken(pub ::std::sync::Arc<$crate::adapter::TransactionTokenClaims>);
 
         impl ::std::ops::Deref for TransactionToken {

@@ -111,6 +111,7 @@ impl HeaderSource for http::HeaderMap {
 
 /// The RFC 9728 document an [`AgentAuth`] serves, pre-rendered.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct MetadataDocument {
     /// The document.
     pub document: ProtectedResourceMetadata,

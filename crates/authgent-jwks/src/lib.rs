@@ -1,4 +1,7 @@
 #![forbid(unsafe_code)]
+// Published API: public enums and structs stay extensible (a new variant or field is not a
+// breaking change).
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 //! Key discovery, fetching and caching for **authgent**, and the async [`Verifier`].
 //!
 //! `authgent-core` checks tokens against keys; this crate gets the keys and keeps them:

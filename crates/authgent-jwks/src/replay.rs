@@ -34,8 +34,8 @@ const SHARDS: usize = 16;
 /// let store = ReplayStore::new(10_000);
 /// let now = SystemTime::now();
 /// let until = now + Duration::from_secs(120);
-/// assert_eq!(store.check_and_record(ProofId([7; 32]), now, until), ReplayVerdict::Fresh);
-/// assert_eq!(store.check_and_record(ProofId([7; 32]), now, until), ReplayVerdict::Replayed);
+/// assert_eq!(store.check_and_record(ProofId::new([7; 32]), now, until), ReplayVerdict::Fresh);
+/// assert_eq!(store.check_and_record(ProofId::new([7; 32]), now, until), ReplayVerdict::Replayed);
 /// ```
 pub struct ReplayStore {
     shards: Vec<Mutex<Shard>>,
@@ -178,7 +178,7 @@ mod tests {
 
     fn id(n: u64) -> ProofId {
         let digest = openssl::sha::sha256(&n.to_le_bytes());
-        ProofId(digest)
+        ProofId::new(digest)
     }
 
     /// Issue 9 finding 3: moka's TinyLFU admission dropped new ids once the store was full, so

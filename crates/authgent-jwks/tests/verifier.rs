@@ -434,11 +434,11 @@ fn replay_store_rejects_a_second_use_and_refuses_rather_than_forgets_under_a_mil
     let now = SystemTime::now();
     let until = now + Duration::from_secs(60);
     assert_eq!(
-        store.check_and_record(ProofId([1; 32]), now, until),
+        store.check_and_record(ProofId::new([1; 32]), now, until),
         ReplayVerdict::Fresh
     );
     assert_eq!(
-        store.check_and_record(ProofId([1; 32]), now, until),
+        store.check_and_record(ProofId::new([1; 32]), now, until),
         ReplayVerdict::Replayed
     );
     let mut fresh = 1;
@@ -446,7 +446,7 @@ fn replay_store_rejects_a_second_use_and_refuses_rather_than_forgets_under_a_mil
         let mut id = [0u8; 32];
         id[..4].copy_from_slice(&i.to_be_bytes());
         id[16] = (i % 251) as u8;
-        match store.check_and_record(ProofId(id), now, until) {
+        match store.check_and_record(ProofId::new(id), now, until) {
             ReplayVerdict::Fresh => fresh += 1,
             ReplayVerdict::Unavailable { .. } => {}
             other => panic!("{other:?}"),
@@ -456,7 +456,7 @@ fn replay_store_rejects_a_second_use_and_refuses_rather_than_forgets_under_a_mil
     assert!(held <= store.capacity(), "bounded: {held}");
     assert_eq!(held, fresh, "every admitted id is still held");
     assert_eq!(
-        store.check_and_record(ProofId([1; 32]), now, until),
+        store.check_and_record(ProofId::new([1; 32]), now, until),
         ReplayVerdict::Replayed
     );
 }
@@ -476,7 +476,8 @@ fn replay_store_is_atomic_under_concurrency() {
                             let mut id = [9u8; 32];
                             id[..4].copy_from_slice(&i.to_be_bytes());
                             id[16] = (*i % 16) as u8;
-                            store.check_and_record(ProofId(id), now, until) == ReplayVerdict::Fresh
+                            store.check_and_record(ProofId::new(id), now, until)
+                                == ReplayVerdict::Fresh
                         })
                         .count()
                 })

@@ -76,6 +76,7 @@ impl<'r> FromRequest<'r> for AgentIdentity {
 /// `Some(identity)`, or `None` when the request carries no credentials. Invalid credentials are
 /// refused, never turned into `None`.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct OptionalAgentIdentity(pub Option<AgentIdentity>);
 
 #[rocket::async_trait]

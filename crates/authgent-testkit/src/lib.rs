@@ -1,4 +1,7 @@
 #![forbid(unsafe_code)]
+// Published API: public enums and structs stay extensible (a new variant or field is not a
+// breaking change).
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 //! An in-process test issuer for authgent: real keys, real tokens, real HTTP on `127.0.0.1`.
 //!
 //! [`TestIssuer::start`] serves a JWKS and RFC 8414 metadata on a free loopback port and mints

@@ -1,4 +1,7 @@
 #![forbid(unsafe_code)]
+// Published API: public enums and structs stay extensible (a new variant or field is not a
+// breaking change).
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 //! A tower [`Layer`](tower_layer::Layer) that answers "which agent is calling, on whose behalf,
 //! and may it?" once per request, for any tower stack (axum, tonic, hyper).
 //!

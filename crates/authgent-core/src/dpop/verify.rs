@@ -53,7 +53,15 @@ impl ProofKeyCache {
 /// Identifies a proof for replay detection: SHA-256 over the key thumbprint and the `jti`,
 /// so stores hold 32 bytes per proof whatever the client sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ProofId(pub [u8; 32]);
+
+impl ProofId {
+    /// A proof id from its 32 bytes (for replay stores that keep ids elsewhere).
+    pub const fn new(bytes: [u8; 32]) -> Self {
+        ProofId(bytes)
+    }
+}
 
 /// What a [`ReplayGuard`] says about a proof id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
