@@ -91,7 +91,7 @@ pub enum StepUpOutcome {
 /// `scope="db:delete admin *:*"` from a server that needs `db:delete` files `db:delete` and
 /// nothing else (`admin` and `*:*` are not on the list). Scopes not on the list are left to
 /// the caller (see [`ScopeStepUp`] for asking the authorization server for them). Approving
-/// is not this type's job: see [`StepUpApprover`].
+/// is not this type's job: see [`StepUpApprover`](crate::StepUpApprover).
 ///
 /// ```no_run
 /// use std::time::Duration;

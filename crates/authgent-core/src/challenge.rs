@@ -444,7 +444,7 @@ impl ErrorResponse {
     /// the client can do nothing about it.
     ///
     /// ```
-    /// let r = authgent_core::challenge::ErrorResponse::server_error("RequireScopes needs AgentAuthLayer");
+    /// let r = authgent_core::challenge::ErrorResponse::server_error("Require needs AgentAuthLayer");
     /// assert_eq!((r.status, r.code), (500, "server_error"));
     /// assert!(r.body.contains("needs AgentAuthLayer"));
     /// ```

@@ -119,7 +119,7 @@ impl RevocationCheck {
     }
 
     /// Check on every request (default), or only where a route asks for it: the tower and axum
-    /// adapters' `RequireActiveToken` guard, or a call to
+    /// adapters' `Require::active_token()` guard, or a call to
     /// [`Verifier::check_revocation`](crate::Verifier::check_revocation) (e.g. before a
     /// destructive action), with the same cache and failure policy.
     pub fn every_request(mut self, every_request: bool) -> Self {

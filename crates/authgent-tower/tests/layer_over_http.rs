@@ -226,7 +226,7 @@ async fn error_body_hook_and_verbose_errors() {
 }
 
 /// Issue 9 finding 6, per route: the verifier skips revocation (`every_request(false)`); the
-/// route behind `RequireActiveToken` checks it, fail-closed (introspection unreachable → 503).
+/// route behind `Require::active_token()` checks it, fail-closed (introspection unreachable → 503).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_checked_on_the_guarded_route_only() {
     let issuer = TestIssuer::start().await.unwrap();
