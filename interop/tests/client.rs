@@ -1156,3 +1156,74 @@ async fn interop_the_client_example_runs_against_the_real_server() {
     assert!(said[2].contains("(depth 1)"), "{said:?}");
     assert_eq!(said[3], "active before revocation: true, after: false");
 }
+
+/// RFC 9728 → RFC 8414 on the agent side, against one of our resource servers trusting the
+/// real server: the 401 names the metadata, the document names the real server, and the
+/// real server's own metadata is then discovered with its issuer checked.
+#[tokio::test]
+async fn interop_resource_discovery_from_a_401_to_the_authorization_server() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rs = format!("http://{}", listener.local_addr().unwrap());
+    let resource = format!("{rs}/mcp");
+    let config = authgent_axum::AgentAuth::builder(
+        Verifier::builder()
+            .issuer(default_url())
+            .audience(&resource)
+            .external_url(&rs)
+            .build()
+            .unwrap(),
+    )
+    .scopes_supported(["read"])
+    .build()
+    .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/mcp",
+            axum::routing::post(|id: authgent_axum::AgentIdentity| async move {
+                id.subject().to_owned()
+            }),
+        )
+        .layer(authgent_axum::AgentAuthLayer::new(config.clone()))
+        .merge(authgent_axum::resource_metadata_router(&config));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let first = reqwest::Client::new().post(&resource).send().await.unwrap();
+    assert_eq!(first.status(), 401);
+    let hint = authgent_client::resource_metadata_url(first.status(), first.headers())
+        .expect("the 401 names the metadata");
+    assert_eq!(
+        hint,
+        format!("{rs}/.well-known/oauth-protected-resource/mcp")
+    );
+    let auth = client();
+    let doc = auth
+        .discover_resource(&resource, Some(&hint))
+        .await
+        .expect("the resource accepts the real server's tokens");
+    assert_eq!(doc.scopes_supported, ["read"]);
+    let meta = auth.discover().await.expect("RFC 8414, issuer checked");
+    assert_eq!(meta.issuer, default_url());
+    // A client of another server is told so before it requests anything.
+    let other = AgentAuthClient::new(required_env("AUTHGENT_INTEROP_LIMITED_URL")).unwrap();
+    let err = other
+        .discover_resource(&resource, Some(&hint))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not from this client's server"),
+        "{err}"
+    );
+    // And a token for that resource, from the real server, is accepted there.
+    let a = agent(&auth, &["read"]).await;
+    let token = auth
+        .get_token(&a.credentials(), Some("read"), Some(&resource))
+        .await
+        .unwrap();
+    let answer = reqwest::Client::new()
+        .post(&resource)
+        .bearer_auth(token.access_token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+}

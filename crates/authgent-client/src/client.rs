@@ -234,6 +234,11 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    /// The body read.
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     /// Adds `secret` to the values scrubbed from error text.
     pub(crate) fn scrub(&mut self, secret: &Secret) {
         self.sent.push(secret.clone());
@@ -368,6 +373,10 @@ impl AgentAuthClient {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    pub(crate) fn allow_insecure(&self) -> bool {
+        self.inner.allow_insecure_http
     }
 
     /// The discovered metadata, if [`Self::discover`] ran.
