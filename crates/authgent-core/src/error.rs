@@ -203,6 +203,13 @@ pub enum RequestError {
     /// More than one `Txn-Token` header.
     #[error("send at most one Txn-Token header")]
     MultipleTxnToken,
+    /// An MCP request body that is not JSON-RPC this resource can decide on (malformed JSON,
+    /// duplicate member names, a `tools/call` without a string `name`, too large).
+    #[error("the MCP request is malformed: {0}")]
+    InvalidMcpRequest(&'static str),
+    /// An `Mcp-Method` or `Mcp-Name` header that disagrees with the JSON-RPC body.
+    #[error("the {0} header disagrees with the JSON-RPC body")]
+    McpHeaderMismatch(&'static str),
     /// No `Txn-Token` header where the resource requires one.
     #[error("send a Txn-Token header: this resource requires a transaction token")]
     MissingTxnToken,

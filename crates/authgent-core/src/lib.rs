@@ -57,6 +57,7 @@ pub mod identity;
 mod json;
 mod jws;
 pub mod key;
+pub mod mcp;
 pub mod metadata;
 pub mod request;
 pub mod scope;
