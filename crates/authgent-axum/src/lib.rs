@@ -44,7 +44,7 @@ mod metadata;
 
 pub use authgent_tower::{
     AgentAuth, AgentAuthBuilder, AgentAuthLayer, AuthContext, AuthMode, Caller, Guard, Rejection,
-    Require,
+    Require, RequireTools,
 };
 pub use extract::{AgentIdentity, AuthRejection, TransactionToken};
 pub use metadata::resource_metadata_router;

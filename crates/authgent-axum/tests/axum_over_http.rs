@@ -294,3 +294,95 @@ async fn transaction_tokens_reach_the_handler_and_bad_ones_are_refused() {
     .await;
     assert_eq!(r.status, 401);
 }
+
+/// Issue 12: per-tool scopes on an MCP-shaped endpoint, decided from the JSON-RPC body before
+/// the handler runs; the handler gets the body unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_are_decided_from_the_body_before_dispatch() {
+    use authgent_axum::RequireTools;
+    use authgent_core::mcp::ToolPolicy;
+    use axum::routing::post;
+
+    let issuer = TestIssuer::start().await.unwrap();
+    let auth = AgentAuth::builder(verifier(&issuer).build().unwrap())
+        .optional()
+        .build()
+        .unwrap();
+    let policy = ToolPolicy::builder()
+        .tool("delete_records", ["db:delete"])
+        .tool("transfer", ["bank:transfer", "bank:read"])
+        .covers("db:admin", ["db:delete"])
+        .build();
+    let base = serve(
+        Router::new()
+            .route("/mcp", post(|body: String| async move { body }))
+            .route_layer(RequireTools::new(policy))
+            .layer(AgentAuthLayer::new(auth)),
+    )
+    .await;
+    let call = |tool: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}"}}}}"#)
+    };
+    let client = reqwest::Client::new();
+    let post = |token: Option<String>, body: String, headers: Vec<(&'static str, &'static str)>| {
+        let mut request = client
+            .post(format!("{base}/mcp"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        request.send()
+    };
+    let reader = issuer.token().audience(PUBLIC).scopes(["bank:read"]).sign();
+    let admin = issuer.token().audience(PUBLIC).scopes(["db:admin"]).sign();
+
+    // A tool that needs scopes the token lacks: 403 naming all of them, before dispatch.
+    let r = post(Some(reader.clone()), call("transfer"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(r#"scope="bank:transfer bank:read""#),
+        "{challenge}"
+    );
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+    // The hierarchy: db:admin covers db:delete; the handler sees the body as sent.
+    let r = post(Some(admin.clone()), call("delete_records"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), call("delete_records"));
+    // Anonymous: an unscoped call passes, a scoped one is a 401 with the challenge.
+    let r = post(None, call("whoami"), vec![]).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(None, call("delete_records"), vec![]).await.unwrap();
+    assert_eq!(r.status(), 401);
+    // A batch cannot smuggle the scoped call; headers must agree with the body.
+    let batch = format!(
+        r#"[{{"jsonrpc":"2.0","id":2,"method":"tools/list"}},{}]"#,
+        call("transfer")
+    );
+    let r = post(Some(reader.clone()), batch, vec![]).await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = post(
+        Some(admin.clone()),
+        call("delete_records"),
+        vec![("mcp-method", "tools/call"), ("mcp-name", "whoami")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    // Duplicate member names are refused, not resolved one way or the other.
+    let dup = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"delete_records"}}"#;
+    let r = post(Some(reader), dup.to_owned(), vec![]).await.unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -109,6 +109,11 @@ impl ToolPolicy {
         })
     }
 
+    /// The largest body [`Self::inspect`] reads.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
     /// The scopes `tool` needs (empty when it needs none).
     pub fn scopes_for(&self, tool: &str) -> &[String] {
         self.tools.get(tool).map_or(&[], Vec::as_slice)

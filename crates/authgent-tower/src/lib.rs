@@ -29,6 +29,7 @@
 
 mod guard;
 mod layer;
+mod mcp;
 mod response;
 
 pub use authgent_core::challenge::ErrorBodyHook;
@@ -37,6 +38,7 @@ pub use authgent_jwks::{
 };
 pub use guard::{Require, RequireService};
 pub use layer::{AgentAuthLayer, AgentAuthService};
+pub use mcp::{RequireTools, RequireToolsService};
 pub use response::{metadata_response, rejection_response};
 
 /// What to add when a guard or extractor finds no [`AuthContext`].
