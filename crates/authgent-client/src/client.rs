@@ -1,8 +1,7 @@
 //! [`AgentAuthClient`]: every operation of an authgent authorization server, typed.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use authgent_core::dpop::DpopKey;
@@ -16,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::error::{ClientError, ServerError, json_error};
-use crate::transport::{credential_url, origin};
+use crate::transport::{Nonces, credential_url};
 use crate::{ClientCredentials, Secret};
 
 /// Largest response body read from the server (a token response is a few KiB).
@@ -103,8 +102,7 @@ struct Inner {
     auth_method: ClientAuthMethod,
     dpop: Option<Arc<DpopKey>>,
     allow_insecure_http: bool,
-    /// The last `DPoP-Nonce` each origin sent (RFC 9449 §8: a nonce is per server).
-    nonces: Mutex<HashMap<String, String>>,
+    nonces: Nonces,
     metadata: OnceCell<Arc<AuthorizationServerMetadata>>,
 }
 
@@ -217,7 +215,7 @@ impl AgentAuthClientBuilder {
                 auth_method: self.auth_method,
                 dpop: self.dpop,
                 allow_insecure_http: self.allow_insecure_http,
-                nonces: Mutex::new(HashMap::new()),
+                nonces: Nonces::new(MAX_NONCE_ORIGINS),
                 metadata: OnceCell::new(),
             }),
         })
@@ -301,8 +299,7 @@ impl AgentAuthClient {
     /// The `DPoP-Nonce` the origin of `url` (e.g. [`Self::token_endpoint`]) sent last, if any.
     /// Nonces are kept per origin: one server's nonce is never sent to another.
     pub fn dpop_nonce(&self, url: &str) -> Option<String> {
-        let origin = origin(&url::Url::parse(url).ok()?);
-        self.inner.nonces.lock().ok()?.get(&origin).cloned()
+        self.inner.nonces.get(&url::Url::parse(url).ok()?)
     }
 
     /// Fetches the server's RFC 8414 metadata once (its `issuer` must equal the server URL) and
@@ -443,17 +440,8 @@ impl AgentAuthClient {
 
     /// Remembers the `DPoP-Nonce` of an answer from `endpoint`, for `endpoint`'s origin only.
     fn remember_nonce(&self, endpoint: &str, headers: &HeaderMap) {
-        let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) else {
-            return;
-        };
-        let Ok(url) = url::Url::parse(endpoint) else {
-            return;
-        };
-        if let Ok(mut nonces) = self.inner.nonces.lock() {
-            if nonces.len() >= MAX_NONCE_ORIGINS && !nonces.contains_key(&origin(&url)) {
-                nonces.clear();
-            }
-            nonces.insert(origin(&url), nonce.to_owned());
+        if let Ok(url) = url::Url::parse(endpoint) {
+            self.inner.nonces.remember(&url, headers);
         }
     }
 

@@ -10,7 +10,7 @@ use reqwest::{RequestBuilder, Response, Url};
 
 use crate::error::{ClientError, challenge_param};
 use crate::scope_challenge::{ScopeChallenge, ScopeStepUp};
-use crate::transport::{credential_url, origin};
+use crate::transport::{Nonces, credential_url, origin};
 use crate::{AgentAuthClient, ClientCredentials};
 use crate::{ExchangeRequest, TokenResponse};
 
@@ -182,7 +182,7 @@ struct Inner {
     timeout: Duration,
     slots: Mutex<HashMap<TokenKey, Arc<Slot>>>,
     /// The last `DPoP-Nonce` per resource-server origin.
-    nonces: Mutex<HashMap<String, String>>,
+    nonces: Nonces,
 }
 
 impl fmt::Debug for TokenManager {
@@ -308,7 +308,7 @@ impl TokenManagerBuilder {
                 http,
                 timeout: self.timeout,
                 slots: Mutex::new(HashMap::new()),
-                nonces: Mutex::new(HashMap::new()),
+                nonces: Nonces::new(MAX_NONCE_ORIGINS),
             }),
         })
     }
@@ -604,12 +604,7 @@ impl TokenManager {
             .headers_mut()
             .insert(http::header::AUTHORIZATION, value);
         if let Some(key) = dpop {
-            let nonce = self
-                .inner
-                .nonces
-                .lock()
-                .ok()
-                .and_then(|n| n.get(&origin(request.url())).cloned());
+            let nonce = self.inner.nonces.get(request.url());
             let proof = key
                 .proof(
                     request.method().as_str(),
@@ -625,19 +620,6 @@ impl TokenManager {
             request.headers_mut().insert("dpop", proof);
         }
         Ok(())
-    }
-
-    /// Remembers the `DPoP-Nonce` `origin` answered (only origins tokens are bound to get
-    /// requests, so the map holds those).
-    fn remember_nonce(&self, origin: &str, headers: &HeaderMap) {
-        if let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok())
-            && let Ok(mut nonces) = self.inner.nonces.lock()
-        {
-            if nonces.len() >= MAX_NONCE_ORIGINS && !nonces.contains_key(origin) {
-                nonces.clear();
-            }
-            nonces.insert(origin.to_owned(), nonce.to_owned());
-        }
     }
 
     /// Sends `request` with the default token; see [`Self::send_for`].
@@ -678,9 +660,10 @@ impl TokenManager {
     ) -> Result<(Response, Arc<TokenResponse>), ClientError> {
         let token = self.prepare(&mut request, key).await?;
         let retry = request.try_clone();
-        let target = origin(request.url());
+        // Redirects are never followed, so the answer comes from the request's origin.
+        let target = request.url().clone();
         let response = self.execute(request).await?;
-        self.remember_nonce(&target, response.headers());
+        self.inner.nonces.remember(&target, response.headers());
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok((response, token));
         }
@@ -691,7 +674,7 @@ impl TokenManager {
             {
                 self.add_credentials(&mut again, &token)?;
                 let response = self.execute(again).await?;
-                self.remember_nonce(&target, response.headers());
+                self.inner.nonces.remember(&target, response.headers());
                 Ok((response, token))
             }
             (Some("invalid_token"), _) => {

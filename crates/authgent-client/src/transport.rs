@@ -1,7 +1,9 @@
 //! Where credentials may travel: `https://`, or `http://` on loopback only, unless the caller
 //! opted in (RFC 9700 §2.6; oauth4webapi's `allowInsecureRequests` is the model).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
 
 use url::{Host, Url};
 
@@ -46,6 +48,48 @@ pub(crate) fn credential_url(
 /// `scheme://host[:port]` of `url`.
 pub(crate) fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
+}
+
+/// The last `DPoP-Nonce` each origin sent (RFC 9449 §8: a nonce belongs to the server that
+/// issued it), for at most `capacity` origins (all are forgotten when a new one would exceed
+/// it).
+pub(crate) struct Nonces {
+    by_origin: Mutex<HashMap<String, String>>,
+    capacity: usize,
+}
+
+impl Nonces {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Nonces {
+            by_origin: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The nonce `url`'s origin sent last.
+    pub(crate) fn get(&self, url: &Url) -> Option<String> {
+        let nonces = self
+            .by_origin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        nonces.get(&origin(url)).cloned()
+    }
+
+    /// Remembers the `DPoP-Nonce` of an answer from `url`, for `url`'s origin only.
+    pub(crate) fn remember(&self, url: &Url, headers: &http::HeaderMap) {
+        let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) else {
+            return;
+        };
+        let origin = origin(url);
+        let mut nonces = self
+            .by_origin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if nonces.len() >= self.capacity && !nonces.contains_key(&origin) {
+            nonces.clear();
+        }
+        nonces.insert(origin, nonce.to_owned());
+    }
 }
 
 #[cfg(test)]
