@@ -7,7 +7,7 @@ use std::sync::Arc;
 use authgent_core::credentials::Credentials;
 use authgent_core::{AgentIdentity, AuthgentError, TokenError};
 
-use crate::Verifier;
+use crate::{HeaderSource, Verifier};
 
 /// Routes requests among verifiers for issuers configured in advance.
 ///
@@ -58,18 +58,8 @@ impl MultiIssuerVerifier {
         &self,
         parts: &http::request::Parts,
     ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
-        let authorization: Vec<&[u8]> = parts
-            .headers
-            .get_all("authorization")
-            .iter()
-            .map(|v| v.as_bytes())
-            .collect();
-        let dpop: Vec<&[u8]> = parts
-            .headers
-            .get_all("dpop")
-            .iter()
-            .map(|v| v.as_bytes())
-            .collect();
+        let authorization = parts.headers.header_values("authorization");
+        let dpop = parts.headers.header_values("dpop");
         let Some(credentials) = Credentials::from_headers(&authorization, &dpop)? else {
             return Ok(None);
         };

@@ -13,6 +13,7 @@ use authgent_core::{
 };
 use tracing::{Instrument, debug_span};
 
+use crate::HeaderSource;
 use crate::fetch::{Fetcher, JwksError};
 use crate::keys::{KeyCache, KeySetInfo, KeySettings};
 use crate::replay::ReplayStore;
@@ -81,15 +82,6 @@ impl fmt::Debug for Verifier {
             .field("token_cache", &self.inner.tokens.is_some())
             .finish_non_exhaustive()
     }
-}
-
-fn header_values<'a>(parts: &'a http::request::Parts, name: &str) -> Vec<&'a [u8]> {
-    parts
-        .headers
-        .get_all(name)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect()
 }
 
 impl Verifier {
@@ -188,8 +180,8 @@ impl Verifier {
         parts: &http::request::Parts,
     ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
         let uri = self.request_uri(parts);
-        let authorization = header_values(parts, "authorization");
-        let dpop = header_values(parts, "dpop");
+        let authorization = parts.headers.header_values("authorization");
+        let dpop = parts.headers.header_values("dpop");
         let request = RequestParts::new(parts.method.as_str(), &uri, &authorization, &dpop);
         self.verify_request(&request).await
     }

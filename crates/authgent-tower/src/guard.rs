@@ -1,7 +1,5 @@
 //! [`Require`]: a per-route [`Guard`] layered after [`AgentAuthLayer`](crate::AgentAuthLayer).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use authgent_jwks::{AuthContext, Guard, Rejection};
@@ -53,15 +51,14 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = crate::BoxFuture<Self::Response, Self::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = crate::take_ready(&mut self.inner);
         let context = request.extensions().get::<AuthContext>().cloned();
         let guard = self.guard.clone();
         Box::pin(async move {

@@ -41,6 +41,16 @@ pub use layer::{AgentAuthLayer, AgentAuthService};
 pub use mcp::{RequireTools, RequireToolsService};
 pub use response::{metadata_response, rejection_response};
 
+/// The future every service of this crate returns.
+type BoxFuture<R, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<R, E>> + Send>>;
+
+/// The inner service for one call: the clone that was driven to readiness serves it, and a
+/// fresh clone stays behind for the next `poll_ready` (tower's usual swap).
+fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
+}
+
 /// What to add when a guard or extractor finds no [`AuthContext`].
 #[doc(hidden)]
 pub const MISSING_LAYER_FIX: &str =
