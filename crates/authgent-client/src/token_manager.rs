@@ -653,12 +653,87 @@ impl TokenManager {
             .map_err(ClientError::from_reqwest)
     }
 
+    /// Sends `request` on the caller's behalf: the caller's access token (`subject_token`,
+    /// e.g. [`authgent_jwks::AuthContext::subject_token`] in a service) is exchanged (RFC 8693)
+    /// with this manager's credentials for a token whose audience is `audience` (narrowed to
+    /// `scope`), which then authorizes the request — DPoP-bound when the client has a key, with
+    /// the nonce retry of [`Self::send_for`]. The new token carries one more `act` level (this
+    /// service acting for the caller), so the downstream service sees the whole chain.
+    ///
+    /// This is how a tool or API calls downstream **without token passthrough** (MCP
+    /// authorization forbids forwarding the token a client sent): the caller's token goes only
+    /// to the authorization server. The request must be for `audience`'s origin (checked
+    /// before anything is sent, `https` off loopback unless allowed). Exchanged tokens are not
+    /// cached: each call exchanges.
+    ///
+    /// ```no_run
+    /// # async fn run(tokens: authgent_client::TokenManager, caller_token: &str) -> Result<(), authgent_client::ClientError> {
+    /// let downstream = "https://records.example.com";
+    /// let response = tokens
+    ///     .send_on_behalf(
+    ///         caller_token,
+    ///         downstream,
+    ///         Some("records:read"),
+    ///         reqwest::Client::new().get(format!("{downstream}/records")),
+    ///     )
+    ///     .await?;
+    /// # let _ = response; Ok(()) }
+    /// ```
+    pub async fn send_on_behalf(
+        &self,
+        subject_token: &str,
+        audience: &str,
+        scope: Option<&str>,
+        request: RequestBuilder,
+    ) -> Result<Response, ClientError> {
+        let (_, request) = request.build_split();
+        let mut request = request.map_err(|e| request_error(&e))?;
+        let bound = origin(&credential_url(
+            audience,
+            "the audience",
+            self.inner.allow_insecure_http,
+        )?);
+        let target = origin(request.url());
+        if target != bound {
+            return Err(ClientError::OriginNotBound {
+                origin: target,
+                bound: vec![bound],
+            });
+        }
+        let mut exchange = ExchangeRequest::new(subject_token.to_owned()).audience(audience);
+        if let Some(scope) = scope {
+            exchange = exchange.scope(scope);
+        }
+        let token = Arc::new(
+            self.inner
+                .client
+                .exchange_token(&self.inner.creds, &exchange)
+                .await?,
+        );
+        self.add_credentials(&mut request, &token)?;
+        if request.timeout().is_none() {
+            *request.timeout_mut() = Some(self.inner.timeout);
+        }
+        self.send_with(request, token, None).await.map(|(r, _)| r)
+    }
+
     async fn send_request(
         &self,
         mut request: reqwest::Request,
         key: &TokenKey,
     ) -> Result<(Response, Arc<TokenResponse>), ClientError> {
         let token = self.prepare(&mut request, key).await?;
+        self.send_with(request, token, Some(key)).await
+    }
+
+    /// Sends a request already carrying `token`, retrying once for a DPoP nonce; a
+    /// `401 invalid_token` drops the cached token of `key`.
+    async fn send_with(
+        &self,
+        request: reqwest::Request,
+        token: Arc<TokenResponse>,
+        key: Option<&TokenKey>,
+    ) -> Result<(Response, Arc<TokenResponse>), ClientError> {
         let retry = request.try_clone();
         // Redirects are never followed, so the answer comes from the request's origin.
         let target = request.url().clone();
@@ -678,7 +753,9 @@ impl TokenManager {
                 Ok((response, token))
             }
             (Some("invalid_token"), _) => {
-                self.invalidate_if_current(key, &token);
+                if let Some(key) = key {
+                    self.invalidate_if_current(key, &token);
+                }
                 Ok((response, token))
             }
             _ => Ok((response, token)),

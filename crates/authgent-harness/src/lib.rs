@@ -3,10 +3,12 @@
 //!
 //! - [`contract`]: the EXAMPLES.md black-box contract suite, run against every example server
 //!   (and by the adapters' tests through it), plus process control for the examples;
+//! - [`mcp`]: the same for the MCP server example, spoken as an MCP client speaks;
 //! - [`real_server`]: the real authgent-server instances `cargo xtask test` starts, as the
 //!   interop tests find them (`AUTHGENT_INTEROP_*`).
 //!
 //! `publish = false`: none of this is API.
 
 pub mod contract;
+pub mod mcp;
 pub mod real_server;

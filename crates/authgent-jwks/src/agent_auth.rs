@@ -590,6 +590,15 @@ impl AuthContext {
         self.verifier.as_ref()
     }
 
+    /// The caller's access token, as the `subject_token` of an RFC 8693 exchange — the only
+    /// way a service should act downstream on the caller's behalf (MCP authorization forbids
+    /// token passthrough: never forward it; exchange it for a token of the downstream
+    /// audience, e.g. with `authgent_client::TokenManager::send_on_behalf`). `None` for an
+    /// anonymous request. Its `Debug` is redacted.
+    pub fn subject_token(&self) -> Option<SubjectToken> {
+        self.token.clone().map(SubjectToken)
+    }
+
     /// The refusal of this request for `error`.
     pub fn reject(&self, error: AuthgentError) -> Rejection {
         Rejection::new(&self.auth, error, self.scheme)
@@ -621,6 +630,24 @@ impl AuthContext {
                     .map_err(|e| self.reject(e))
             }
         }
+    }
+}
+
+/// A caller's access token kept for an RFC 8693 exchange ([`AuthContext::subject_token`]).
+/// Redacted in `Debug`; [`expose`](Self::expose) is for the exchange request only.
+#[derive(Clone)]
+pub struct SubjectToken(Arc<str>);
+
+impl SubjectToken {
+    /// The token, for the `subject_token` of a token exchange. Never send it anywhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SubjectToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SubjectToken(<redacted>)")
     }
 }
 

@@ -52,7 +52,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 pub use agent_auth::{
     AgentAuth, AgentAuthBuilder, AuthContext, AuthMode, Caller, Guard, HeaderSource,
-    MetadataDocument, Rejection, Verifiers,
+    MetadataDocument, Rejection, SubjectToken, Verifiers,
 };
 pub use authgent_core::{AgentIdentity, AuthgentError};
 pub use fetch::JwksError;

@@ -1,12 +1,13 @@
-//! [`RequireTools`]: per-tool scopes of an MCP endpoint, enforced at the HTTP level before the
-//! MCP server dispatches anything.
+//! [`RequireTools`]: per-tool scopes and guards of an MCP endpoint, enforced at the HTTP level
+//! before the MCP server dispatches anything.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use authgent_core::mcp::ToolPolicy;
+use authgent_core::mcp::{McpRequest, ToolPolicy};
 use authgent_core::{AuthgentError, RequestError};
-use authgent_jwks::{AuthContext, Rejection};
+use authgent_jwks::{AuthContext, Guard, Rejection};
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Limited};
@@ -15,32 +16,65 @@ use tower_service::Service;
 
 use crate::response::rejection_response;
 
-/// Guards an MCP endpoint (JSON-RPC over streamable HTTP) with a [`ToolPolicy`], after
-/// [`AgentAuthLayer`](crate::AgentAuthLayer): each `POST` body is read (bounded by the
-/// policy), its calls decided — `403 insufficient_scope` naming every scope the called tools
-/// need, `400` for a body or `Mcp-Method`/`Mcp-Name` header it cannot decide on — and only then
-/// handed to the MCP server, unchanged. `GET` (the event stream) and `DELETE` (end of session)
-/// call no tool and pass.
+/// Guards an MCP endpoint (JSON-RPC over streamable HTTP) with a [`ToolPolicy`] and per-tool
+/// [`Guard`]s, after [`AgentAuthLayer`](crate::AgentAuthLayer): each `POST` body is read
+/// (bounded by the policy), its calls decided — `403 insufficient_scope` naming every scope the
+/// called tools need, the guard's refusal (a chain policy's 403, a closure's error), `400` for
+/// a body or `Mcp-Method`/`Mcp-Name` header it cannot decide on — and only then handed to the
+/// MCP server, unchanged. `GET` (the event stream) and `DELETE` (end of session) call no tool
+/// and pass.
+///
+/// Every authorised tool call is logged (target `authgent::mcp`, level `INFO`) with the tool,
+/// the subject, the current actor and the chain depth — never the token — so the delegation
+/// chain lands in audit logs.
 ///
 /// ```no_run
-/// use authgent_core::mcp::ToolPolicy;
-/// let guard = authgent_tower::RequireTools::new(
+/// use authgent_core::{ChainPolicy, mcp::ToolPolicy};
+/// use authgent_tower::{Guard, RequireTools};
+/// let guard = RequireTools::new(
 ///     ToolPolicy::builder().tool("delete_records", ["db:delete"]).build(),
-/// );
-/// // Router::new().nest_service("/mcp", mcp).route_layer(guard).layer(AgentAuthLayer::new(auth))
+/// )
+/// .guard("human_only", Guard::chain(ChainPolicy::builder().require_human_root(true).build()));
+/// // Router::new().route_service("/mcp", mcp).route_layer(guard).layer(AgentAuthLayer::new(auth))
 /// # let _ = guard;
 /// ```
 #[derive(Clone, Debug)]
 pub struct RequireTools {
-    policy: Arc<ToolPolicy>,
+    rules: Arc<Rules>,
+}
+
+#[derive(Clone, Debug)]
+struct Rules {
+    policy: ToolPolicy,
+    guards: BTreeMap<String, Vec<Guard>>,
 }
 
 impl RequireTools {
     /// The guard for `policy`.
     pub fn new(policy: ToolPolicy) -> Self {
         RequireTools {
-            policy: Arc::new(policy),
+            rules: Arc::new(Rules {
+                policy,
+                guards: BTreeMap::new(),
+            }),
         }
+    }
+
+    /// `tool` also needs `guard` (a chain policy, a closure, an active token), checked after
+    /// its scopes. A tool may have several; all must pass.
+    #[must_use]
+    pub fn guard(mut self, tool: impl Into<String>, guard: Guard) -> Self {
+        Arc::make_mut(&mut self.rules)
+            .guards
+            .entry(tool.into())
+            .or_default()
+            .push(guard);
+        self
+    }
+
+    /// The scope policy.
+    pub fn policy(&self) -> &ToolPolicy {
+        &self.rules.policy
     }
 }
 
@@ -50,7 +84,7 @@ impl<S> Layer<S> for RequireTools {
     fn layer(&self, inner: S) -> Self::Service {
         RequireToolsService {
             inner,
-            policy: Arc::clone(&self.policy),
+            rules: Arc::clone(&self.rules),
         }
     }
 }
@@ -59,27 +93,62 @@ impl<S> Layer<S> for RequireTools {
 #[derive(Clone, Debug)]
 pub struct RequireToolsService<S> {
     inner: S,
-    policy: Arc<ToolPolicy>,
+    rules: Arc<Rules>,
 }
 
-/// The verdict on one request's body: the body back, or the refusal.
-fn decide(
-    policy: &ToolPolicy,
+/// The verdict on one request's body.
+async fn decide(
+    rules: &Rules,
     context: &AuthContext,
     headers: &http::HeaderMap,
     body: &[u8],
-) -> Result<(), Rejection> {
+) -> Result<McpRequest, Rejection> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let request = policy
+    let request = rules
+        .policy
         .inspect(body, header("mcp-method"), header("mcp-name"))
         .map_err(|e| context.reject(e.into()))?;
     let granted: &[String] = context.identity().map_or(&[], |i| i.scopes());
-    match policy.check(&request, granted) {
-        Ok(()) => Ok(()),
+    match rules.policy.check(&request, granted) {
+        Ok(()) => {}
         Err(_) if context.identity().is_none() => {
-            Err(context.reject(AuthgentError::MissingCredentials))
+            return Err(context.reject(AuthgentError::MissingCredentials));
         }
-        Err(e) => Err(context.reject(e.into())),
+        Err(e) => return Err(context.reject(e.into())),
+    }
+    for (i, tool) in request.tools.iter().enumerate() {
+        if request.tools[..i].contains(tool) {
+            continue;
+        }
+        for guard in rules.guards.get(tool).into_iter().flatten() {
+            context.check(guard).await?;
+        }
+    }
+    Ok(request)
+}
+
+/// The audit line of each authorised tool call.
+fn audit(context: &AuthContext, request: &McpRequest) {
+    for tool in &request.tools {
+        match context.identity() {
+            Some(id) => {
+                let chain = id.delegation_chain();
+                tracing::info!(
+                    target: "authgent::mcp",
+                    tool = %tool,
+                    subject = %id.subject(),
+                    actor = chain.current_actor().map(|a| a.subject()),
+                    depth = chain.depth(),
+                    client_id = id.client_id(),
+                    "MCP tool call authorised"
+                );
+            }
+            None => tracing::info!(
+                target: "authgent::mcp",
+                tool = %tool,
+                "MCP tool call authorised (anonymous)"
+            ),
+        }
     }
 }
 
@@ -102,7 +171,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let mut inner = crate::take_ready(&mut self.inner);
-        let policy = Arc::clone(&self.policy);
+        let rules = Arc::clone(&self.rules);
         Box::pin(async move {
             if request.method() != Method::POST {
                 return inner.call(request).await;
@@ -113,7 +182,7 @@ where
                     Rejection::missing_authentication("RequireTools", crate::MISSING_LAYER_FIX);
                 return Ok(rejection_response(&rejection));
             };
-            let bytes = match Limited::new(body, policy.max_body()).collect().await {
+            let bytes = match Limited::new(body, rules.policy.max_body()).collect().await {
                 Ok(collected) => collected.to_bytes(),
                 Err(_) => {
                     let error = RequestError::InvalidMcpRequest(
@@ -122,8 +191,9 @@ where
                     return Ok(rejection_response(&context.reject(error.into())));
                 }
             };
-            if let Err(rejection) = decide(&policy, &context, &parts.headers, &bytes) {
-                return Ok(rejection_response(&rejection));
+            match decide(&rules, &context, &parts.headers, &bytes).await {
+                Ok(request) => audit(&context, &request),
+                Err(rejection) => return Ok(rejection_response(&rejection)),
             }
             inner.call(Request::from_parts(parts, B::from(bytes))).await
         })

@@ -8,7 +8,7 @@
 //! This facade re-exports the SDK's crates; enable the adapter you use:
 //!
 //! ```toml
-//! authgent = { version = "0.1", features = ["axum"] }   # or "tower", "actix", "rocket", "client", "testkit"
+//! authgent = { version = "0.1", features = ["axum"] }   # or "tower", "actix", "rocket", "rmcp", "client", "testkit"
 //! ```
 //!
 //! | path | crate | what |
@@ -19,6 +19,7 @@
 //! | `axum` | `authgent-axum` | the `AgentIdentity` and `TransactionToken` extractors (feature `axum`) |
 //! | `actix` | `authgent-actix` | `AgentAuthMiddleware::new(auth)`, extractors, `Require` (feature `actix`) |
 //! | `rocket` | `authgent-rocket` | `AgentAuthFairing::new(auth)`, request guards, catchers (feature `rocket`) |
+//! | `rmcp` | `authgent-rmcp` | `McpAuth`: an rmcp MCP server with per-tool scopes, identity in tools, bound sessions (feature `rmcp`, includes `axum`) |
 //! | `client` | `authgent-client` | `AgentAuthClient`, `TokenManager`, `ScopeChallengeHandler`, `McpAuthProvider`: the agent side (feature `client`) |
 //! | `testkit` | `authgent-testkit` | `TestIssuer` for your tests (feature `testkit`) |
 //!
@@ -62,6 +63,10 @@ pub use authgent_actix as actix;
 /// Rocket integration (feature `rocket`).
 #[cfg(feature = "rocket")]
 pub use authgent_rocket as rocket;
+
+/// MCP servers on rmcp (feature `rmcp`).
+#[cfg(feature = "rmcp")]
+pub use authgent_rmcp as rmcp;
 
 /// The agent side: a client of the authgent server (feature `client`).
 #[cfg(feature = "client")]

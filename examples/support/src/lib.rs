@@ -69,11 +69,36 @@ pub struct Resource {
     pub embedded_issuer: Option<TestIssuer>,
 }
 
-/// Builds the verifier and metadata for a server bound at `bound`; with `--embedded`, starts
-/// the test issuer and prints `ISSUER=…`, sample tokens and curl commands.
+/// Builds the verifier and metadata for a resource server bound at `bound`; with
+/// `--embedded`, starts the test issuer and prints `ISSUER=…`, sample tokens and curl
+/// commands.
 pub async fn prepare(
     settings: &Settings,
     bound: SocketAddr,
+) -> Result<Resource, Box<dyn std::error::Error>> {
+    prepare_endpoint(settings, bound, Endpoint::ResourceServer).await
+}
+
+/// [`prepare`] for the MCP server: the protected resource (and default audience) is
+/// `PUBLIC_URL/mcp`, and every request needs a token.
+pub async fn prepare_mcp(
+    settings: &Settings,
+    bound: SocketAddr,
+) -> Result<Resource, Box<dyn std::error::Error>> {
+    prepare_endpoint(settings, bound, Endpoint::Mcp).await
+}
+
+/// Which example is being prepared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint {
+    ResourceServer,
+    Mcp,
+}
+
+async fn prepare_endpoint(
+    settings: &Settings,
+    bound: SocketAddr,
+    endpoint: Endpoint,
 ) -> Result<Resource, Box<dyn std::error::Error>> {
     let public_url = settings
         .public_url
@@ -92,10 +117,14 @@ pub async fn prepare(
     };
     // EXAMPLES.md: the audience defaults to PUBLIC_URL, the RFC 9728 `resource`; a token
     // for any other audience is refused.
+    let resource_url = match endpoint {
+        Endpoint::ResourceServer => public_url.clone(),
+        Endpoint::Mcp => format!("{public_url}/mcp"),
+    };
     let audience = settings
         .audience
         .clone()
-        .unwrap_or_else(|| public_url.clone());
+        .unwrap_or_else(|| resource_url.clone());
     let mut builder = Verifier::builder()
         .issuer(&issuer)
         .audience(&audience)
@@ -104,12 +133,13 @@ pub async fn prepare(
         builder = builder.dpop_nonces(NonceIssuer::generate()?);
     }
     let verifier = builder.build()?;
-    let auth = AgentAuth::builder(verifier.clone())
-        .optional()
-        .scopes_supported(SCOPES)
-        .build()?;
+    let mut auth = AgentAuth::builder(verifier.clone()).scopes_supported(SCOPES);
+    if endpoint == Endpoint::ResourceServer {
+        auth = auth.optional();
+    }
+    let auth = auth.build()?;
     if let Some(test) = &embedded_issuer {
-        print_samples(test, &public_url, &audience);
+        print_samples(test, &public_url, &audience, endpoint);
     }
     Ok(Resource {
         verifier,
@@ -119,7 +149,7 @@ pub async fn prepare(
     })
 }
 
-fn print_samples(issuer: &TestIssuer, public_url: &str, audience: &str) {
+fn print_samples(issuer: &TestIssuer, public_url: &str, audience: &str, endpoint: Endpoint) {
     let token = |scopes: &[&str]| issuer.token().scopes(scopes).audience(audience);
     println!("ISSUER={}", issuer.issuer());
     let search = token(&["search:execute"]).sign();
@@ -133,6 +163,19 @@ fn print_samples(issuer: &TestIssuer, public_url: &str, audience: &str) {
     println!("TOKEN_DELETE={delete}");
     println!("TOKEN_DELEGATED={delegated}");
     println!("# try:");
+    if endpoint == Endpoint::Mcp {
+        let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_records","arguments":{"table":"t"}}}"#;
+        let headers =
+            "-H 'content-type: application/json' -H 'accept: application/json, text/event-stream'";
+        println!(
+            "#   curl -si {public_url}/mcp -X POST {headers} -d '{{}}'   # 401 + resource_metadata"
+        );
+        println!(
+            "#   curl -si {public_url}/mcp -X POST {headers} -H \"Authorization: Bearer $TOKEN_SEARCH\" -d '{call}'   # 403 insufficient_scope"
+        );
+        println!("#   curl -s {public_url}/.well-known/oauth-protected-resource/mcp");
+        return;
+    }
     println!(
         "#   curl -s -X POST -H \"Authorization: Bearer $TOKEN_SEARCH\" {public_url}/tools/search"
     );
