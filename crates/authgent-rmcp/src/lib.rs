@@ -67,6 +67,8 @@
 //! it never forwards the caller's token (MCP authorization, "token passthrough"). See
 //! `docs/mcp.md`.
 
+#[cfg(feature = "client")]
+pub mod client;
 mod identity;
 mod server;
 mod session;

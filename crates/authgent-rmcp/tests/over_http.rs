@@ -1,0 +1,300 @@
+//! authgent-rmcp over loopback HTTP: an rmcp server behind `McpAuth`, driven as an MCP
+//! client drives it (the harness's `McpClient`), tokens from the testkit issuer — and, for the
+//! tests named `interop`, from the real authgent-server.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use authgent_harness::mcp::{McpClient, request};
+use authgent_jwks::{AgentAuth, Verifier};
+use authgent_rmcp::{AgentIdentity, McpAuth};
+use authgent_testkit::TestIssuer;
+use rmcp::handler::server::tool::{ToolCallContext, ToolRouter};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::transport::streamable_http_server::StreamableHttpService;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
+use serde_json::json;
+use tracing::Instrument;
+
+/// Everything the tests' tools log, for the audit assertions (one global subscriber: tool
+/// handlers run on rmcp's session tasks, on any thread).
+fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Arc::clone(&buffer);
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || Capture(Arc::clone(&writer)))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    })
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+struct Tools {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Tools {
+    fn new() -> Self {
+        Tools {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "the caller")]
+    async fn whoami(&self, caller: AgentIdentity) -> CallToolResult {
+        tracing::info!("inside the tool");
+        let chain = caller.delegation_chain();
+        CallToolResult::structured(json!({
+            "subject": caller.subject(),
+            "depth": chain.depth(),
+            "current_actor": chain.current_actor().map(|a| a.subject()),
+            "scopes": caller.scopes(),
+        }))
+    }
+
+    #[tool(description = "needs no identity")]
+    async fn ping(&self) -> CallToolResult {
+        CallToolResult::structured(json!({"pong": true}))
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Tools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let span = authgent_rmcp::tool_span(&request.name, &context);
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).instrument(span).await
+    }
+}
+
+fn service(mcp: &McpAuth) -> StreamableHttpService<Tools, LocalSessionManager> {
+    StreamableHttpService::new(
+        || Ok(Tools::new()),
+        LocalSessionManager::default().into(),
+        mcp.server_config(),
+    )
+}
+
+async fn bind() -> (String, tokio::net::TcpListener) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    (base, listener)
+}
+
+/// Binds first (the endpoint URL is the audience), then builds the server for it.
+async fn start(
+    issuer: &TestIssuer,
+    configure: impl FnOnce(authgent_jwks::AgentAuthBuilder) -> authgent_jwks::AgentAuthBuilder,
+) -> (String, McpAuth) {
+    let (base, listener) = bind().await;
+    let endpoint = format!("{base}/mcp");
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(&endpoint)
+        .external_url(&base)
+        .build()
+        .unwrap();
+    let auth = configure(AgentAuth::builder(verifier)).build().unwrap();
+    let mcp = McpAuth::builder(auth)
+        .tool("whoami", ["tools:read"])
+        .build()
+        .unwrap();
+    let app = mcp.router(service(&mcp));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (endpoint, mcp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tool_sees_the_chain_and_the_audit_names_it_but_never_the_token() {
+    let logs = logs();
+    let issuer = TestIssuer::start().await.unwrap();
+    let (endpoint, mcp) = start(&issuer, |b| b).await;
+    assert_eq!(mcp.endpoint(), endpoint);
+    assert_eq!(mcp.path(), "/mcp");
+    let token = issuer
+        .token()
+        .audience(&endpoint)
+        .scopes(["tools:read"])
+        .subject("user:alice")
+        .human_root(true)
+        .actors(["client:agnt_tool", "client:agnt_orchestrator"])
+        .sign();
+    let mut client = McpClient::bearer(&endpoint, Some(&token));
+    assert_eq!(client.initialize().await.unwrap().status, 200);
+    let r = client.call("whoami", json!({})).await.unwrap();
+    let s = r.structured().unwrap_or_else(|| panic!("{}", r.text));
+    assert_eq!(s["subject"], "user:alice");
+    assert_eq!(s["depth"], 2);
+    assert_eq!(s["current_actor"], "client:agnt_tool");
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let audit = text
+        .lines()
+        .find(|l| l.contains("MCP tool call authorised") && l.contains("user:alice"))
+        .unwrap_or_else(|| panic!("no audit line in {text}"));
+    for field in [
+        "tool=whoami",
+        "subject=user:alice",
+        "actor=\"client:agnt_tool\"",
+        "depth=2",
+    ] {
+        assert!(audit.contains(field), "{field} not in {audit}");
+    }
+    let inside = text
+        .lines()
+        .find(|l| l.contains("inside the tool") && l.contains("user:alice"))
+        .unwrap_or_else(|| panic!("no tool log line in {text}"));
+    assert!(inside.contains("mcp.tool_call"), "{inside}");
+    assert!(inside.contains("depth=2"), "{inside}");
+    assert!(!text.contains(&token), "the token is in the logs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_callers_get_no_identity_and_no_scoped_tool() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (endpoint, _) = start(&issuer, |b| b.optional()).await;
+    let mut anonymous = McpClient::bearer(&endpoint, None);
+    assert_eq!(anonymous.initialize().await.unwrap().status, 200);
+    // An unscoped tool runs; a scoped one is the 401 challenge, before dispatch.
+    let r = anonymous.call("ping", json!({})).await.unwrap();
+    assert_eq!(r.structured().unwrap()["pong"], true, "{}", r.text);
+    let r = anonymous.call("whoami", json!({})).await.unwrap();
+    assert_eq!(r.status, 401);
+    assert!(
+        !r.challenges().join(" ").contains("error="),
+        "{:?}",
+        r.challenges()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_on_a_service_not_mounted_by_mcp_auth_refuses_naming_the_fix() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (_, mcp) = start(&issuer, |b| b).await;
+    // The same service mounted bare: the tool asking for the caller must not run.
+    let app = axum::Router::new().route_service("/mcp", service(&mcp));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut client = McpClient::bearer(&endpoint, None);
+    assert_eq!(client.initialize().await.unwrap().status, 200);
+    let r = client.call("whoami", json!({})).await.unwrap();
+    let error = &r.message.as_ref().unwrap()["error"];
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("McpAuth::router"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_the_endpoint_is_the_resource() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = |aud: &str| {
+        let origin = aud.trim_end_matches("/mcp").trim_end_matches('/');
+        Verifier::builder()
+            .issuer(issuer.issuer())
+            .audience(aud)
+            .external_url(origin)
+            .build()
+            .unwrap()
+    };
+    // No RFC 9728 document: clients could not find the authorization server.
+    let auth = AgentAuth::builder(verifier("https://tools.example.com/mcp"))
+        .without_resource_metadata()
+        .build()
+        .unwrap();
+    let err = McpAuth::builder(auth).build().unwrap_err();
+    assert!(err.to_string().contains("resource"), "{err}");
+    // The endpoint's host is allowed by rmcp's Host check, next to loopback.
+    let mcp = McpAuth::builder(
+        AgentAuth::builder(verifier("https://tools.example.com:8443/mcp"))
+            .build()
+            .unwrap(),
+    )
+    .build()
+    .unwrap();
+    assert_eq!(mcp.path(), "/mcp");
+    let hosts = mcp.server_config().allowed_hosts;
+    assert!(hosts.contains(&"tools.example.com".to_owned()), "{hosts:?}");
+    assert!(
+        hosts.contains(&"tools.example.com:8443".to_owned()),
+        "{hosts:?}"
+    );
+    assert!(hosts.contains(&"127.0.0.1".to_owned()), "{hosts:?}");
+    // An endpoint at the root of its origin.
+    let root = McpAuth::builder(
+        AgentAuth::builder(verifier("https://tools.example.com/"))
+            .build()
+            .unwrap(),
+    )
+    .build()
+    .unwrap();
+    assert_eq!(root.path(), "/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_session_is_forgotten_and_cannot_be_reused() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (endpoint, _) = start(&issuer, |b| b).await;
+    let token = issuer
+        .token()
+        .audience(&endpoint)
+        .scopes(["tools:read"])
+        .sign();
+    let mut client = McpClient::bearer(&endpoint, Some(&token));
+    client.initialize().await.unwrap();
+    let session = client.session.clone().unwrap();
+    let deleted = reqwest::Client::new()
+        .delete(&endpoint)
+        .bearer_auth(&token)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let r = client
+        .post(&request(3, "tools/list", json!({})), &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404);
+    // An id that was never created here.
+    client.session = Some("made-up".into());
+    let r = client
+        .post(&request(4, "tools/list", json!({})), &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404);
+}

@@ -1,0 +1,58 @@
+//! The agent side against this MCP server, both trusting the real authgent-server: rmcp's own
+//! client with authgent's credentials discovers the authorization server from the 401, gets a
+//! DPoP-bound token for the endpoint, calls tools, and steps up on `403 insufficient_scope`.
+
+#[path = "../../../crates/authgent-rmcp/examples/mcp_agent.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod mcp_agent;
+
+use authgent_harness::contract::ServerProcess;
+use authgent_harness::real_server::required_env;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-server");
+
+async fn walk_through(issuer: &str) -> Vec<String> {
+    let server = ServerProcess::start(
+        BIN,
+        &[],
+        &[("AUTHGENT_ISSUER", issuer), ("BIND", "127.0.0.1:0")],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let endpoint = format!("http://{}/mcp", server.addr);
+    let said = mcp_agent::run(issuer, &endpoint)
+        .await
+        .unwrap_or_else(|e| panic!("the agent walk-through: {e}"));
+    assert!(server.terminate().await);
+    said
+}
+
+fn check(said: &[String], issuer: &str) {
+    assert_eq!(said.len(), 5, "{said:#?}");
+    assert!(said[0].contains(&format!("[\"{issuer}\"]")), "{said:#?}");
+    assert_eq!(
+        said[1], "tools: delete_records, human_only, search, whoami",
+        "{said:#?}"
+    );
+    assert!(said[2].contains("DPoP-bound: true"), "{said:#?}");
+    assert!(said[2].contains(r#"["search:execute"]"#), "{said:#?}");
+    assert!(said[3].contains(r#"deleted "scratch""#), "{said:#?}");
+    assert!(said[3].contains("db:delete"), "{said:#?}");
+    assert_eq!(
+        said[4], r#"token scope now: Some("search:execute db:delete")"#,
+        "{said:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_the_rmcp_client_with_authgent_credentials_discovers_calls_and_steps_up() {
+    let issuer = required_env("AUTHGENT_INTEROP_URL");
+    check(&walk_through(&issuer).await, &issuer);
+}
+
+/// The same against the server that requires DPoP with nonces at its token endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_the_rmcp_client_against_a_server_requiring_dpop_nonces() {
+    let issuer = required_env("AUTHGENT_INTEROP_DPOP_URL");
+    check(&walk_through(&issuer).await, &issuer);
+}
