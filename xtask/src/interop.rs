@@ -11,6 +11,8 @@ use crate::proxy::Counter;
 
 const SERVER_VERSION: &str = "0.3.4";
 const SDK_VERSION: &str = "0.3.4";
+/// The official MCP Python SDK, the client the MCP example is proven with.
+const MCP_SDK_VERSION: &str = "2.3.0";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,7 +28,7 @@ pub(crate) fn ensure_venv() -> Result<PathBuf, String> {
     let python = venv.join("bin/python");
     let check = format!(
         "from importlib.metadata import version as v; import sys; \
-         sys.exit(0 if (v('authgent-server'), v('authgent')) == ('{SERVER_VERSION}', '{SDK_VERSION}') else 1)"
+         sys.exit(0 if (v('authgent-server'), v('authgent'), v('mcp')) == ('{SERVER_VERSION}', '{SDK_VERSION}', '{MCP_SDK_VERSION}') else 1)"
     );
     let ready = |py: &Path| {
         Command::new(py)
@@ -59,7 +61,7 @@ pub(crate) fn ensure_venv() -> Result<PathBuf, String> {
         }
     }
     eprintln!(
-        "==> xtask: installing authgent-server=={SERVER_VERSION} and authgent=={SDK_VERSION} into {}",
+        "==> xtask: installing authgent-server=={SERVER_VERSION}, authgent=={SDK_VERSION} and mcp=={MCP_SDK_VERSION} into {}",
         venv.display()
     );
     let _ = std::fs::remove_dir_all(&venv);
@@ -87,6 +89,7 @@ pub(crate) fn ensure_venv() -> Result<PathBuf, String> {
         .args([
             format!("authgent-server=={SERVER_VERSION}"),
             format!("authgent=={SDK_VERSION}"),
+            format!("mcp=={MCP_SDK_VERSION}"),
         ])
         .status()
         .is_ok_and(|s| s.success());
