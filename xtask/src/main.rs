@@ -8,6 +8,7 @@
 //!
 //! Adding a step is one line in [`test_steps`].
 
+mod conformance;
 mod fuzz;
 mod interop;
 mod proxy;
@@ -245,6 +246,11 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
             ("AUTHGENT_HITL_TIMEOUT", "2"),
         ];
         let limited = interop::start(&python, "limited", &limited_env, false)?;
+        let conformance = conformance::ensure_suite()?;
+        set_env(
+            "AUTHGENT_INTEROP_CONFORMANCE",
+            &conformance.display().to_string(),
+        );
         set_env("AUTHGENT_INTEROP_PYTHON", &python.display().to_string());
         set_env("AUTHGENT_INTEROP_URL", &default.url);
         set_env(
