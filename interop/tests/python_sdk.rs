@@ -9,36 +9,14 @@ use std::time::SystemTime;
 
 use authgent_client::{ExchangeRequest, McpAuthProvider, token_type};
 use authgent_core::dpop::DpopKey;
-use authgent_harness::real_server::{RealServer, required_env};
+use authgent_harness::real_server::RealServer;
 use authgent_jwks::Verifier;
 use common::{agent, client, default_url, dpop_client};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 /// Runs `interop/python/sdk_probe.py` with `request` on the venv's python.
 async fn python(request: Value) -> Value {
-    let python = required_env("AUTHGENT_INTEROP_PYTHON");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/sdk_probe.py");
-    let mut child = tokio::process::Command::new(&python)
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{python}: {e}"));
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(request.to_string().as_bytes())
-        .await
-        .expect("write request");
-    drop(stdin);
-    let out = child.wait_with_output().await.expect("python ran");
-    assert!(
-        out.status.success(),
-        "sdk_probe.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("sdk_probe.py answers JSON")
+    authgent_harness::real_server::python_probe("sdk_probe.py", &request).await
 }
 
 #[tokio::test]

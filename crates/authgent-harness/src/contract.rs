@@ -161,29 +161,7 @@ impl<'a> Contract<'a> {
             .send("GET", "/.well-known/oauth-protected-resource", &[])
             .await?;
         expect(r.status == 200, format!("metadata status {}", r.status))?;
-        let b = &r.body;
-        expect(
-            b["resource"] == self.public_url.as_str(),
-            format!("resource {} != {}", b["resource"], self.public_url),
-        )?;
-        expect(
-            b["authorization_servers"] == json!([self.issuer.issuer()]),
-            format!("authorization_servers {}", b["authorization_servers"]),
-        )?;
-        expect(
-            b["scopes_supported"] == json!(["search:execute", "db:delete"]),
-            format!("scopes_supported {}", b["scopes_supported"]),
-        )?;
-        expect(
-            b["bearer_methods_supported"] == json!(["header"]),
-            "bearer_methods_supported",
-        )?;
-        expect(
-            b["dpop_signing_alg_values_supported"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty()),
-            "dpop algs",
-        )
+        check_metadata(&r.body, &self.public_url, self.issuer.issuer())
     }
 
     async fn no_credentials(&self) -> Check {
@@ -514,6 +492,33 @@ impl<'a> Contract<'a> {
             .await
             .map(|_| ())
     }
+}
+
+/// An example's RFC 9728 document (EXAMPLES.md): `resource`, the one authorization server,
+/// the example scopes, header-only bearer tokens, DPoP algorithms.
+pub(crate) fn check_metadata(b: &Value, resource: &str, issuer: &str) -> Check {
+    expect(
+        b["resource"] == resource,
+        format!("resource {} != {resource}", b["resource"]),
+    )?;
+    expect(
+        b["authorization_servers"] == json!([issuer]),
+        format!("authorization_servers {}", b["authorization_servers"]),
+    )?;
+    expect(
+        b["scopes_supported"] == json!(["search:execute", "db:delete"]),
+        format!("scopes_supported {}", b["scopes_supported"]),
+    )?;
+    expect(
+        b["bearer_methods_supported"] == json!(["header"]),
+        "bearer_methods_supported",
+    )?;
+    expect(
+        b["dpop_signing_alg_values_supported"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "dpop algs",
+    )
 }
 
 /// An example server started as a child process, with what it printed before listening.

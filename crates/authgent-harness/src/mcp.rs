@@ -313,32 +313,8 @@ impl<'a, T: Tokens> McpContract<'a, T> {
         ] {
             let r = crate::contract::try_send("GET", &format!("{}{path}", self.base), &[]).await?;
             expect(r.status == 200, format!("{path}: {}", r.status))?;
-            let b = &r.body;
-            expect(
-                b["resource"] == self.endpoint().as_str(),
-                format!("{path}: resource {}", b["resource"]),
-            )?;
-            expect(
-                b["authorization_servers"] == json!([self.issuer]),
-                format!(
-                    "{path}: authorization_servers {}",
-                    b["authorization_servers"]
-                ),
-            )?;
-            expect(
-                b["scopes_supported"] == json!(["search:execute", "db:delete"]),
-                format!("{path}: scopes_supported {}", b["scopes_supported"]),
-            )?;
-            expect(
-                b["bearer_methods_supported"] == json!(["header"]),
-                "bearer methods",
-            )?;
-            expect(
-                b["dpop_signing_alg_values_supported"]
-                    .as_array()
-                    .is_some_and(|a| !a.is_empty()),
-                "dpop algs",
-            )?;
+            crate::contract::check_metadata(&r.body, &self.endpoint(), &self.issuer)
+                .map_err(|e| format!("{path}: {e}"))?;
         }
         Ok(())
     }
@@ -775,4 +751,53 @@ async fn run_against(binary: &str, issuer: &str, tokens: &impl Tokens) {
         server.terminate().await,
         "{binary}: SIGTERM shuts it down cleanly"
     );
+}
+
+/// The MCP example `binary` started with the real authgent-server as its issuer, an agent
+/// registered there with the example's scopes, and that agent's Bearer token for the endpoint
+/// with `scope`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RealMcpExample {
+    /// The example process.
+    pub server: crate::contract::ServerProcess,
+    /// `http://` + its address (its `PUBLIC_URL`).
+    pub base: String,
+    /// The MCP endpoint, `base/mcp`.
+    pub endpoint: String,
+    /// The real server.
+    pub real: crate::real_server::RealServer,
+    /// The registered agent.
+    pub agent: crate::real_server::Agent,
+    /// Its token for the endpoint.
+    pub token: String,
+}
+
+impl RealMcpExample {
+    /// Starts it (panics on failure: this is for tests).
+    pub async fn start(binary: &str, scope: &str) -> Self {
+        let tokens = RealTokens::register(crate::real_server::RealServer::default_instance()).await;
+        let server = crate::contract::ServerProcess::start(
+            binary,
+            &[],
+            &[
+                ("AUTHGENT_ISSUER", &tokens.server.url),
+                ("BIND", "127.0.0.1:0"),
+            ],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let base = format!("http://{}", server.addr);
+        let endpoint = format!("{base}/mcp");
+        let scopes: Vec<&str> = scope.split(' ').collect();
+        let token = tokens.agent(&scopes, &endpoint, None).await;
+        RealMcpExample {
+            server,
+            base,
+            endpoint,
+            real: tokens.server,
+            agent: tokens.agent,
+            token,
+        }
+    }
 }

@@ -21,6 +21,38 @@ pub fn required_env(key: &str) -> String {
     })
 }
 
+/// Runs the Python `script` (under `interop/python/`) on the interop venv's python with
+/// `request` as its standard input, and parses the one JSON answer it prints. Panics with the
+/// script's stderr when it fails.
+pub async fn python_probe(script: &str, request: &Value) -> Value {
+    use tokio::io::AsyncWriteExt as _;
+    let python = required_env("AUTHGENT_INTEROP_PYTHON");
+    let path = format!(
+        "{}/../../interop/python/{script}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut child = tokio::process::Command::new(&python)
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{python}: {e}"));
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(request.to_string().as_bytes())
+        .await
+        .expect("write the request");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("python ran");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} answers JSON: {e}"))
+}
+
 /// A count the xtask proxy keeps in the file named by `var`.
 fn proxy_count(var: &str) -> u64 {
     std::fs::read_to_string(required_env(var))

@@ -11,8 +11,8 @@
 //! in `interop/conformance/expected-failures.yml`, each with its reason; the suite fails this
 //! test on any other failure and on any listed scenario that passes.
 
-use authgent_harness::contract::ServerProcess;
-use authgent_harness::real_server::{RealServer, required_env};
+use authgent_harness::mcp::RealMcpExample;
+use authgent_harness::real_server::required_env;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -74,36 +74,12 @@ async fn interop_the_mcp_conformance_suite_server_scenarios() {
         "/../../interop/conformance/expected-failures.yml"
     );
 
-    let real = RealServer::default_instance();
-    let server = ServerProcess::start(
-        BIN,
-        &[],
-        &[("AUTHGENT_ISSUER", &real.url), ("BIND", "127.0.0.1:0")],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let base = format!("http://{}", server.addr);
-    let agent = real.register(&["search:execute", "db:delete"]).await;
-    let endpoint = format!("{base}/mcp");
-    let reply = real
-        .token_request(
-            &agent,
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "search:execute db:delete"),
-                ("resource", &endpoint),
-            ],
-            None,
-        )
-        .await;
-    let token = reply.body["access_token"]
-        .as_str()
-        .expect("a token")
-        .to_owned();
+    let example = RealMcpExample::start(BIN, "search:execute db:delete").await;
+    let (base, endpoint, token) = (example.base.clone(), &example.endpoint, &example.token);
 
     // Without the proxy the suite is refused at the door: the endpoint is protected.
     let bare = reqwest::Client::new()
-        .post(&endpoint)
+        .post(endpoint)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
@@ -137,7 +113,7 @@ async fn interop_the_mcp_conformance_suite_server_scenarios() {
         .unwrap_or_else(|e| panic!("{}: {e}", node.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
+    eprintln!("{stdout}");
     assert!(
         out.status.success(),
         "the conformance suite found unexpected failures or stale expectations:\n{stdout}\n{stderr}"
@@ -146,5 +122,5 @@ async fn interop_the_mcp_conformance_suite_server_scenarios() {
         stdout.contains("Baseline check passed"),
         "no baseline verdict:\n{stdout}\n{stderr}"
     );
-    assert!(server.terminate().await);
+    assert!(example.server.terminate().await);
 }

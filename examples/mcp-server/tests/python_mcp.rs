@@ -3,60 +3,30 @@
 //! helpers read our 401 and metadata, its session lists and calls tools with a real token —
 //! Bearer and DPoP-bound — and its challenge parsing reads our 403.
 
-use authgent_harness::contract::ServerProcess;
-use authgent_harness::real_server::{RealServer, required_env};
+use authgent_harness::mcp::RealMcpExample;
+use authgent_harness::real_server::python_probe;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-server");
 
-async fn probe(request: Value) -> Value {
-    let python = required_env("AUTHGENT_INTEROP_PYTHON");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../interop/python/mcp_probe.py"
-    );
-    let mut child = tokio::process::Command::new(&python)
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{python}: {e}"));
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(request.to_string().as_bytes())
-        .await
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().await.expect("python ran");
-    assert!(
-        out.status.success(),
-        "mcp_probe.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("mcp_probe.py answers JSON")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interop_the_python_mcp_sdk_discovers_calls_tools_and_reads_the_challenges() {
-    let real = RealServer::default_instance();
-    let server = ServerProcess::start(
-        BIN,
-        &[],
-        &[("AUTHGENT_ISSUER", &real.url), ("BIND", "127.0.0.1:0")],
+    let example = RealMcpExample::start(BIN, "search:execute").await;
+    let (base, endpoint, real, agent) = (
+        &example.base,
+        &example.endpoint,
+        &example.real,
+        &example.agent,
+    );
+    let out = python_probe(
+        "mcp_probe.py",
+        &json!({
+            "endpoint": endpoint,
+            "server": real.url,
+            "client_id": agent.client_id,
+            "client_secret": agent.client_secret,
+        }),
     )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let base = format!("http://{}", server.addr);
-    let endpoint = format!("{base}/mcp");
-    let agent = real.register(&["search:execute", "db:delete"]).await;
-    let out = probe(json!({
-        "endpoint": endpoint,
-        "server": real.url,
-        "client_id": agent.client_id,
-        "client_secret": agent.client_secret,
-    }))
     .await;
 
     // Discovery: the 401 names the path-inserted document and carries no error; the
@@ -69,7 +39,7 @@ async fn interop_the_python_mcp_sdk_discovers_calls_tools_and_reads_the_challeng
         "{out:#}"
     );
     assert_eq!(d["error"], Value::Null, "{out:#}");
-    assert_eq!(d["resource"], endpoint, "{out:#}");
+    assert_eq!(d["resource"], endpoint.as_str(), "{out:#}");
     assert_eq!(d["authorization_servers"], json!([real.url]), "{out:#}");
     assert_eq!(d["issuer"], real.url, "{out:#}");
 
@@ -105,5 +75,5 @@ async fn interop_the_python_mcp_sdk_discovers_calls_tools_and_reads_the_challeng
     let p = &out["dpop"];
     assert_eq!(p["whoami"]["ok"], true, "{out:#}");
     assert_eq!(p["whoami"]["structured"]["dpop_jkt"], out["jkt"], "{out:#}");
-    assert!(server.terminate().await);
+    assert!(example.server.terminate().await);
 }
