@@ -84,7 +84,7 @@ impl<C: AsRequestContext> FromContextPart<C> for AgentIdentity {
 /// delegation chain. Wrap the dispatch in it in your `call_tool`:
 ///
 /// ```
-/// use rmcp::{ErrorData, ServerHandler, tool_handler, tool_router};
+/// use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 /// use rmcp::handler::server::tool::{ToolCallContext, ToolRouter};
 /// use rmcp::model::{CallToolRequestParams, CallToolResponse};
 /// use rmcp::service::{RequestContext, RoleServer};
@@ -93,7 +93,12 @@ impl<C: AsRequestContext> FromContextPart<C> for AgentIdentity {
 /// #[derive(Clone)]
 /// struct Tools { tool_router: ToolRouter<Self> }
 /// #[tool_router]
-/// impl Tools {}
+/// impl Tools {
+///     #[tool(description = "Who is calling")]
+///     async fn whoami(&self, caller: authgent_rmcp::AgentIdentity) -> String {
+///         caller.subject().to_owned()
+///     }
+/// }
 ///
 /// #[tool_handler]
 /// impl ServerHandler for Tools {
