@@ -195,17 +195,28 @@ impl RequestVerifier {
         &self,
         request: &RequestParts<'a>,
     ) -> Result<Option<PendingRequest<'a>>, AuthgentError> {
-        let Some(credentials) = Credentials::from_headers(request.authorization, request.dpop)?
-        else {
-            return Ok(None);
-        };
+        match Credentials::from_headers(request.authorization, request.dpop)? {
+            Some(credentials) => self.parse(credentials, request).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// [`begin`](Self::begin) in two steps: `credentials` (read with
+    /// [`Credentials::from_headers`]) are parsed only now — so a cache of verified tokens can
+    /// be consulted with [`Credentials::token`] first, and a hit checked with
+    /// [`check_cached_binding`](Self::check_cached_binding) without parsing anything.
+    pub fn parse<'a>(
+        &self,
+        credentials: Credentials<'a>,
+        request: &RequestParts<'a>,
+    ) -> Result<PendingRequest<'a>, AuthgentError> {
         let token = self.validator.parse(credentials.token())?;
-        Ok(Some(PendingRequest {
+        Ok(PendingRequest {
             credentials,
             token,
             method: request.method,
             uri: request.uri,
-        }))
+        })
     }
 
     /// Verifies the token with its resolved key (`None`: the kid is unknown), then the DPoP
@@ -232,8 +243,47 @@ impl RequestVerifier {
         replay: &dyn ReplayGuard,
         now: SystemTime,
     ) -> Result<(), AuthgentError> {
+        self.binding(
+            &pending.credentials,
+            pending.method,
+            pending.uri,
+            identity,
+            replay,
+            now,
+        )
+    }
+
+    /// [`check_binding`](Self::check_binding) for a token served from a cache of verified
+    /// tokens, from the request's credentials alone (the token is not parsed again).
+    pub fn check_cached_binding(
+        &self,
+        credentials: &Credentials<'_>,
+        request: &RequestParts<'_>,
+        identity: &AgentIdentity,
+        replay: &dyn ReplayGuard,
+        now: SystemTime,
+    ) -> Result<(), AuthgentError> {
+        self.binding(
+            credentials,
+            request.method,
+            request.uri,
+            identity,
+            replay,
+            now,
+        )
+    }
+
+    fn binding(
+        &self,
+        credentials: &Credentials<'_>,
+        method: &str,
+        uri: &str,
+        identity: &AgentIdentity,
+        replay: &dyn ReplayGuard,
+        now: SystemTime,
+    ) -> Result<(), AuthgentError> {
         let jkt = identity.dpop_jkt();
-        match (pending.scheme(), self.mode) {
+        match (credentials.scheme(), self.mode) {
             (Scheme::Dpop, DpopMode::Disabled) => Err(TokenError::DpopDisabled.into()),
             (Scheme::Bearer, DpopMode::Disabled) if jkt.is_some() => {
                 Err(TokenError::DpopDisabled.into())
@@ -244,9 +294,9 @@ impl RequestVerifier {
             (Scheme::Bearer, _) => Ok(()),
             (Scheme::Dpop, _) => {
                 let jkt = jkt.ok_or(TokenError::NotDpopBound)?;
-                let proof = pending.credentials.proof().ok_or(DpopError::Missing)?;
-                let request = DpopRequest::new(pending.method, pending.uri)
-                    .with_access_token(pending.token(), jkt);
+                let proof = credentials.proof().ok_or(DpopError::Missing)?;
+                let request =
+                    DpopRequest::new(method, uri).with_access_token(credentials.token(), jkt);
                 self.dpop.verify(proof, &request, replay, now)?;
                 Ok(())
             }

@@ -1,4 +1,9 @@
-//! The verified-token cache: SHA-256 of a token → its identity, until the token expires.
+//! The verified-token cache: a token → its identity, until the token expires.
+//!
+//! Keyed by the token itself: a lookup is the cache's keyed hash of the token (moka's
+//! per-process random SipHash, so entries cannot be steered into collisions) and a full
+//! comparison of the token on a hit — no cryptographic hash per request. Memory is bounded by
+//! the capacity (entries) times the token size the parser accepts.
 //!
 //! A hit skips the signature, never the DPoP proof (proofs are checked on every request) and
 //! never the key: an entry whose key has left the JWKS is dropped on its next hit.
@@ -9,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use authgent_core::AgentIdentity;
 use moka::Expiry;
 
+/// A SHA-256 of a token, for the revocation cache.
 pub(crate) type TokenDigest = [u8; 32];
 
 pub(crate) struct CachedToken {
@@ -22,10 +28,10 @@ pub(crate) struct CachedToken {
 
 struct TokenExpiry;
 
-impl Expiry<TokenDigest, Arc<CachedToken>> for TokenExpiry {
+impl Expiry<Arc<str>, Arc<CachedToken>> for TokenExpiry {
     fn expire_after_create(
         &self,
-        _: &TokenDigest,
+        _: &Arc<str>,
         value: &Arc<CachedToken>,
         _: Instant,
     ) -> Option<Duration> {
@@ -34,7 +40,7 @@ impl Expiry<TokenDigest, Arc<CachedToken>> for TokenExpiry {
 }
 
 pub(crate) struct TokenCache {
-    cache: moka::sync::Cache<TokenDigest, Arc<CachedToken>>,
+    cache: moka::sync::Cache<Arc<str>, Arc<CachedToken>>,
     max_ttl: Duration,
 }
 
@@ -54,22 +60,22 @@ impl TokenCache {
     /// A cached identity still valid at `now`, whose key `key_still_published` confirms.
     pub(crate) fn get(
         &self,
-        digest: &TokenDigest,
+        token: &str,
         now: SystemTime,
         key_still_published: impl FnOnce(&str, &str) -> bool,
     ) -> Option<Arc<CachedToken>> {
-        let hit = self.cache.get(digest)?;
+        let hit = self.cache.get(token)?;
         if now < hit.valid_until && key_still_published(&hit.kid, &hit.key_thumbprint) {
             Some(hit)
         } else {
-            self.cache.invalidate(digest);
+            self.cache.invalidate(token);
             None
         }
     }
 
     pub(crate) fn insert(
         &self,
-        digest: TokenDigest,
+        token: &str,
         identity: Arc<AgentIdentity>,
         kid: &str,
         key_thumbprint: &str,
@@ -97,6 +103,6 @@ impl TokenCache {
             valid_until,
             ttl,
         };
-        self.cache.insert(digest, Arc::new(entry));
+        self.cache.insert(Arc::from(token), Arc::new(entry));
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use authgent_core::challenge::{ChallengeConfig, ErrorResponse};
-use authgent_core::credentials::Scheme;
+use authgent_core::credentials::{Credentials, Scheme};
 use authgent_core::dpop::{DpopVerifier, NonceIssuer, ReplayGuard};
 use authgent_core::request::{DpopMode, RequestParts, RequestVerifier};
 use authgent_core::{
@@ -216,18 +216,18 @@ impl Verifier {
     ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
         let inner = &self.inner;
         let now = (inner.clock)();
-        let Some(pending) = inner.request.begin(request)? else {
+        let Some(credentials) = Credentials::from_headers(request.authorization, request.dpop)?
+        else {
             return Ok(None);
         };
+        let token = credentials.token();
         let replay: &(dyn ReplayGuard + Send + Sync) = &*inner.replay;
         let revocation = inner.revocation.as_ref().filter(|r| r.every_request());
-        // Hashed once, only when the token cache or revocation checking needs it.
-        let digest = (inner.tokens.is_some() || revocation.is_some())
-            .then(|| TokenCache::digest(pending.token()));
-        let cache = inner.tokens.as_ref().zip(digest);
-        let hit = cache.and_then(|(tokens, digest)| {
+        // The token cache is consulted before the token is even parsed: a hit costs the
+        // lookup and a comparison of the token. SHA-256 only for the revocation cache.
+        let hit = inner.tokens.as_ref().and_then(|tokens| {
             let keys = &inner.keys;
-            let hit = tokens.get(&digest, now, |kid, thumbprint| {
+            let hit = tokens.get(token, now, |kid, thumbprint| {
                 keys.cached_key(kid)
                     .is_some_and(|k| k.thumbprint() == thumbprint)
             });
@@ -240,18 +240,23 @@ impl Verifier {
         let identity = match hit {
             Some(hit) => {
                 // The proof is never cached: binding is checked on every request.
-                inner
-                    .request
-                    .check_binding(&pending, &hit.identity, replay, now)?;
+                inner.request.check_cached_binding(
+                    &credentials,
+                    request,
+                    &hit.identity,
+                    replay,
+                    now,
+                )?;
                 Arc::clone(&hit.identity)
             }
             None => {
+                let pending = inner.request.parse(credentials, request)?;
                 let key = inner.keys.key(pending.kid()).await?;
                 let identity = Arc::new(inner.request.finish(&pending, Some(&key), replay, now)?);
-                if let Some((tokens, digest)) = cache {
+                if let Some(tokens) = &inner.tokens {
                     let leeway = inner.request.validator().leeway();
                     tokens.insert(
-                        digest,
+                        token,
                         Arc::clone(&identity),
                         pending.kid(),
                         key.thumbprint(),
@@ -262,11 +267,12 @@ impl Verifier {
                 identity
             }
         };
-        if let (Some(r), Some(digest)) = (revocation, &digest) {
+        if let Some(r) = revocation {
+            let digest = TokenCache::digest(token);
             r.check(
                 &inner.keys,
-                pending.token(),
-                digest,
+                token,
+                &digest,
                 &identity,
                 now,
                 self.retry_after(),

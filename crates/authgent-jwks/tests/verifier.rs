@@ -49,6 +49,30 @@ async fn verified_token_cache_hit_returns_the_same_identity() {
     assert_eq!(off.stats().token_cache_hits, 0);
 }
 
+/// The cache is keyed by the whole token and compared in full on a hit: a token differing from
+/// a cached one in any byte (its signature, a claim, a trailing character) is verified on its
+/// own and refused, never served the cached identity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_close_to_a_cached_one_is_never_served_from_the_cache() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let v = builder(&issuer).build().unwrap();
+    let token = issuer.token().subject("user:alice").sign();
+    v.verify_token(&token).await.unwrap();
+    let (head, last) = token.split_at(token.len() - 1);
+    let flipped = format!("{head}{}", if last == "A" { "B" } else { "A" });
+    let (header, rest) = token.split_once('.').unwrap();
+    let (_, signature) = rest.rsplit_once('.').unwrap();
+    let other_claims = issuer.token().subject("user:mallory").sign();
+    let (_, other_rest) = other_claims.split_once('.').unwrap();
+    let (other_payload, _) = other_rest.rsplit_once('.').unwrap();
+    let spliced = format!("{header}.{other_payload}.{signature}");
+    for forged in [flipped, spliced, format!("{token}A")] {
+        assert!(v.verify_token(&forged).await.is_err(), "{forged}");
+    }
+    let s = v.stats();
+    assert_eq!(s.token_cache_hits, 0, "{s:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_token_is_not_served_from_the_cache() {
     let issuer = TestIssuer::start().await.unwrap();
