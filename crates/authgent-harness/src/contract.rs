@@ -566,6 +566,18 @@ impl ServerProcess {
         })
     }
 
+    /// Starts `binary` on a free loopback port trusting `issuer` (`AUTHGENT_ISSUER`), as every
+    /// contract run does; panics when it does not come up (this is for tests).
+    pub async fn trusting(binary: &str, issuer: &str) -> Self {
+        Self::start(
+            binary,
+            &[],
+            &[("AUTHGENT_ISSUER", issuer), ("BIND", "127.0.0.1:0")],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// The value of a `KEY=value` line the server printed at start-up.
     pub fn printed(&self, key: &str) -> Option<&str> {
         let prefix = format!("{key}=");
@@ -703,16 +715,7 @@ pub async fn try_send(
 /// checks that SIGTERM stops it cleanly. Panics with every failed case.
 pub async fn example_follows_the_contract(binary: &str) {
     let issuer = TestIssuer::start().await.expect("test issuer");
-    let server = ServerProcess::start(
-        binary,
-        &[],
-        &[
-            ("AUTHGENT_ISSUER", issuer.issuer()),
-            ("BIND", "127.0.0.1:0"),
-        ],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let server = ServerProcess::trusting(binary, issuer.issuer()).await;
     let base = format!("http://{}", server.addr);
     let report = Contract::new(&base, &base, &issuer).run().await;
     assert!(

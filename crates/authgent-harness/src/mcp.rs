@@ -732,13 +732,7 @@ pub async fn mcp_example_against_the_real_server(binary: &str) {
 }
 
 async fn run_against(binary: &str, issuer: &str, tokens: &impl Tokens) {
-    let server = crate::contract::ServerProcess::start(
-        binary,
-        &[],
-        &[("AUTHGENT_ISSUER", issuer), ("BIND", "127.0.0.1:0")],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let server = crate::contract::ServerProcess::trusting(binary, issuer).await;
     let base = format!("http://{}", server.addr);
     let report = McpContract::new(&base, issuer, tokens).run().await;
     assert!(
@@ -777,16 +771,7 @@ impl RealMcpExample {
     /// Starts it (panics on failure: this is for tests).
     pub async fn start(binary: &str, scope: &str) -> Self {
         let tokens = RealTokens::register(crate::real_server::RealServer::default_instance()).await;
-        let server = crate::contract::ServerProcess::start(
-            binary,
-            &[],
-            &[
-                ("AUTHGENT_ISSUER", &tokens.server.url),
-                ("BIND", "127.0.0.1:0"),
-            ],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        let server = crate::contract::ServerProcess::trusting(binary, &tokens.server.url).await;
         let base = format!("http://{}", server.addr);
         let endpoint = format!("{base}/mcp");
         let scopes: Vec<&str> = scope.split(' ').collect();

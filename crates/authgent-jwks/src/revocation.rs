@@ -12,7 +12,9 @@ use tracing::warn;
 
 use crate::fetch::JwksError;
 use crate::keys::KeyCache;
-use crate::token_cache::TokenDigest;
+
+/// A SHA-256 of a token: the verdict cache's key (the token itself is never stored).
+type TokenDigest = [u8; 32];
 
 /// Longest a verdict may be cached: revocation must take effect within minutes.
 pub const MAX_REVOCATION_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -178,17 +180,16 @@ impl Revocation {
     }
 
     /// `Ok(())` when the issuer says the token is active (or, fail-open, cannot say).
-    /// `digest` is the token's SHA-256 (the token cache's key), computed once by the caller.
     pub(crate) async fn check(
         &self,
         keys: &KeyCache,
         token: &str,
-        digest: &TokenDigest,
         identity: &AgentIdentity,
         now: SystemTime,
         retry_after: Duration,
     ) -> Result<(), AuthgentError> {
-        if let Some(v) = self.verdicts.get(digest) {
+        let digest: TokenDigest = openssl::sha::sha256(token.as_bytes());
+        if let Some(v) = self.verdicts.get(&digest) {
             return verdict(v.active);
         }
         match self.introspect(keys, token).await {
@@ -199,7 +200,7 @@ impl Revocation {
                     .unwrap_or_default();
                 let ttl = self.config.cache_ttl.min(remaining);
                 if !ttl.is_zero() {
-                    self.verdicts.insert(*digest, Verdict { active, ttl });
+                    self.verdicts.insert(digest, Verdict { active, ttl });
                 }
                 verdict(active)
             }

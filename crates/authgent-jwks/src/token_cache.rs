@@ -14,9 +14,6 @@ use std::time::{Duration, Instant, SystemTime};
 use authgent_core::AgentIdentity;
 use moka::Expiry;
 
-/// A SHA-256 of a token, for the revocation cache.
-pub(crate) type TokenDigest = [u8; 32];
-
 pub(crate) struct CachedToken {
     pub(crate) identity: Arc<AgentIdentity>,
     pub(crate) kid: String,
@@ -51,10 +48,6 @@ impl TokenCache {
             .expire_after(TokenExpiry)
             .build();
         TokenCache { cache, max_ttl }
-    }
-
-    pub(crate) fn digest(token: &str) -> TokenDigest {
-        openssl::sha::sha256(token.as_bytes())
     }
 
     /// A cached identity still valid at `now`, whose key `key_still_published` confirms.

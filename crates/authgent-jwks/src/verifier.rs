@@ -224,7 +224,7 @@ impl Verifier {
         let replay: &(dyn ReplayGuard + Send + Sync) = &*inner.replay;
         let revocation = inner.revocation.as_ref().filter(|r| r.every_request());
         // The token cache is consulted before the token is even parsed: a hit costs the
-        // lookup and a comparison of the token. SHA-256 only for the revocation cache.
+        // lookup and a comparison of the token.
         let hit = inner.tokens.as_ref().and_then(|tokens| {
             let keys = &inner.keys;
             let hit = tokens.get(token, now, |kid, thumbprint| {
@@ -268,16 +268,8 @@ impl Verifier {
             }
         };
         if let Some(r) = revocation {
-            let digest = TokenCache::digest(token);
-            r.check(
-                &inner.keys,
-                token,
-                &digest,
-                &identity,
-                now,
-                self.retry_after(),
-            )
-            .await?;
+            r.check(&inner.keys, token, &identity, now, self.retry_after())
+                .await?;
         }
         self.check_policy(&identity)?;
         Ok(Some(identity))
@@ -307,16 +299,8 @@ impl Verifier {
             .into());
         };
         let now = (self.inner.clock)();
-        let digest = TokenCache::digest(token);
-        r.check(
-            &self.inner.keys,
-            token,
-            &digest,
-            identity,
-            now,
-            self.retry_after(),
-        )
-        .await
+        r.check(&self.inner.keys, token, identity, now, self.retry_after())
+            .await
     }
 
     fn check_policy(&self, identity: &AgentIdentity) -> Result<(), AuthgentError> {

@@ -229,7 +229,10 @@ impl McpAuth {
     {
         let mut mcp: MethodRouter = any_service(service);
         if let Some(sessions) = &self.sessions {
-            mcp = mcp.layer::<_, Infallible>(sessions.clone());
+            mcp = mcp.layer::<_, Infallible>(axum::middleware::from_fn_with_state(
+                sessions.clone(),
+                crate::session::bind,
+            ));
         }
         let mcp = mcp
             .layer::<_, Infallible>(self.tools.clone())

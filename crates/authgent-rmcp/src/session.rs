@@ -9,16 +9,15 @@
 //! tells a client to start a new one, and says nothing about whether the session exists.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use authgent_core::AgentIdentity;
 use authgent_jwks::AuthContext;
 use axum::body::Body;
+use axum::extract::State;
+use axum::middleware::Next;
 use http::{Method, Request, Response, StatusCode};
 use moka::sync::Cache;
-use tower_layer::Layer;
-use tower_service::Service;
 
 /// The header naming a session (MCP streamable HTTP transport).
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -70,76 +69,43 @@ impl SessionBinding {
     }
 }
 
-impl<S> Layer<S> for SessionBinding {
-    type Service = SessionBindingService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        SessionBindingService {
-            inner,
-            binding: self.clone(),
+/// The session-binding middleware (`axum::middleware::from_fn_with_state`).
+pub(crate) async fn bind(
+    State(binding): State<SessionBinding>,
+    request: Request<Body>,
+    next: Next,
+) -> Response<Body> {
+    // Without an AuthContext the request never reached authentication: the layer order is
+    // wrong, and the inner guards answer 500 naming the fix.
+    let Some(owner) = request.extensions().get::<AuthContext>().map(Owner::of) else {
+        return next.run(request).await;
+    };
+    let owners = &binding.owners;
+    let session = request
+        .headers()
+        .get(SESSION_HEADER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if let Some(id) = &session {
+        // Unknown (never created here, or forgotten) or someone else's: the same 404.
+        if owners.get(id).as_ref() != Some(&owner) {
+            return not_found();
         }
     }
+    let ends = request.method() == Method::DELETE;
+    let response = next.run(request).await;
+    match (&session, response.headers().get(SESSION_HEADER)) {
+        (None, Some(created)) if response.status().is_success() => {
+            let created = String::from_utf8_lossy(created.as_bytes()).into_owned();
+            owners.insert(created, owner);
+        }
+        (Some(id), _) if ends && response.status().is_success() => owners.invalidate(id),
+        _ => {}
+    }
+    response
 }
-
-/// The service of the session binding.
-#[derive(Clone, Debug)]
-pub(crate) struct SessionBindingService<S> {
-    inner: S,
-    binding: SessionBinding,
-}
-
-type BoxFuture<R, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<R, E>> + Send>>;
 
 fn not_found() -> Response<Body> {
     let mut response = Response::new(Body::from("session not found"));
     *response.status_mut() = StatusCode::NOT_FOUND;
     response
-}
-
-impl<S> Service<Request<Body>> for SessionBindingService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let owners = self.binding.owners.clone();
-        Box::pin(async move {
-            // Without an AuthContext the request never reached authentication: the layer
-            // order is wrong, and the inner guards answer 500 naming the fix.
-            let Some(owner) = request.extensions().get::<AuthContext>().map(Owner::of) else {
-                return inner.call(request).await;
-            };
-            let session = request
-                .headers()
-                .get(SESSION_HEADER)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            if let Some(id) = &session {
-                // Unknown (never created here, or forgotten) or someone else's: the same 404.
-                if owners.get(id).as_ref() != Some(&owner) {
-                    return Ok(not_found());
-                }
-            }
-            let ends = request.method() == Method::DELETE;
-            let response = inner.call(request).await?;
-            match (&session, response.headers().get(SESSION_HEADER)) {
-                (None, Some(created)) if response.status().is_success() => {
-                    let created = String::from_utf8_lossy(created.as_bytes()).into_owned();
-                    owners.insert(created, owner);
-                }
-                (Some(id), _) if ends && response.status().is_success() => owners.invalidate(id),
-                _ => {}
-            }
-            Ok(response)
-        })
-    }
 }

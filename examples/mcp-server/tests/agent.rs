@@ -12,13 +12,7 @@ use authgent_harness::real_server::required_env;
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-server");
 
 async fn walk_through(issuer: &str) -> Vec<String> {
-    let server = ServerProcess::start(
-        BIN,
-        &[],
-        &[("AUTHGENT_ISSUER", issuer), ("BIND", "127.0.0.1:0")],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let server = ServerProcess::trusting(BIN, issuer).await;
     let endpoint = format!("http://{}/mcp", server.addr);
     let said = mcp_agent::run(issuer, &endpoint)
         .await
