@@ -14,7 +14,7 @@ const SDK_VERSION: &str = "0.3.4";
 /// The official MCP Python SDK, the client the MCP example is proven with.
 const MCP_SDK_VERSION: &str = "2.3.0";
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)

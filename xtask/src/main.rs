@@ -8,6 +8,7 @@
 //!
 //! Adding a step is one line in [`test_steps`].
 
+mod bench;
 mod conformance;
 mod fuzz;
 mod interop;
@@ -110,10 +111,37 @@ const CARGO_TEST_INTEROP: &[&str] = &[
     "--test-threads=1",
 ];
 
+/// The core's whole suite (conformance, adversarial, bad inputs, RFC vectors, no-panic) again
+/// with the other signature backend: OpenSSL instead of the default aws-lc-rs. Only
+/// authgent-core is rebuilt.
+const CORE_OPENSSL: &[&str] = &[
+    "test",
+    "--package",
+    "authgent-core",
+    "--no-default-features",
+    "--locked",
+    "--no-fail-fast",
+];
+const CLIPPY_CORE_OPENSSL: &[&str] = &[
+    "clippy",
+    "--package",
+    "authgent-core",
+    "--no-default-features",
+    "--all-targets",
+    "--locked",
+    "--",
+    "-D",
+    "warnings",
+];
+
 fn test_steps() -> Vec<Step> {
     let mut steps = vec![
         cargo("format", &["fmt", "--all", "--check"]),
         cargo("clippy", CLIPPY),
+        cargo(
+            "clippy (authgent-core, OpenSSL backend)",
+            CLIPPY_CORE_OPENSSL,
+        ),
         check(
             "authgent-core has no I/O dependencies",
             core_has_no_io_dependencies,
@@ -133,6 +161,10 @@ fn test_steps() -> Vec<Step> {
         steps.push(cargo("tests", CARGO_TEST));
         steps.push(cargo("interop tests", CARGO_TEST_INTEROP));
     }
+    steps.push(cargo(
+        "tests (authgent-core, OpenSSL backend)",
+        CORE_OPENSSL,
+    ));
     steps.push(check("fuzz smoke (5 s per target)", fuzz::smoke));
     steps
 }
@@ -326,6 +358,9 @@ tasks:
   ci     same as test
   fuzz [--seconds N] [target…]
          run the cargo-fuzz targets (default: all, 600 s each; nightly toolchain)
+  bench [--quick]
+         criterion benches side by side with the aws-lc-rs floor, jsonwebtoken and the Python
+         SDK, a loopback HTTP load run; a table and target/bench-summary.json (--quick: < 10 min)
   deny   cargo deny check against the RustSec snapshot in ../shared/advisory-db
   serve  start the interop servers and keep them up until standard input closes; writes
          target/authgent-interop/env.sh to source before `cargo test` of interop tests
@@ -347,6 +382,10 @@ fn main() -> ExitCode {
         Some("serve") => with_servers(serve),
         Some("fmt") => run(&[cargo("format", &["fmt", "--all"])]),
         Some("deny") => report(supply_chain::cargo_deny_check()),
+        Some("bench") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            report(bench::run(&args))
+        }
         Some("fuzz") => {
             let args: Vec<String> = std::env::args().skip(2).collect();
             let mut seconds = 600;

@@ -71,7 +71,7 @@ impl Actor {
 pub struct DelegationChain {
     root_subject: String,
     human_root_claim: Option<bool>,
-    actors: Vec<Actor>,
+    actors: Arc<[Actor]>,
 }
 
 impl DelegationChain {
@@ -80,7 +80,7 @@ impl DelegationChain {
         DelegationChain {
             root_subject: claims.subject().unwrap_or_default().to_owned(),
             human_root_claim: claims.human_root(),
-            actors: claims.actors().to_vec(),
+            actors: Arc::clone(claims.actor_list()),
         }
     }
 

@@ -1,6 +1,9 @@
 //! Typed JWT claims with strict JSON types: a claim of the wrong type is an error, never a
 //! silently skipped check (CONFORMANCE 7).
 
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
 use serde_json::{Map, Value};
 
 use crate::chain::Actor;
@@ -93,7 +96,7 @@ impl MayAct {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenClaims {
-    raw: Map<String, Value>,
+    raw: RawClaims,
     iss: Option<String>,
     sub: Option<String>,
     aud: Vec<String>,
@@ -102,51 +105,164 @@ pub struct TokenClaims {
     iat: Option<i64>,
     jti: Option<String>,
     scope: Option<String>,
+    scopes: Arc<[String]>,
     client_id: Option<String>,
     cnf_jkt: Option<String>,
     human_root: Option<bool>,
     idp_iss: Option<String>,
     idp_sub: Option<String>,
     agent: AgentMetadata,
-    actors: Vec<Actor>,
+    actors: Arc<[Actor]>,
     may_act: Option<MayAct>,
+}
+
+/// All claims as sent: a map already built, or the verified payload, parsed into a map only
+/// when someone asks for a claim this library does not type.
+#[derive(Clone)]
+enum RawClaims {
+    Map(Map<String, Value>),
+    Json {
+        payload: Arc<[u8]>,
+        map: OnceLock<Map<String, Value>>,
+    },
+}
+
+impl RawClaims {
+    fn map(&self) -> &Map<String, Value> {
+        match self {
+            RawClaims::Map(map) => map,
+            // The payload passed the strict parse when the token was verified.
+            RawClaims::Json { payload, map } => {
+                map.get_or_init(|| crate::json::parse_object(payload).unwrap_or_default())
+            }
+        }
+    }
+}
+
+impl PartialEq for RawClaims {
+    fn eq(&self, other: &Self) -> bool {
+        self.map() == other.map()
+    }
+}
+
+impl std::fmt::Debug for RawClaims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.map().fmt(f)
+    }
+}
+
+/// The registered claims' values, by their index in [`REGISTERED_CLAIMS`]: borrowed from a
+/// map, or owned (and moved into the typed fields) when parsed from a payload.
+type Registered<'a> = Vec<Option<Cow<'a, Value>>>;
+
+/// The index of `name` in [`REGISTERED_CLAIMS`] (a `match`: one comparison tree, run for
+/// every member of every verified payload).
+fn registered_index(name: &str) -> Option<usize> {
+    match name {
+        "iss" => Some(0),
+        "sub" => Some(1),
+        "aud" => Some(2),
+        "exp" => Some(3),
+        "nbf" => Some(4),
+        "iat" => Some(5),
+        "jti" => Some(6),
+        "scope" => Some(7),
+        "client_id" => Some(8),
+        "act" => Some(9),
+        "may_act" => Some(10),
+        "cnf" => Some(11),
+        "human_root" => Some(12),
+        "idp_iss" => Some(13),
+        "idp_sub" => Some(14),
+        "agent_type" => Some(15),
+        "agent_model" => Some(16),
+        "agent_version" => Some(17),
+        "agent_provider" => Some(18),
+        "agent_instance_id" => Some(19),
+        _ => None,
+    }
 }
 
 impl TokenClaims {
     /// Types the registered claims of a claims object; `max_act_depth` caps `act` nesting
     /// before any recursion (CONFORMANCE 9).
     pub fn from_json(raw: Map<String, Value>, max_act_depth: usize) -> Result<Self, TokenError> {
-        let cnf_jkt = confirmation_jkt(object_claim(&raw, "cnf")?)?;
-        let human_root = match raw.get("human_root") {
+        let registered = REGISTERED_CLAIMS
+            .iter()
+            .map(|name| raw.get(*name).map(Cow::Borrowed))
+            .collect();
+        let claims = Self::typed(registered, max_act_depth)?;
+        Ok(TokenClaims {
+            raw: RawClaims::Map(raw),
+            ..claims
+        })
+    }
+
+    /// Types the claims of a verified JWS payload in one pass: the registered claims are
+    /// read, every other member is checked (strict JSON, no duplicate names at any depth) but
+    /// not built; [`raw`](Self::raw) parses them only when asked.
+    pub(crate) fn from_payload(payload: Vec<u8>, max_act_depth: usize) -> Result<Self, TokenError> {
+        let values =
+            crate::json::parse_registered(&payload, REGISTERED_CLAIMS.len(), registered_index)
+                .map_err(|_| TokenError::Malformed("payload is not a JSON object"))?;
+        let registered = values.into_iter().map(|v| v.map(Cow::Owned)).collect();
+        let claims = Self::typed(registered, max_act_depth)?;
+        Ok(TokenClaims {
+            raw: RawClaims::Json {
+                payload: payload.into(),
+                map: OnceLock::new(),
+            },
+            ..claims
+        })
+    }
+
+    fn typed(mut r: Registered<'_>, max_act_depth: usize) -> Result<Self, TokenError> {
+        let mut take = |name: &str| registered_index(name).and_then(|i| r[i].take());
+        let cnf_jkt = confirmation_jkt(object_claim(take("cnf").as_deref(), "cnf")?)?;
+        let human_root = match take("human_root").as_deref() {
             None => None,
             Some(Value::Bool(b)) => Some(*b),
             Some(_) => return Err(invalid("human_root", "must be a boolean")),
         };
+        let mut string = |name: &'static str| string_claim(take(name), name);
         let agent = AgentMetadata {
-            agent_type: string_claim(&raw, "agent_type")?,
-            agent_model: string_claim(&raw, "agent_model")?,
-            agent_version: string_claim(&raw, "agent_version")?,
-            agent_provider: string_claim(&raw, "agent_provider")?,
-            agent_instance_id: string_claim(&raw, "agent_instance_id")?,
+            agent_type: string("agent_type")?,
+            agent_model: string("agent_model")?,
+            agent_version: string("agent_version")?,
+            agent_provider: string("agent_provider")?,
+            agent_instance_id: string("agent_instance_id")?,
         };
+        let scope = string("scope")?;
+        let (iss, sub, jti) = (string("iss")?, string("sub")?, string("jti")?);
+        let (client_id, idp_iss, idp_sub) =
+            (string("client_id")?, string("idp_iss")?, string("idp_sub")?);
+        let scopes = scope
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         Ok(TokenClaims {
-            iss: string_claim(&raw, "iss")?,
-            sub: string_claim(&raw, "sub")?,
-            aud: audience_claim(&raw)?,
-            exp: numeric_date(&raw, "exp")?,
-            nbf: numeric_date(&raw, "nbf")?,
-            iat: numeric_date(&raw, "iat")?,
-            jti: string_claim(&raw, "jti")?,
-            scope: string_claim(&raw, "scope")?,
-            client_id: string_claim(&raw, "client_id")?,
+            raw: RawClaims::Map(Map::new()),
+            iss,
+            sub,
+            aud: audience_claim(take("aud").as_deref())?,
+            exp: numeric_date(take("exp").as_deref(), "exp")?,
+            nbf: numeric_date(take("nbf").as_deref(), "nbf")?,
+            iat: numeric_date(take("iat").as_deref(), "iat")?,
+            jti,
+            scope,
+            scopes,
+            client_id,
             cnf_jkt,
             human_root,
-            idp_iss: string_claim(&raw, "idp_iss")?,
-            idp_sub: string_claim(&raw, "idp_sub")?,
+            idp_iss,
+            idp_sub,
             agent,
-            actors: actor_chain(&raw, max_act_depth)?,
-            may_act: object_claim(&raw, "may_act")?.map(|m| MayAct { raw: m.clone() }),
-            raw,
+            actors: actor_chain(take("act"), max_act_depth)?.into(),
+            may_act: object_claim(take("may_act").as_deref(), "may_act")?
+                .map(|m| MayAct { raw: m.clone() }),
         })
     }
 
@@ -184,11 +300,17 @@ impl TokenClaims {
     }
     /// The scopes, split on spaces.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.scope
-            .as_deref()
-            .unwrap_or("")
-            .split(' ')
-            .filter(|s| !s.is_empty())
+        self.scopes.iter().map(String::as_str)
+    }
+
+    /// The scopes, split once when the token was verified (shared with the identity).
+    pub(crate) fn scope_list(&self) -> &Arc<[String]> {
+        &self.scopes
+    }
+
+    /// The actors, shared with the identity's delegation chain.
+    pub(crate) fn actor_list(&self) -> &Arc<[Actor]> {
+        &self.actors
     }
     /// `client_id`.
     pub fn client_id(&self) -> Option<&str> {
@@ -224,15 +346,16 @@ impl TokenClaims {
     }
     /// Any claim by name, as sent.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.raw.get(name)
+        self.raw.map().get(name)
     }
     /// All claims as sent.
     pub fn raw(&self) -> &Map<String, Value> {
-        &self.raw
+        self.raw.map()
     }
     /// Claims this library does not interpret.
     pub fn extra(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.raw
+            .map()
             .iter()
             .filter(|(k, _)| !REGISTERED_CLAIMS.contains(&k.as_str()))
             .map(|(k, v)| (k.as_str(), v))
@@ -244,21 +367,22 @@ fn invalid(claim: &'static str, reason: &'static str) -> TokenError {
 }
 
 fn string_claim(
-    raw: &Map<String, Value>,
+    value: Option<Cow<'_, Value>>,
     name: &'static str,
 ) -> Result<Option<String>, TokenError> {
-    match raw.get(name) {
+    match value {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Cow::Owned(Value::String(s))) => Ok(Some(s)),
+        Some(Cow::Borrowed(Value::String(s))) => Ok(Some(s.clone())),
         Some(_) => Err(invalid(name, "must be a string")),
     }
 }
 
 fn object_claim<'a>(
-    raw: &'a Map<String, Value>,
+    value: Option<&'a Value>,
     name: &'static str,
 ) -> Result<Option<&'a Map<String, Value>>, TokenError> {
-    match raw.get(name) {
+    match value {
         None => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
         Some(_) => Err(invalid(name, "must be a JSON object")),
@@ -267,10 +391,10 @@ fn object_claim<'a>(
 
 /// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional (floored here).
 pub(crate) fn numeric_date(
-    raw: &Map<String, Value>,
+    value: Option<&Value>,
     name: &'static str,
 ) -> Result<Option<i64>, TokenError> {
-    match raw.get(name) {
+    match value {
         None => Ok(None),
         Some(Value::Number(n)) => {
             if let Some(i) = n.as_i64() {
@@ -308,8 +432,8 @@ fn confirmation_jkt(cnf: Option<&Map<String, Value>>) -> Result<Option<String>, 
     }
 }
 
-fn audience_claim(raw: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
-    match raw.get("aud") {
+fn audience_claim(value: Option<&Value>) -> Result<Vec<String>, TokenError> {
+    match value {
         None => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
         Some(Value::Array(items)) => items
@@ -322,18 +446,30 @@ fn audience_claim(raw: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
 }
 
 /// Walks nested `act` iteratively, outermost (newest) first, refusing more than `max_depth`.
-fn actor_chain(raw: &Map<String, Value>, max_depth: usize) -> Result<Vec<Actor>, TokenError> {
+/// An owned claim (parsed from a payload) is taken apart without copying its members.
+fn actor_chain(act: Option<Cow<'_, Value>>, max_depth: usize) -> Result<Vec<Actor>, TokenError> {
     let mut actors = Vec::new();
-    let mut next = raw.get("act");
+    let mut next = act;
     while let Some(value) = next {
         if actors.len() >= max_depth {
             return Err(TokenError::ActTooDeep { limit: max_depth });
         }
-        let Value::Object(obj) = value else {
-            return Err(invalid("act", "each act must be a JSON object"));
+        let members = match value {
+            Cow::Owned(Value::Object(mut obj)) => {
+                next = obj.remove("act").map(Cow::Owned);
+                obj
+            }
+            Cow::Borrowed(Value::Object(obj)) => {
+                next = obj.get("act").map(Cow::Borrowed);
+                obj.iter()
+                    .filter(|(k, _)| k.as_str() != "act")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }
+            _ => return Err(invalid("act", "each act must be a JSON object")),
         };
-        let sub = match obj.get("sub") {
-            Some(Value::String(sub)) if !sub.is_empty() => sub,
+        let sub = match members.get("sub") {
+            Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
             _ => {
                 return Err(invalid(
                     "act",
@@ -341,13 +477,7 @@ fn actor_chain(raw: &Map<String, Value>, max_depth: usize) -> Result<Vec<Actor>,
                 ));
             }
         };
-        let claims = obj
-            .iter()
-            .filter(|(k, _)| k.as_str() != "act")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        actors.push(Actor::new(sub.clone(), claims));
-        next = obj.get("act");
+        actors.push(Actor::new(sub, members));
     }
     Ok(actors)
 }

@@ -136,6 +136,31 @@ impl<'a> Credentials<'a> {
         }))
     }
 
+    /// A bare token, as if sent in `Authorization: Bearer <token>`, with the same checks
+    /// (non-empty, RFC 6750 §2.1 `b64token`) and no header to scan.
+    ///
+    /// ```
+    /// use authgent_core::credentials::{Credentials, Scheme};
+    /// let c = Credentials::bearer("eyJ.eyJ.sig")?;
+    /// assert_eq!((c.scheme(), c.token(), c.proof()), (Scheme::Bearer, "eyJ.eyJ.sig", None));
+    /// assert!(Credentials::bearer("").is_err());
+    /// assert!(Credentials::bearer("a b").is_err());
+    /// # Ok::<(), authgent_core::AuthgentError>(())
+    /// ```
+    pub fn bearer(token: &'a str) -> Result<Self, AuthgentError> {
+        if token.is_empty() {
+            return Err(TokenError::Malformed("empty token").into());
+        }
+        if !is_b64token(token) {
+            return Err(TokenError::Malformed("token has characters outside b64token").into());
+        }
+        Ok(Credentials {
+            scheme: Scheme::Bearer,
+            token,
+            proof: None,
+        })
+    }
+
     /// The scheme used.
     pub fn scheme(&self) -> Scheme {
         self.scheme
@@ -154,10 +179,12 @@ impl<'a> Credentials<'a> {
 
 /// RFC 9110 field values here must be visible ASCII plus spaces and tabs.
 fn visible_ascii(value: &[u8]) -> Option<&str> {
-    if value
-        .iter()
-        .all(|b| (0x20..0x7f).contains(b) || *b == b'\t')
-    {
+    // A fold without early exit: the compiler checks many bytes per instruction (a token is
+    // most of a request's headers, and this runs on every request, cache hits included).
+    let visible = value.iter().fold(true, |ok, b| {
+        ok & (matches!(b, 0x20..=0x7e) | (*b == b'\t'))
+    });
+    if visible {
         std::str::from_utf8(value).ok()
     } else {
         None
@@ -168,9 +195,15 @@ fn visible_ascii(value: &[u8]) -> Option<&str> {
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+        && body.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_alphanumeric()
+                | (b == b'-')
+                | (b == b'.')
+                | (b == b'_')
+                | (b == b'~')
+                | (b == b'+')
+                | (b == b'/'))
+        })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `AgentIdentity`: who is calling, on whose behalf, through which chain, with which scopes.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -27,9 +28,7 @@ use crate::claims::{AgentMetadata, TokenClaims};
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentIdentity {
-    subject: String,
-    issuer: String,
-    scopes: Vec<String>,
+    scopes: Arc<[String]>,
     chain: DelegationChain,
     claims: TokenClaims,
 }
@@ -38,9 +37,7 @@ impl AgentIdentity {
     /// Builds an identity from verified claims (`sub` and `iss` are required by the validator).
     pub fn from_claims(claims: TokenClaims) -> Self {
         AgentIdentity {
-            subject: claims.subject().unwrap_or_default().to_owned(),
-            issuer: claims.issuer().unwrap_or_default().to_owned(),
-            scopes: claims.scopes().map(str::to_owned).collect(),
+            scopes: Arc::clone(claims.scope_list()),
             chain: DelegationChain::from_claims(&claims),
             claims,
         }
@@ -48,12 +45,12 @@ impl AgentIdentity {
 
     /// `sub`: on whose behalf the request is made (a human `user:…` or an agent `client:…`).
     pub fn subject(&self) -> &str {
-        &self.subject
+        self.claims.subject().unwrap_or_default()
     }
 
     /// `iss`.
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        self.claims.issuer().unwrap_or_default()
     }
 
     /// Granted scopes.

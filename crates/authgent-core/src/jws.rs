@@ -1,6 +1,6 @@
 //! Compact JWS parsing that trusts nothing: caps first, then structure, then header.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::algorithm::Algorithm;
 use crate::error::TokenError;
@@ -12,11 +12,37 @@ pub(crate) const MAX_HEADER_BYTES: usize = 4 * 1024;
 /// Largest accepted `kid`, in bytes.
 pub(crate) const MAX_KID_BYTES: usize = 256;
 
+/// The header members this library reads; every other member is checked (strict JSON, no
+/// duplicate names) and ignored.
+const HEADER_MEMBERS: [&str; 5] = ["alg", "kid", "typ", "crit", "jwk"];
+
+/// A JOSE header: the members of [`HEADER_MEMBERS`], as sent.
+pub(crate) struct Header {
+    values: Vec<Option<Value>>,
+}
+
+impl Header {
+    fn parse(bytes: &[u8]) -> Result<Header, String> {
+        let index = |name: &str| HEADER_MEMBERS.iter().position(|m| *m == name);
+        json::parse_registered(bytes, HEADER_MEMBERS.len(), index).map(|values| Header { values })
+    }
+
+    /// The member `name` (one of [`HEADER_MEMBERS`]).
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        let i = HEADER_MEMBERS.iter().position(|m| *m == name)?;
+        self.values[i].as_ref()
+    }
+
+    pub(crate) fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
 /// A compact JWS split and decoded, with its signature not yet checked.
 pub(crate) struct CompactJws<'a> {
     /// `BASE64URL(header) || '.' || BASE64URL(payload)`, the bytes the signature covers.
     pub(crate) signing_input: &'a str,
-    pub(crate) header: Map<String, Value>,
+    pub(crate) header: Header,
     pub(crate) payload: Vec<u8>,
     pub(crate) signature: Vec<u8>,
 }
@@ -59,7 +85,7 @@ impl<'a> CompactJws<'a> {
         }
         let header_bytes =
             b64::decode(h).ok_or(TokenError::Malformed("header is not base64url"))?;
-        let header = json::parse_object(&header_bytes)
+        let header = Header::parse(&header_bytes)
             .map_err(|_| TokenError::Malformed("header is not a JSON object"))?;
         let payload = b64::decode(p).ok_or(TokenError::Malformed("payload is not base64url"))?;
         let signature =

@@ -4,11 +4,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use josekit::jwk::Jwk;
-use josekit::jws::{self, JwsVerifier};
 use serde_json::{Map, Value};
 
 use crate::algorithm::{Algorithm, KeyFamily};
+use crate::backend::{PreparedVerifier, PublicKeyMaterial, Verifier};
 use crate::error::TokenError;
 use crate::thumbprint;
 
@@ -76,7 +75,9 @@ pub enum KeyError {
 pub struct VerificationKey {
     kid: Option<String>,
     thumbprint: String,
-    verifiers: Vec<(Algorithm, Box<dyn JwsVerifier>)>,
+    /// The modulus length of an RSA key: its signatures have exactly this many bytes.
+    rsa_modulus_len: Option<usize>,
+    verifiers: Vec<(Algorithm, Verifier)>,
 }
 
 impl fmt::Debug for VerificationKey {
@@ -93,6 +94,25 @@ impl VerificationKey {
     /// Prepares a public JWK. Its `kty`/`crv` (and `alg`, when present) fix which algorithms it
     /// verifies (RFC 8725 §3.1); `use` must be `sig` if present.
     pub fn from_jwk(jwk: &Map<String, Value>) -> Result<Self, KeyError> {
+        let (candidates, material) = Self::material(jwk)?;
+        let mut verifiers = Vec::with_capacity(candidates.len());
+        for alg in candidates {
+            verifiers.push((alg, Verifier::prepare(alg, &material, jwk)?));
+        }
+        let thumbprint =
+            thumbprint::jwk_thumbprint(jwk).map_err(|_| KeyError::Invalid("bad JWK members"))?;
+        Ok(VerificationKey {
+            kid: jwk.get("kid").and_then(Value::as_str).map(str::to_owned),
+            thumbprint,
+            rsa_modulus_len: material.rsa_modulus_len(),
+            verifiers,
+        })
+    }
+
+    /// Every check on a public JWK that does not need a crypto library, and its material.
+    pub(crate) fn material(
+        jwk: &Map<String, Value>,
+    ) -> Result<(Vec<Algorithm>, PublicKeyMaterial), KeyError> {
         if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
             return Err(if jwk.get("kty").and_then(Value::as_str) == Some("oct") {
                 KeyError::Symmetric
@@ -100,23 +120,20 @@ impl VerificationKey {
                 KeyError::PrivateMaterial
             });
         }
-        let candidates = candidate_algorithms(jwk)?;
-        let parsed =
-            Jwk::from_map(jwk.clone()).map_err(|_| KeyError::Invalid("bad JWK members"))?;
-        if parsed.key_use().is_some_and(|u| u != "sig") || !parsed.is_for_key_operation("verify") {
+        check_members(jwk)?;
+        let (candidates, material) = candidate_algorithms(jwk)?;
+        let for_signatures = match jwk.get("use") {
+            None => true,
+            Some(u) => u == "sig",
+        } && match jwk.get("key_ops") {
+            None => true,
+            Some(Value::Array(ops)) => ops.iter().any(|op| op == "verify"),
+            Some(_) => false,
+        };
+        if !for_signatures {
             return Err(KeyError::NotForSignatures);
         }
-        let mut verifiers = Vec::with_capacity(candidates.len());
-        for alg in candidates {
-            verifiers.push((alg, build_verifier(alg, &parsed)?));
-        }
-        let thumbprint =
-            thumbprint::jwk_thumbprint(jwk).map_err(|_| KeyError::Invalid("bad JWK members"))?;
-        Ok(VerificationKey {
-            kid: jwk.get("kid").and_then(Value::as_str).map(str::to_owned),
-            thumbprint,
-            verifiers,
-        })
+        Ok((candidates, material))
     }
 
     /// The JWK's `kid`, if it has one.
@@ -156,9 +173,17 @@ impl VerificationKey {
             .map(|(_, v)| v)
             .ok_or(TokenError::KeyAlgorithmMismatch)?;
         check_signature_shape(alg, signature)?;
-        verifier
-            .verify(message, signature)
-            .map_err(|_| TokenError::InvalidSignature)
+        if self
+            .rsa_modulus_len
+            .is_some_and(|len| signature.len() != len)
+        {
+            return Err(TokenError::InvalidSignature);
+        }
+        if verifier.verify(message, signature) {
+            Ok(())
+        } else {
+            Err(TokenError::InvalidSignature)
+        }
     }
 }
 
@@ -180,55 +205,114 @@ pub(crate) fn check_signature_shape(alg: Algorithm, signature: &[u8]) -> Result<
     Ok(())
 }
 
-/// The algorithms a JWK may verify, from `kty`/`crv`/`alg`, with RSA size checks.
-fn candidate_algorithms(jwk: &Map<String, Value>) -> Result<Vec<Algorithm>, KeyError> {
+/// JWK members of a fixed JSON type (RFC 7517 §4, RFC 7518 §6): a wrong type makes the key
+/// invalid, whichever backend would verify with it.
+fn check_members(jwk: &Map<String, Value>) -> Result<(), KeyError> {
+    if !jwk.contains_key("kty") {
+        return Err(KeyError::Invalid("a JWK needs kty"));
+    }
+    for (name, value) in jwk {
+        let valid = match name.as_str() {
+            "kty" | "use" | "alg" | "kid" | "x5u" | "crv" => value.is_string(),
+            "x5t" | "x5t#S256" | "x" | "y" | "n" | "e" => value.as_str().is_some_and(|v| {
+                v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }),
+            "key_ops" | "x5c" => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
+            _ => true,
+        };
+        if !valid {
+            return Err(KeyError::Invalid("bad JWK members"));
+        }
+    }
+    Ok(())
+}
+
+/// The algorithms a JWK may verify, from `kty`/`crv`/`alg`, and its key material: RSA size
+/// and exponent checks, exact EC and Ed25519 coordinate lengths (RFC 7518 §6.2.1.2,
+/// RFC 8037 §2).
+fn candidate_algorithms(
+    jwk: &Map<String, Value>,
+) -> Result<(Vec<Algorithm>, PublicKeyMaterial), KeyError> {
     let str_member = |m: &str| match jwk.get(m) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
         Some(_) => Err(KeyError::Invalid("JWK members must be strings")),
     };
-    let family = match (str_member("kty")?, str_member("crv")?) {
+    let bytes_member = |m: &str, missing: &'static str, bad: &'static str| {
+        crate::b64::decode(str_member(m)?.ok_or(KeyError::Invalid(missing))?)
+            .ok_or(KeyError::Invalid(bad))
+    };
+    let coordinate = |m: &str, len: usize| {
+        let v = bytes_member(
+            m,
+            "the JWK lacks a coordinate",
+            "coordinates must be base64url",
+        )?;
+        if v.len() == len {
+            Ok(v)
+        } else {
+            Err(KeyError::Invalid(
+                "a coordinate has the wrong length for its curve",
+            ))
+        }
+    };
+    let ec = |crv: &'static str, len: usize| -> Result<_, KeyError> {
+        Ok((
+            KeyFamily::Ec(crv),
+            PublicKeyMaterial::Ec {
+                crv,
+                x: coordinate("x", len)?,
+                y: coordinate("y", len)?,
+            },
+        ))
+    };
+    let (family, material) = match (str_member("kty")?, str_member("crv")?) {
         (Some("RSA"), _) => {
-            let n = str_member("n")?.ok_or(KeyError::Invalid("RSA JWK needs n"))?;
-            let n = crate::b64::decode(n).ok_or(KeyError::Invalid("RSA n is not base64url"))?;
-            let leading = n.iter().take_while(|b| **b == 0).count();
-            let bits = (n.len() - leading) * 8;
-            // Leading zero bits of the first non-zero byte do not count.
-            let bits = bits - n.get(leading).map_or(0, |b| b.leading_zeros() as usize);
+            let n = bytes_member("n", "RSA JWK needs n", "RSA n is not base64url")?;
+            let n = n[n.iter().take_while(|b| **b == 0).count()..].to_vec();
+            // Leading zero bits of the first byte do not count.
+            let bits =
+                (n.len() * 8).saturating_sub(n.first().map_or(0, |b| b.leading_zeros() as usize));
             if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
                 return Err(KeyError::RsaKeySize);
             }
-            let e = str_member("e")?.ok_or(KeyError::Invalid("RSA JWK needs e"))?;
-            check_rsa_exponent(
-                &crate::b64::decode(e).ok_or(KeyError::Invalid("RSA e is not base64url"))?,
-            )?;
-            KeyFamily::Rsa
+            let e = bytes_member("e", "RSA JWK needs e", "RSA e is not base64url")?;
+            let e = check_rsa_exponent(&e)?.to_vec();
+            (KeyFamily::Rsa, PublicKeyMaterial::Rsa { n, e })
         }
-        (Some("EC"), Some("P-256")) => KeyFamily::Ec("P-256"),
-        (Some("EC"), Some("P-384")) => KeyFamily::Ec("P-384"),
-        (Some("EC"), Some("P-521")) => KeyFamily::Ec("P-521"),
-        (Some("OKP"), Some("Ed25519")) => KeyFamily::Ed25519,
+        (Some("EC"), Some("P-256")) => ec("P-256", 32)?,
+        (Some("EC"), Some("P-384")) => ec("P-384", 48)?,
+        (Some("EC"), Some("P-521")) => ec("P-521", 66)?,
+        (Some("OKP"), Some("Ed25519")) => (
+            KeyFamily::Ed25519,
+            PublicKeyMaterial::Ed25519 {
+                x: coordinate("x", 32)?,
+            },
+        ),
         (Some("oct"), _) => return Err(KeyError::Symmetric),
         _ => return Err(KeyError::UnsupportedKeyType),
     };
     let fitting = Algorithm::ALL.into_iter().filter(|a| a.family() == family);
-    match str_member("alg")? {
-        None => Ok(fitting.collect()),
+    let algorithms = match str_member("alg")? {
+        None => fitting.collect(),
         Some(name) => {
             let alg: Algorithm = name.parse().map_err(|_| KeyError::AlgorithmMismatch)?;
-            if alg.family() == family {
-                Ok(vec![alg])
-            } else {
-                Err(KeyError::AlgorithmMismatch)
+            if alg.family() != family {
+                return Err(KeyError::AlgorithmMismatch);
             }
+            vec![alg]
         }
-    }
+    };
+    Ok((algorithms, material))
 }
 
 /// RSA public exponents: odd, at least 3, at most 2^32 (CONFORMANCE 17). Verification time
 /// grows with the exponent's size, so an unbounded `e` lets one key cost milliseconds per
 /// signature check; every real key uses 65537.
-fn check_rsa_exponent(e: &[u8]) -> Result<(), KeyError> {
+fn check_rsa_exponent(e: &[u8]) -> Result<&[u8], KeyError> {
     let e = &e[e.iter().take_while(|b| **b == 0).count()..];
     if e.len() > 5 {
         return Err(KeyError::RsaExponent);
@@ -237,23 +321,7 @@ fn check_rsa_exponent(e: &[u8]) -> Result<(), KeyError> {
     if value < 3 || value % 2 == 0 || value > 1 << 32 {
         return Err(KeyError::RsaExponent);
     }
-    Ok(())
-}
-
-fn build_verifier(alg: Algorithm, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, KeyError> {
-    let invalid = |_| KeyError::Invalid("the key material is not a valid public key");
-    Ok(match alg {
-        Algorithm::Rs256 => Box::new(jws::RS256.verifier_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Rs384 => Box::new(jws::RS384.verifier_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Rs512 => Box::new(jws::RS512.verifier_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Ps256 => Box::new(jws::PS256.verifier_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Ps384 => Box::new(jws::PS384.verifier_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Ps512 => Box::new(jws::PS512.verifier_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Es256 => Box::new(jws::ES256.verifier_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Es384 => Box::new(jws::ES384.verifier_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Es512 => Box::new(jws::ES512.verifier_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::EdDsa => Box::new(jws::EdDSA.verifier_from_jwk(jwk).map_err(invalid)?),
-    })
+    Ok(e)
 }
 
 /// Looks up an issuer's prepared key by `kid`.

@@ -47,6 +47,7 @@
 
 pub mod algorithm;
 mod b64;
+pub mod backend;
 pub mod chain;
 pub mod challenge;
 pub mod claims;
@@ -69,6 +70,7 @@ mod uri;
 pub mod validator;
 
 pub use algorithm::{Algorithm, UnsupportedAlgorithm};
+pub use backend::SignatureBackend;
 pub use chain::{Actor, ChainPolicy, ChainPolicyBuilder, DelegationChain, HumanRootRule};
 pub use claims::{AgentMetadata, MayAct, TokenClaims};
 pub use error::{

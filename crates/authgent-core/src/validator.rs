@@ -272,9 +272,7 @@ pub(crate) fn verify_signature_and_claims(
         return Err(TokenError::KeyAlgorithmMismatch);
     }
     key.verify(alg, jws.signing_input.as_bytes(), &jws.signature)?;
-    let raw = crate::json::parse_object(&jws.payload)
-        .map_err(|_| TokenError::Malformed("payload is not a JSON object"))?;
-    TokenClaims::from_json(raw, max_act_depth)
+    TokenClaims::from_payload(jws.payload.clone(), max_act_depth)
 }
 
 /// `exp` (required when `require_exp`), `nbf`, `iat`, each with leeway (RFC 7519 §4.1.4–6).

@@ -93,6 +93,14 @@ fn adversarial_access_tokens_are_refused_with_the_right_code() {
         ("payload with trailing garbage", raw_token(&iss, header, &[good_payload.as_slice(), b" {}"].concat()), (401, "invalid_token")),
         ("payload a JSON array", raw_token(&iss, header, b"[1]"), (401, "invalid_token")),
         ("duplicate claim", raw_token(&iss, header, br#"{"iss":"https://as.example","iss":"https://evil","sub":"a","aud":"https://tools.example","exp":1800000300}"#), (401, "invalid_token")),
+        // The payload and header are typed in one pass that builds only what it reads; the
+        // members it skips are held to the same rules.
+        ("duplicate unknown claim", raw_token(&iss, header, br#"{"iss":"https://as.example","sub":"a","aud":"https://tools.example","exp":1800000300,"team":1,"team":2}"#), (401, "invalid_token")),
+        ("duplicate inside an unknown claim", raw_token(&iss, header, br#"{"iss":"https://as.example","sub":"a","aud":"https://tools.example","exp":1800000300,"x":[{"y":1,"y":2}]}"#), (401, "invalid_token")),
+        ("duplicate claim spelled with an escape", raw_token(&iss, header, br#"{"iss":"https://as.example","\u0069ss":"https://evil","sub":"a","aud":"https://tools.example","exp":1800000300}"#), (401, "invalid_token")),
+        ("duplicate inside act", raw_token(&iss, header, br#"{"iss":"https://as.example","sub":"a","aud":"https://tools.example","exp":1800000300,"act":{"sub":"client:a","sub":"client:b"}}"#), (401, "invalid_token")),
+        ("duplicate unknown header member", raw_token(&iss, br#"{"alg":"ES256","kid":"k1","x":1,"x":2}"#, &good_payload), (401, "invalid_token")),
+        ("duplicate header alg", raw_token(&iss, br#"{"alg":"ES256","alg":"ES256","kid":"k1"}"#, &good_payload), (401, "invalid_token")),
         ("alg none", format!("{}.{}.", b64(br#"{"alg":"none","kid":"k1"}"#), b64(&good_payload)), (401, "invalid_token")),
         ("two segments", format!("{}.{}", b64(header), b64(&good_payload)), (401, "invalid_token")),
         ("padding", format!("{}=", iss.token()), (401, "invalid_token")),
@@ -440,4 +448,61 @@ fn finding_01_audience_is_required_at_build() {
             .build()
             .is_err()
     );
+}
+
+#[test]
+fn claims_typed_in_one_pass_equal_the_claims_typed_from_a_map() {
+    let iss = Issuer::new();
+    let mut claims = iss.claims();
+    claims.insert("team".into(), json!("blue"));
+    claims.insert("nested".into(), json!({"a": [1, {"b": null}], "c": 1.5}));
+    claims.insert("scope".into(), json!("read  write"));
+    claims.insert(
+        "act".into(),
+        json!({"sub": "client:tool", "iss": "https://as.example", "act": {"sub": "client:orch"}}),
+    );
+    let token = iss.sign(&claims);
+    let identity = validator().verify(&token, &iss.keys, now()).unwrap();
+    let from_map = authgent_core::TokenClaims::from_json(claims.clone(), 32).unwrap();
+    assert_eq!(identity.claims(), &from_map);
+    assert_eq!(identity.claim("team"), Some(&json!("blue")));
+    assert_eq!(identity.claims().extra().count(), 2);
+    assert_eq!(identity.claims().raw(), &claims);
+    assert_eq!(identity.scopes(), ["read", "write"]);
+    let actors = identity.delegation_chain().actors();
+    assert_eq!(actors.len(), 2);
+    assert_eq!(actors[0].issuer(), Some("https://as.example"));
+    assert!(
+        actors[0].claim("act").is_none(),
+        "the nested act is the next actor"
+    );
+    assert_eq!(actors[1].subject(), "client:orch");
+}
+
+#[test]
+fn jwk_coordinates_and_members_are_checked_before_any_backend_sees_them() {
+    let good = Issuer::new().key.public_jwk().clone();
+    let x = unb64(good["x"].as_str().unwrap());
+    let cases = [
+        ("x one byte short", "x", json!(b64(&x[1..]))),
+        (
+            "x one byte long",
+            "x",
+            json!(b64([&[0u8][..], &x].concat())),
+        ),
+        ("x not base64url", "x", json!("a+b/")),
+        ("kid a number", "kid", json!(7)),
+        ("key_ops not an array", "key_ops", json!("verify")),
+        ("key_ops without verify", "key_ops", json!(["sign"])),
+        ("use enc", "use", json!("enc")),
+    ];
+    for (name, member, value) in cases {
+        let mut jwk = good.clone();
+        jwk.insert(member.into(), value);
+        assert!(
+            authgent_core::VerificationKey::from_jwk(&jwk).is_err(),
+            "{name} must not be a usable key"
+        );
+    }
+    assert!(authgent_core::VerificationKey::from_jwk(&good).is_ok());
 }

@@ -1,8 +1,9 @@
 //! The verified-token cache: a token → its identity, until the token expires.
 //!
-//! Keyed by the token itself: a lookup is the cache's keyed hash of the token (moka's
-//! per-process random SipHash, so entries cannot be steered into collisions) and a full
-//! comparison of the token on a hit — no cryptographic hash per request. Memory is bounded by
+//! Keyed by the token itself: a lookup is a fast keyed hash of the token (foldhash, seeded at
+//! random per cache) and a full comparison of the token on a hit — no cryptographic hash per
+//! request. Only tokens that passed verification are ever inserted, so a client cannot fill
+//! the cache with colliding entries; a lookup for a forged token costs one hash and a compare. Memory is bounded by
 //! the capacity (entries) times the token size the parser accepts.
 //!
 //! A hit skips the signature, never the DPoP proof (proofs are checked on every request) and
@@ -37,7 +38,7 @@ impl Expiry<Arc<str>, Arc<CachedToken>> for TokenExpiry {
 }
 
 pub(crate) struct TokenCache {
-    cache: moka::sync::Cache<Arc<str>, Arc<CachedToken>>,
+    cache: moka::sync::Cache<Arc<str>, Arc<CachedToken>, foldhash::fast::RandomState>,
     max_ttl: Duration,
 }
 
@@ -46,7 +47,7 @@ impl TokenCache {
         let cache = moka::sync::Cache::builder()
             .max_capacity(capacity)
             .expire_after(TokenExpiry)
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         TokenCache { cache, max_ttl }
     }
 

@@ -191,9 +191,25 @@ impl Verifier {
         &self,
         request: &RequestParts<'_>,
     ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
+        self.traced(request, None).await
+    }
+
+    /// The `verify` span around [`verify_inner`](Self::verify_inner); its fields are recorded
+    /// only when a subscriber listens.
+    async fn traced(
+        &self,
+        request: &RequestParts<'_>,
+        bearer: Option<&str>,
+    ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
         let span = debug_span!(target: "authgent_jwks", "verify", issuer = %self.inner.issuer,
             subject = tracing::field::Empty, depth = tracing::field::Empty, outcome = tracing::field::Empty);
-        let result = self.verify_inner(request).instrument(span.clone()).await;
+        let result = self
+            .verify_inner(request, bearer)
+            .instrument(span.clone())
+            .await;
+        if span.is_disabled() {
+            return result;
+        }
         match &result {
             Ok(Some(identity)) => {
                 span.record("subject", identity.subject());
@@ -210,15 +226,21 @@ impl Verifier {
         result
     }
 
+    /// `bearer`: a bare token ([`verify_token`](Self::verify_token)) instead of the
+    /// request's headers.
     async fn verify_inner(
         &self,
         request: &RequestParts<'_>,
+        bearer: Option<&str>,
     ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
         let inner = &self.inner;
         let now = (inner.clock)();
-        let Some(credentials) = Credentials::from_headers(request.authorization, request.dpop)?
-        else {
-            return Ok(None);
+        let credentials = match bearer {
+            Some(token) => Credentials::bearer(token)?,
+            None => match Credentials::from_headers(request.authorization, request.dpop)? {
+                Some(credentials) => credentials,
+                None => return Ok(None),
+            },
         };
         let token = credentials.token();
         let replay: &(dyn ReplayGuard + Send + Sync) = &*inner.replay;
@@ -313,10 +335,8 @@ impl Verifier {
     /// Verifies a bare token as if sent with `Authorization: Bearer` (no DPoP proof, so a
     /// DPoP-bound token is refused, and so is every token under [`DpopMode::Required`]).
     pub async fn verify_token(&self, token: &str) -> Result<Arc<AgentIdentity>, AuthgentError> {
-        let header = format!("Bearer {token}");
-        let authorization: [&[u8]; 1] = [header.as_bytes()];
-        let request = RequestParts::new("GET", "", &authorization, &[]);
-        self.verify_request(&request)
+        let request = RequestParts::new("GET", "", &[], &[]);
+        self.traced(&request, Some(token))
             .await?
             .ok_or(AuthgentError::MissingCredentials)
     }

@@ -321,7 +321,7 @@ impl DpopVerifier {
         let jti = string("jti")?;
         let htm = string("htm")?;
         let htu = string("htu")?;
-        let iat = crate::claims::numeric_date(&claims, "iat")
+        let iat = crate::claims::numeric_date(claims.get("iat"), "iat")
             .map_err(|_| DpopError::InvalidClaim("iat"))?
             .ok_or(DpopError::InvalidClaim("iat"))?;
         if jti.len() > self.max_jti_bytes {

@@ -1,0 +1,294 @@
+//! The async verifier and the framework adapters, in process: `cached/verify_token` (a
+//! verified-token cache hit), `cached/dpop_request` (token cached, proof verified),
+//! `axum/*` and `actix/*` (one request through the framework with and without the layer),
+//! `scaling/*` (full verifications on one thread and on two, through one shared verifier).
+//!
+//! Each loop runs inside one `block_on`, so no runtime entry is counted per request.
+//! Run through `cargo xtask bench`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use authgent_core::dpop::DpopKey;
+use authgent_jwks::{AgentAuth, Verifier};
+use authgent_testkit::TestIssuer;
+use criterion::{Criterion, criterion_group, criterion_main};
+use tower_service::Service;
+
+const PUBLIC_URL: &str = "https://tools.bench.example";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// The test issuer runs on its own thread for the whole bench: verifiers fetch its JWKS once.
+fn issuer() -> TestIssuer {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = runtime();
+        rt.block_on(async {
+            tx.send(TestIssuer::start().await.expect("start the issuer"))
+                .expect("send the issuer");
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().expect("the issuer")
+}
+
+fn verifier(issuer: &TestIssuer, cache: bool) -> Verifier {
+    let mut b = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(PUBLIC_URL)
+        .external_url(PUBLIC_URL);
+    if !cache {
+        b = b.token_cache_capacity(0);
+    }
+    b.build().expect("a verifier")
+}
+
+fn delegated_token(issuer: &TestIssuer) -> String {
+    issuer
+        .token()
+        .subject("user:alice")
+        .audience(PUBLIC_URL)
+        .scopes(["search:execute"])
+        .actors(["client:agnt_0", "client:agnt_1"])
+        .sign()
+}
+
+fn cached(c: &mut Criterion) {
+    let issuer = issuer();
+    let rt = runtime();
+    let verifier = verifier(&issuer, true);
+    let token = delegated_token(&issuer);
+    rt.block_on(verifier.verify_token(&token)).expect("valid");
+    let mut group = c.benchmark_group("cached");
+    group.bench_function("verify_token", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(verifier.verify_token(black_box(&token)).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    // Token cached, a fresh proof verified on every request (proofs are never cached).
+    let key = DpopKey::generate_es256().unwrap();
+    let bound = issuer
+        .token()
+        .audience(PUBLIC_URL)
+        .actors(["client:agnt_0", "client:agnt_1"])
+        .dpop_jkt(key.jkt())
+        .sign();
+    let url = format!("{PUBLIC_URL}/data");
+    let auth = format!("DPoP {bound}");
+    let parts = |proof: &str| {
+        http::Request::builder()
+            .method("GET")
+            .uri("/data")
+            .header("authorization", &auth)
+            .header("dpop", proof)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    };
+    let first = key
+        .proof("GET", &url, Some(&bound), None, SystemTime::now())
+        .unwrap();
+    rt.block_on(verifier.verify(&parts(&first))).unwrap();
+    group.bench_function("dpop_request", |b| {
+        b.iter_batched(
+            || {
+                parts(
+                    &key.proof("GET", &url, Some(&bound), None, SystemTime::now())
+                        .unwrap(),
+                )
+            },
+            |p| rt.block_on(verifier.verify(&p)).unwrap(),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn axum_requests(c: &mut Criterion) {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+
+    let issuer = issuer();
+    let rt = runtime();
+    let auth = AgentAuth::builder(verifier(&issuer, true)).build().unwrap();
+    let token = delegated_token(&issuer);
+    let bearer = format!("Bearer {token}");
+    async fn plain() -> &'static str {
+        "ok"
+    }
+    async fn protected(id: authgent_axum::AgentIdentity) -> &'static str {
+        black_box(id.subject().len());
+        "ok"
+    }
+    let without: Router = Router::new().route("/data", get(plain));
+    let with: Router = Router::new()
+        .route("/data", get(protected))
+        .layer(authgent_axum::AgentAuthLayer::new(auth));
+    let request = || {
+        http::Request::builder()
+            .uri("/data")
+            .header("authorization", &bearer)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let mut group = c.benchmark_group("axum");
+    for (name, router) in [("without_layer", without), ("with_layer", with)] {
+        let mut router = router;
+        let status = rt.block_on(router.call(request())).unwrap().status();
+        assert_eq!(status, 200, "{name}");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let response = router.call(request()).await.unwrap();
+                        black_box(response.status());
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn actix_requests(c: &mut Criterion) {
+    use actix_web::{App, HttpResponse, test, web};
+
+    let issuer = issuer();
+    let auth = AgentAuth::builder(verifier(&issuer, true)).build().unwrap();
+    let token = delegated_token(&issuer);
+    let bearer = format!("Bearer {token}");
+    let request = || {
+        test::TestRequest::get()
+            .uri("/data")
+            .insert_header(("authorization", bearer.as_str()))
+            .to_request()
+    };
+    let system = actix_web::rt::System::new();
+    let mut group = c.benchmark_group("actix");
+    let without = system.block_on(test::init_service(App::new().route(
+        "/data",
+        web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+    )));
+    actix_bench(&mut group, "without_layer", &system, &without, &request);
+    let with = system.block_on(test::init_service(
+        App::new()
+            .wrap(authgent_actix::AgentAuthMiddleware::new(auth))
+            .route(
+                "/data",
+                web::get().to(|id: authgent_actix::AgentIdentity| async move {
+                    black_box(id.subject().len());
+                    HttpResponse::Ok().body("ok")
+                }),
+            ),
+    ));
+    actix_bench(&mut group, "with_layer", &system, &with, &request);
+    group.finish();
+}
+
+fn actix_bench<S, R, B>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    system: &actix_web::rt::SystemRunner,
+    service: &S,
+    request: &impl Fn() -> R,
+) where
+    S: actix_web::dev::Service<
+            R,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+{
+    let status = system
+        .block_on(actix_web::test::call_service(service, request()))
+        .status();
+    assert_eq!(status, 200, "{name}");
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let response = actix_web::test::call_service(service, request()).await;
+                    black_box(response.status());
+                }
+                start.elapsed()
+            })
+        })
+    });
+}
+
+/// Full verifications (token cache off) through one shared verifier: one thread, then two
+/// threads at once, each on its own runtime. The time is per verification.
+fn scaling(c: &mut Criterion) {
+    let issuer = issuer();
+    let verifier = Arc::new(verifier(&issuer, false));
+    let token = Arc::new(delegated_token(&issuer));
+    runtime().block_on(verifier.verify_token(&token)).unwrap();
+    let mut group = c.benchmark_group("scaling");
+    for threads in [1u32, 2] {
+        group.bench_function(format!("{threads}_threads"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..threads {
+                        let (verifier, token) = (&verifier, &token);
+                        s.spawn(move || {
+                            runtime().block_on(async {
+                                for _ in 0..iters {
+                                    black_box(verifier.verify_token(token).await.unwrap());
+                                }
+                            })
+                        });
+                    }
+                });
+                start.elapsed() / threads
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The in-memory replay store, recording a new proof id (the path every DPoP request takes).
+fn replay(c: &mut Criterion) {
+    use authgent_core::dpop::{ProofId, ReplayGuard};
+    // Roomy enough that the measured path is always "record a new id", never "full".
+    let store = authgent_jwks::ReplayStore::new(50_000_000);
+    let now = SystemTime::now();
+    let until = now + Duration::from_secs(120);
+    let mut n: u64 = 0;
+    c.bench_function("replay/check_and_record", |b| {
+        b.iter(|| {
+            n += 1;
+            let mut id = [0u8; 32];
+            id[..8].copy_from_slice(&n.to_be_bytes());
+            id[16] = n as u8;
+            store.check_and_record(ProofId::new(id), now, until)
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    targets = cached, axum_requests, actix_requests, scaling, replay
+}
+criterion_main!(benches);

@@ -1,0 +1,367 @@
+//! `cargo xtask bench [--quick]`: every measurement of the performance report in one run, on
+//! one set of keys and tokens, then a table and `target/bench-summary.json`.
+//!
+//! 1. criterion: `authgent-bench`'s `verify` (cold verification per algorithm and depth, the
+//!    aws-lc-rs floor, jsonwebtoken, key-set sizes, DPoP) and `adapters` (cache hit, axum and
+//!    actix with and without the layer, one vs two threads);
+//! 2. the Python SDK's `verify_token` on the same tokens, in the interop venv;
+//! 3. a loopback HTTP load run against the axum example (`loadgen`).
+//!
+//! Every ratio in the summary is of medians from this run.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::{Map, Value, json};
+
+use crate::interop;
+
+struct Mode {
+    quick: bool,
+}
+
+impl Mode {
+    fn criterion_args(&self) -> Vec<&'static str> {
+        if self.quick {
+            vec![
+                "--warm-up-time",
+                "0.5",
+                "--measurement-time",
+                "1.5",
+                "--sample-size",
+                "30",
+            ]
+        } else {
+            vec!["--warm-up-time", "1", "--measurement-time", "4"]
+        }
+    }
+    fn python_seconds(&self) -> &'static str {
+        if self.quick { "1.5" } else { "4" }
+    }
+    fn load_seconds(&self) -> &'static str {
+        if self.quick { "3" } else { "8" }
+    }
+}
+
+fn cargo(args: &[&str], env: &[(&str, &Path)]) -> Result<(), String> {
+    eprintln!("==> cargo {}", args.join(" "));
+    let status = Command::new("cargo")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo {} failed", args.join(" ")))
+    }
+}
+
+fn output_json(program: &Path, args: &[&str]) -> Result<Value, String> {
+    eprintln!("==> {} {}", program.display(), args.join(" "));
+    let out = Command::new(program)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", program.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} failed", program.display()));
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{} printed no JSON report: {e}", program.display()))
+}
+
+/// Medians (µs) of every criterion benchmark of this run, by id (`verify/ES256/2`).
+fn criterion_medians(dir: &Path) -> Map<String, Value> {
+    fn walk(dir: &Path, root: &Path, out: &mut Map<String, Value>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else if path.ends_with("new/estimates.json") {
+                let id = path
+                    .parent()
+                    .and_then(Path::parent)
+                    .and_then(|p| p.strip_prefix(root).ok())
+                    .map(|p| p.to_string_lossy().into_owned());
+                let median = std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|v| v["median"]["point_estimate"].as_f64());
+                if let (Some(id), Some(ns)) = (id, median) {
+                    out.insert(id, json!(ns / 1000.0));
+                }
+            }
+        }
+    }
+    let mut out = Map::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mode = Mode {
+        quick: args.iter().any(|a| a == "--quick"),
+    };
+    if let Some(other) = args.iter().find(|a| *a != "--quick") {
+        return Err(format!(
+            "unknown argument {other}; usage: cargo xtask bench [--quick]"
+        ));
+    }
+    let root = interop::workspace_root();
+    let target = root.join("target");
+    let fixture = target.join("bench/fixture.json");
+    let criterion_dir = target.join("criterion");
+    // One run, one fixture, no medians left from an earlier run.
+    let _ = std::fs::remove_file(&fixture);
+    let _ = std::fs::remove_dir_all(&criterion_dir);
+    cargo(
+        &[
+            "build",
+            "--profile",
+            "bench",
+            "--locked",
+            "-p",
+            "authgent-bench",
+            "-p",
+            "axum-resource-server",
+            "--bins",
+        ],
+        &[],
+    )?;
+    let mut bench = vec![
+        "bench",
+        "--locked",
+        "-p",
+        "authgent-bench",
+        "--bench",
+        "verify",
+        "--bench",
+        "adapters",
+        "--",
+        "--noplot",
+    ];
+    bench.extend(mode.criterion_args());
+    cargo(&bench, &[("AUTHGENT_BENCH_FIXTURE", &fixture)])?;
+    let medians = criterion_medians(&criterion_dir);
+
+    let python = interop::ensure_venv()?;
+    let script = root.join("interop/python/sdk_bench.py");
+    let python_sdk = output_json(
+        &python,
+        &[
+            &script.to_string_lossy(),
+            &fixture.to_string_lossy(),
+            mode.python_seconds(),
+        ],
+    )?;
+    let load = output_json(
+        &target.join("release/loadgen"),
+        &[
+            "--binary",
+            &target
+                .join("release/axum-resource-server")
+                .to_string_lossy(),
+            "--seconds",
+            mode.load_seconds(),
+        ],
+    )?;
+
+    let summary = summarize(&medians, &python_sdk, &load, mode.quick)?;
+    let path = target.join("bench-summary.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+    eprintln!("{}", table(&summary));
+    eprintln!("summary: {}", path.display());
+    Ok(())
+}
+
+fn summarize(
+    medians: &Map<String, Value>,
+    python_sdk: &Value,
+    load: &Value,
+    quick: bool,
+) -> Result<Value, String> {
+    let us = |id: &str| {
+        medians
+            .get(id)
+            .and_then(Value::as_f64)
+            .ok_or(format!("no median for {id}: did the benchmark run?"))
+    };
+    let rps = |scenario: &str| {
+        load[scenario]["requests_per_second"]
+            .as_f64()
+            .ok_or(format!("the load run has no {scenario} figure"))
+    };
+    let python_es256 = python_sdk["ES256/2"]["median_us"]
+        .as_f64()
+        .ok_or("the Python SDK run has no ES256/2 figure")?;
+    let ratio = |a: f64, b: f64| (a / b * 1000.0).round() / 1000.0;
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    let mut s = Map::new();
+    for (key, alg) in [("es256", "ES256"), ("rs256", "RS256"), ("eddsa", "EdDSA")] {
+        let ours = us(&format!("verify/{alg}/2"))?;
+        s.insert(
+            format!("{key}_verify_vs_floor"),
+            json!(ratio(ours, us(&format!("floor/{alg}"))?)),
+        );
+        s.insert(
+            format!("{key}_verify_vs_jsonwebtoken"),
+            json!(ratio(ours, us(&format!("jsonwebtoken/{alg}/2"))?)),
+        );
+    }
+    let cached = us("cached/verify_token")?;
+    s.insert("cached_verify_us".into(), json!(round(cached)));
+    s.insert(
+        "axum_layer_overhead_us".into(),
+        json!(round(
+            us("axum/with_layer")? - us("axum/without_layer")? - cached
+        )),
+    );
+    s.insert(
+        "actix_layer_overhead_us".into(),
+        json!(round(
+            us("actix/with_layer")? - us("actix/without_layer")? - cached
+        )),
+    );
+    let es256_floor = us("floor/ES256")?;
+    s.insert(
+        "dpop_request_vs_floor".into(),
+        json!(ratio(us("dpop/request")?, 2.0 * es256_floor)),
+    );
+    s.insert(
+        "dpop_cached_token_vs_proof_floor".into(),
+        json!(ratio(us("cached/dpop_request")?, es256_floor)),
+    );
+    s.insert(
+        "speedup_vs_python_sdk".into(),
+        json!(ratio(python_es256, us("verify/ES256/2")?)),
+    );
+    s.insert(
+        "two_thread_scaling".into(),
+        json!(ratio(us("scaling/1_threads")?, us("scaling/2_threads")?)),
+    );
+    s.insert(
+        "http_auth_vs_public_throughput".into(),
+        json!(ratio(rps("auth_repeated")?, rps("public")?)),
+    );
+    s.insert(
+        "http_auth_vs_anonymous_throughput".into(),
+        json!(ratio(rps("auth_repeated")?, rps("anonymous")?)),
+    );
+    let get = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
+    let targets = json!({
+        "es256_verify_vs_floor <= 1.10": get("es256_verify_vs_floor") <= 1.10,
+        "rs256_verify_vs_floor <= 1.10": get("rs256_verify_vs_floor") <= 1.10,
+        "eddsa_verify_vs_floor <= 1.10": get("eddsa_verify_vs_floor") <= 1.10,
+        "es256_verify_vs_jsonwebtoken <= 1": get("es256_verify_vs_jsonwebtoken") <= 1.0,
+        "rs256_verify_vs_jsonwebtoken <= 1": get("rs256_verify_vs_jsonwebtoken") <= 1.0,
+        "eddsa_verify_vs_jsonwebtoken <= 1": get("eddsa_verify_vs_jsonwebtoken") <= 1.0,
+        "cached_verify_us <= 1": get("cached_verify_us") <= 1.0,
+        "axum_layer_overhead_us <= 2": get("axum_layer_overhead_us") <= 2.0,
+        "dpop_request_vs_floor <= 1.15": get("dpop_request_vs_floor") <= 1.15,
+        "dpop_cached_token_vs_proof_floor <= 1.10": get("dpop_cached_token_vs_proof_floor") <= 1.10,
+        "speedup_vs_python_sdk >= 3": get("speedup_vs_python_sdk") >= 3.0,
+        "two_thread_scaling >= 1.8": get("two_thread_scaling") >= 1.8,
+        "http_auth_vs_public_throughput >= 0.9": get("http_auth_vs_public_throughput") >= 0.9,
+    });
+    Ok(json!({
+        "summary": s,
+        "targets": targets,
+        "medians_us": medians,
+        "python_sdk": python_sdk,
+        "http_load": load,
+        "run": {
+            "quick": quick,
+            "cpus": std::thread::available_parallelism().map_or(0, usize::from),
+            "signature_backend": "aws-lc-rs",
+        },
+    }))
+}
+
+/// The report as a readable table.
+fn table(summary: &Value) -> String {
+    let m = &summary["medians_us"];
+    let f = |id: &str| m[id].as_f64().map_or("—".into(), |v| format!("{v:.2}"));
+    let mut out = String::from("\ncold verification (µs, median)\n");
+    out += &format!(
+        "{:<8} {:>9} {:>9} {:>9} {:>9} {:>13} {:>11}\n",
+        "alg", "0 hops", "2 hops", "5 hops", "floor", "jsonwebtoken", "python sdk"
+    );
+    for alg in ["RS256", "PS256", "ES256", "EdDSA"] {
+        let py = summary["python_sdk"][format!("{alg}/2")]["median_us"]
+            .as_f64()
+            .map_or("—".into(), |v| format!("{v:.1}"));
+        out += &format!(
+            "{:<8} {:>9} {:>9} {:>9} {:>9} {:>13} {:>11}\n",
+            alg,
+            f(&format!("verify/{alg}/0")),
+            f(&format!("verify/{alg}/2")),
+            f(&format!("verify/{alg}/5")),
+            f(&format!("floor/{alg}")),
+            f(&format!("jsonwebtoken/{alg}/2")),
+            py,
+        );
+    }
+    out += "\nother paths (µs, median)\n";
+    for (label, id) in [
+        ("verified-token cache hit", "cached/verify_token"),
+        ("DPoP request, token + proof (ES256)", "dpop/request"),
+        (
+            "DPoP request, token cached, proof verified",
+            "cached/dpop_request",
+        ),
+        ("DPoP proof alone", "dpop/proof"),
+        ("axum request without the layer", "axum/without_layer"),
+        ("axum request with the layer (cache hit)", "axum/with_layer"),
+        (
+            "actix request without the middleware",
+            "actix/without_layer",
+        ),
+        ("actix request with the middleware", "actix/with_layer"),
+        ("full verify, 1 thread (per op)", "scaling/1_threads"),
+        ("full verify, 2 threads (per op)", "scaling/2_threads"),
+        ("verify against 1 key", "jwks_keys/1"),
+        ("verify against 10 keys", "jwks_keys/10"),
+        ("verify against 100 keys", "jwks_keys/100"),
+        ("parse only", "parts/parse"),
+        ("chain policy check", "parts/chain_policy"),
+        ("prepare a one-key JWKS", "parts/jwks_prepare_es256"),
+    ] {
+        out += &format!("{label:<48} {:>10}\n", f(id));
+    }
+    out += "\nloopback HTTP load against the axum example\n";
+    for scenario in ["public", "anonymous", "auth_repeated", "auth_distinct"] {
+        let s = &summary["http_load"][scenario];
+        out += &format!(
+            "{scenario:<16} {:>10.0} req/s  p50 {:>8.0} µs  p99 {:>8.0} µs\n",
+            s["requests_per_second"].as_f64().unwrap_or(0.0),
+            s["p50_us"].as_f64().unwrap_or(0.0),
+            s["p99_us"].as_f64().unwrap_or(0.0),
+        );
+    }
+    out += "\nsummary (ratios of medians from this run)\n";
+    if let Some(map) = summary["summary"].as_object() {
+        for (k, v) in map {
+            out += &format!("{k:<36} {v}\n");
+        }
+    }
+    out += "\ntargets\n";
+    if let Some(map) = summary["targets"].as_object() {
+        for (k, v) in map {
+            let mark = if v.as_bool() == Some(true) {
+                "met"
+            } else {
+                "MISSED"
+            };
+            out += &format!("{k:<44} {mark}\n");
+        }
+    }
+    out
+}
