@@ -2,7 +2,7 @@
 //! tokens: `verify/<ALG>/<hops>` (authgent-core), `floor/<ALG>` (the raw aws-lc-rs signature
 //! check of the same token), `jsonwebtoken/<ALG>/<hops>`, `jwks_keys/<n>` (verification
 //! against a key set of n keys), `dpop/*` (a DPoP-bound request), `parts/*` (the work around
-//! the signature).
+//! the signature), and `paired` (the same comparisons in adjacent blocks, see [`paired`]).
 //!
 //! Run through `cargo xtask bench`, which reads the medians back into the report.
 
@@ -205,11 +205,82 @@ fn parts(c: &mut Criterion) {
     group.finish();
 }
 
+/// Back-to-back blocks of authgent, the floor and jsonwebtoken on the same token, timed one
+/// block at a time: on a machine whose speed drifts between benchmarks (a shared VM), the
+/// ratio of adjacent blocks is the comparison that drift cannot move. Writes the median ratio
+/// per algorithm to the file named by `AUTHGENT_BENCH_PAIRED` (criterion does not see it).
+fn paired(_: &mut Criterion) {
+    let Some(out) = std::env::var_os("AUTHGENT_BENCH_PAIRED") else {
+        return;
+    };
+    let seconds: f64 = std::env::var("AUTHGENT_BENCH_PAIRED_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let fixture = Fixture::load();
+    let keys = fixture.key_set();
+    let validator = fixture.validator();
+    let now = fixture.now();
+    let mut report = Map::new();
+    for alg in ALGORITHMS {
+        let f = fixture.get(alg);
+        let token = f.token(2);
+        let floor = Floor::new(f);
+        let (input, signature) = split_jws(token);
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(Value::Object(f.public_jwk().clone())).expect("a JWK");
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("a decoding key");
+        let mut validation = jsonwebtoken::Validation::new(peer_algorithm(alg));
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 60;
+        const BLOCK: u32 = 20;
+        let time = |f: &mut dyn FnMut()| {
+            let start = std::time::Instant::now();
+            for _ in 0..BLOCK {
+                f();
+            }
+            start.elapsed().as_secs_f64() / f64::from(BLOCK)
+        };
+        let (mut vs_floor, mut vs_peer) = (Vec::new(), Vec::new());
+        let deadline = std::time::Instant::now() + Duration::from_secs_f64(seconds);
+        while std::time::Instant::now() < deadline || vs_floor.len() < 20 {
+            let ours = time(&mut || {
+                black_box(validator.verify(black_box(token), &keys, now).unwrap());
+            });
+            let base = time(&mut || {
+                assert!(floor.verify(black_box(input), black_box(&signature)));
+            });
+            let peer = time(&mut || {
+                black_box(
+                    jsonwebtoken::decode::<PeerClaims>(black_box(token), &key, &validation)
+                        .unwrap(),
+                );
+            });
+            vs_floor.push(ours / base);
+            vs_peer.push(ours / peer);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        report.insert(
+            alg.as_str().into(),
+            json!({
+                "verify_vs_floor": median(&mut vs_floor),
+                "verify_vs_jsonwebtoken": median(&mut vs_peer),
+                "blocks": vs_floor.len(),
+            }),
+        );
+    }
+    std::fs::write(out, Value::Object(report).to_string()).expect("write the paired report");
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
-    targets = cold, jwks_size, dpop, parts
+    targets = paired, cold, jwks_size, dpop, parts
 }
 criterion_main!(benches);

@@ -7,7 +7,10 @@
 //! 2. the Python SDK's `verify_token` on the same tokens, in the interop venv;
 //! 3. a loopback HTTP load run against the axum example (`loadgen`).
 //!
-//! Every ratio in the summary is of medians from this run.
+//! Every figure comes from this run. `*_verify_vs_floor` and `*_verify_vs_jsonwebtoken` are
+//! the median ratios of adjacent blocks (the `paired` measurement: a shared machine's speed
+//! drifts between benchmarks, never within a block pair); `*_of_medians` are the same
+//! comparisons as plain ratios of criterion medians.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -145,8 +148,22 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "--noplot",
     ];
     bench.extend(mode.criterion_args());
-    cargo(&bench, &[("AUTHGENT_BENCH_FIXTURE", &fixture)])?;
+    let paired_path = target.join("bench/paired.json");
+    let _ = std::fs::remove_file(&paired_path);
+    let paired_seconds = Path::new(if mode.quick { "1.5" } else { "4" });
+    cargo(
+        &bench,
+        &[
+            ("AUTHGENT_BENCH_FIXTURE", &fixture),
+            ("AUTHGENT_BENCH_PAIRED", &paired_path),
+            ("AUTHGENT_BENCH_PAIRED_SECONDS", paired_seconds),
+        ],
+    )?;
     let medians = criterion_medians(&criterion_dir);
+    let paired: Value = std::fs::read(&paired_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("the verify bench wrote no paired report")?;
 
     let python = interop::ensure_venv()?;
     let script = root.join("interop/python/sdk_bench.py");
@@ -170,7 +187,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ],
     )?;
 
-    let summary = summarize(&medians, &python_sdk, &load, mode.quick)?;
+    let summary = summarize(&medians, &paired, &python_sdk, &load, mode.quick)?;
     let path = target.join("bench-summary.json");
     std::fs::write(
         &path,
@@ -184,6 +201,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 fn summarize(
     medians: &Map<String, Value>,
+    paired: &Value,
     python_sdk: &Value,
     load: &Value,
     quick: bool,
@@ -205,14 +223,30 @@ fn summarize(
     let ratio = |a: f64, b: f64| (a / b * 1000.0).round() / 1000.0;
     let round = |v: f64| (v * 1000.0).round() / 1000.0;
     let mut s = Map::new();
+    // Against the floor and the peer: the median ratio of adjacent blocks (drift-proof), and
+    // the plain ratio of the criterion medians next to it.
     for (key, alg) in [("es256", "ES256"), ("rs256", "RS256"), ("eddsa", "EdDSA")] {
         let ours = us(&format!("verify/{alg}/2"))?;
+        let pair = |what: &str| {
+            paired[alg][what]
+                .as_f64()
+                .map(|v| (v * 1000.0).round() / 1000.0)
+                .ok_or(format!("the paired report has no {alg} {what}"))
+        };
         s.insert(
             format!("{key}_verify_vs_floor"),
-            json!(ratio(ours, us(&format!("floor/{alg}"))?)),
+            json!(pair("verify_vs_floor")?),
         );
         s.insert(
             format!("{key}_verify_vs_jsonwebtoken"),
+            json!(pair("verify_vs_jsonwebtoken")?),
+        );
+        s.insert(
+            format!("{key}_verify_vs_floor_of_medians"),
+            json!(ratio(ours, us(&format!("floor/{alg}"))?)),
+        );
+        s.insert(
+            format!("{key}_verify_vs_jsonwebtoken_of_medians"),
             json!(ratio(ours, us(&format!("jsonwebtoken/{alg}/2"))?)),
         );
     }
@@ -275,6 +309,7 @@ fn summarize(
         "summary": s,
         "targets": targets,
         "medians_us": medians,
+        "paired": paired,
         "python_sdk": python_sdk,
         "http_load": load,
         "run": {
