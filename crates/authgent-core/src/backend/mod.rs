@@ -9,7 +9,7 @@
 //!
 //! Everything both backends must agree on — which JWK members are valid, coordinate and
 //! modulus lengths, signature lengths, zero ECDSA scalars, RSA exponents and sizes — is
-//! decided before a backend sees the key or the signature, in [`PublicKeyMaterial`] and
+//! decided before a backend sees the key or the signature, when the JWK is read and in
 //! [`VerificationKey::verify`].
 //!
 //! [aws-lc-rs]: https://docs.rs/aws-lc-rs
