@@ -9,7 +9,9 @@
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
-use authgent_bench::{ALGORITHMS, AUDIENCE, Fixture, Floor, HOPS, ISSUER, split_jws};
+use authgent_bench::{
+    ALGORITHMS, AUDIENCE, AlgorithmFixture, Fixture, Floor, HOPS, ISSUER, split_jws,
+};
 use authgent_core::dpop::{
     DpopKey, DpopRequest, DpopVerifier, ProofId, ReplayGuard, ReplayVerdict,
 };
@@ -39,6 +41,19 @@ struct PeerClaims {
     scope: String,
     client_id: String,
     act: Option<Value>,
+}
+
+/// jsonwebtoken's key (parsed once, as a user would) and the same checks authgent makes:
+/// algorithm, issuer, audience, expiry with 60 s leeway.
+fn peer(f: &AlgorithmFixture) -> (jsonwebtoken::DecodingKey, jsonwebtoken::Validation) {
+    let jwk: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(Value::Object(f.public_jwk().clone())).expect("a JWK");
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("a decoding key");
+    let mut validation = jsonwebtoken::Validation::new(peer_algorithm(f.alg));
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    validation.leeway = 60;
+    (key, validation)
 }
 
 fn peer_algorithm(alg: Algorithm) -> jsonwebtoken::Algorithm {
@@ -83,13 +98,7 @@ fn cold(c: &mut Criterion) {
         group.finish();
 
         let mut group = c.benchmark_group("jsonwebtoken");
-        let jwk: jsonwebtoken::jwk::Jwk =
-            serde_json::from_value(Value::Object(f.public_jwk().clone())).expect("a JWK");
-        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("a decoding key");
-        let mut validation = jsonwebtoken::Validation::new(peer_algorithm(alg));
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 60;
+        let (key, validation) = peer(f);
         for hops in HOPS {
             let token = f.token(hops);
             jsonwebtoken::decode::<PeerClaims>(token, &key, &validation).expect("valid");
@@ -227,13 +236,7 @@ fn paired(_: &mut Criterion) {
         let token = f.token(2);
         let floor = Floor::new(f);
         let (input, signature) = split_jws(token);
-        let jwk: jsonwebtoken::jwk::Jwk =
-            serde_json::from_value(Value::Object(f.public_jwk().clone())).expect("a JWK");
-        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("a decoding key");
-        let mut validation = jsonwebtoken::Validation::new(peer_algorithm(alg));
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 60;
+        let (key, validation) = peer(f);
         const BLOCK: u32 = 20;
         let time = |f: &mut dyn FnMut()| {
             let start = std::time::Instant::now();

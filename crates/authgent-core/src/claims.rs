@@ -122,7 +122,7 @@ pub struct TokenClaims {
 enum RawClaims {
     Map(Map<String, Value>),
     Json {
-        payload: Arc<[u8]>,
+        payload: Vec<u8>,
         map: OnceLock<Map<String, Value>>,
     },
 }
@@ -209,7 +209,7 @@ impl TokenClaims {
         let claims = Self::typed(registered, max_act_depth)?;
         Ok(TokenClaims {
             raw: RawClaims::Json {
-                payload: payload.into(),
+                payload,
                 map: OnceLock::new(),
             },
             ..claims

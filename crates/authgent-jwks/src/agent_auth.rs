@@ -436,7 +436,7 @@ impl AgentAuth {
                 let uri = request_uri(verifier, target, headers);
                 let request = RequestParts::new(method, &uri, &authorization, &dpop);
                 let identity = verifier
-                    .verify_request(&request)
+                    .verify_credentials(&request, credentials)
                     .await
                     .map_err(&fail)?
                     .ok_or_else(|| fail(AuthgentError::MissingCredentials))?;

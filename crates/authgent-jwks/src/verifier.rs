@@ -194,17 +194,28 @@ impl Verifier {
         self.traced(request, None).await
     }
 
+    /// [`verify_request`](Self::verify_request) with the credentials already read from the
+    /// request's headers (by [`AgentAuth`](crate::AgentAuth), which needs them first), so the
+    /// headers are not scanned twice.
+    pub(crate) async fn verify_credentials(
+        &self,
+        request: &RequestParts<'_>,
+        credentials: Credentials<'_>,
+    ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
+        self.traced(request, Some(credentials)).await
+    }
+
     /// The `verify` span around [`verify_inner`](Self::verify_inner); its fields are recorded
     /// only when a subscriber listens.
     async fn traced(
         &self,
         request: &RequestParts<'_>,
-        bearer: Option<&str>,
+        given: Option<Credentials<'_>>,
     ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
         let span = debug_span!(target: "authgent_jwks", "verify", issuer = %self.inner.issuer,
             subject = tracing::field::Empty, depth = tracing::field::Empty, outcome = tracing::field::Empty);
         let result = self
-            .verify_inner(request, bearer)
+            .verify_inner(request, given)
             .instrument(span.clone())
             .await;
         if span.is_disabled() {
@@ -226,17 +237,17 @@ impl Verifier {
         result
     }
 
-    /// `bearer`: a bare token ([`verify_token`](Self::verify_token)) instead of the
-    /// request's headers.
+    /// `given`: credentials already read (a bare token for [`verify_token`](Self::verify_token),
+    /// or the headers as `AgentAuth` read them); otherwise they are read from `request`.
     async fn verify_inner(
         &self,
         request: &RequestParts<'_>,
-        bearer: Option<&str>,
+        given: Option<Credentials<'_>>,
     ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
         let inner = &self.inner;
         let now = (inner.clock)();
-        let credentials = match bearer {
-            Some(token) => Credentials::bearer(token)?,
+        let credentials = match given {
+            Some(credentials) => credentials,
             None => match Credentials::from_headers(request.authorization, request.dpop)? {
                 Some(credentials) => credentials,
                 None => return Ok(None),
@@ -336,7 +347,7 @@ impl Verifier {
     /// DPoP-bound token is refused, and so is every token under [`DpopMode::Required`]).
     pub async fn verify_token(&self, token: &str) -> Result<Arc<AgentIdentity>, AuthgentError> {
         let request = RequestParts::new("GET", "", &[], &[]);
-        self.traced(&request, Some(token))
+        self.traced(&request, Some(Credentials::bearer(token)?))
             .await?
             .ok_or(AuthgentError::MissingCredentials)
     }
