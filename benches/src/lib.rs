@@ -234,25 +234,15 @@ fn sign(key: &SigningKey, claims: &Map<String, Value>) -> String {
 
 /// The signing input and decoded signature of a compact JWS: what the floor measures.
 pub fn split_jws(token: &str) -> (&[u8], Vec<u8>) {
-    use base64_decode as b64;
     let (input, signature) = token.rsplit_once('.').expect("a compact JWS");
-    (input.as_bytes(), b64(signature))
+    (input.as_bytes(), base64url(signature))
 }
 
-fn base64_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        let v = ALPHABET.iter().position(|a| *a == c).expect("base64url") as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
+fn base64url(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .expect("base64url")
 }
 
 /// The raw aws-lc-rs check of `token`'s signature with `jwk`'s key parsed once: the floor no
@@ -272,7 +262,7 @@ impl Floor {
     pub fn new(fixture: &AlgorithmFixture) -> Floor {
         use aws_lc_rs::signature::{self, ParsedPublicKey};
         let jwk = fixture.public_jwk();
-        let member = |m: &str| base64_decode(jwk[m].as_str().expect("a string member"));
+        let member = |m: &str| base64url(jwk[m].as_str().expect("a string member"));
         let (alg, bytes): (&'static dyn signature::VerificationAlgorithm, Vec<u8>) =
             match fixture.alg {
                 Algorithm::Es256 => {

@@ -12,6 +12,7 @@
 //! drifts between benchmarks, never within a block pair); `*_of_medians` are the same
 //! comparisons as plain ratios of criterion medians.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -38,6 +39,10 @@ impl Mode {
             vec!["--warm-up-time", "1", "--measurement-time", "4"]
         }
     }
+    /// How long the paired measurement runs per algorithm.
+    fn paired_seconds(&self) -> &'static str {
+        if self.quick { "1.5" } else { "4" }
+    }
     fn python_seconds(&self) -> &'static str {
         if self.quick { "1.5" } else { "4" }
     }
@@ -46,11 +51,11 @@ impl Mode {
     }
 }
 
-fn cargo(args: &[&str], env: &[(&str, &Path)]) -> Result<(), String> {
+fn cargo(args: &[&str], env: &[(&str, &OsStr)]) -> Result<(), String> {
     eprintln!("==> cargo {}", args.join(" "));
     let status = Command::new("cargo")
         .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
+        .envs(env.iter().copied())
         .status()
         .map_err(|e| format!("could not run cargo: {e}"))?;
     if status.success() {
@@ -150,13 +155,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     bench.extend(mode.criterion_args());
     let paired_path = target.join("bench/paired.json");
     let _ = std::fs::remove_file(&paired_path);
-    let paired_seconds = Path::new(if mode.quick { "1.5" } else { "4" });
     cargo(
         &bench,
         &[
-            ("AUTHGENT_BENCH_FIXTURE", &fixture),
-            ("AUTHGENT_BENCH_PAIRED", &paired_path),
-            ("AUTHGENT_BENCH_PAIRED_SECONDS", paired_seconds),
+            ("AUTHGENT_BENCH_FIXTURE", fixture.as_os_str()),
+            ("AUTHGENT_BENCH_PAIRED", paired_path.as_os_str()),
+            (
+                "AUTHGENT_BENCH_PAIRED_SECONDS",
+                OsStr::new(mode.paired_seconds()),
+            ),
         ],
     )?;
     let medians = criterion_medians(&criterion_dir);

@@ -481,3 +481,16 @@ fn actor_chain(act: Option<Cow<'_, Value>>, max_depth: usize) -> Result<Vec<Acto
     }
     Ok(actors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_index_is_the_position_in_registered_claims() {
+        for (i, name) in REGISTERED_CLAIMS.iter().enumerate() {
+            assert_eq!(registered_index(name), Some(i), "{name}");
+        }
+        assert_eq!(registered_index("team"), None);
+    }
+}

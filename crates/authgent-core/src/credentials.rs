@@ -119,16 +119,7 @@ impl<'a> Credentials<'a> {
             return Err(TokenError::Malformed("separate the scheme and token with a space").into());
         }
         let token = rest.trim_start_matches(' ');
-        if token.is_empty() {
-            return Err(TokenError::Malformed("empty token").into());
-        }
-        if !is_b64token(token) {
-            // "Bearer a, DPoP b": two credentials in one header.
-            if token.contains(',') {
-                return Err(RequestError::MultipleAuthorization.into());
-            }
-            return Err(TokenError::Malformed("token has characters outside b64token").into());
-        }
+        check_token(token)?;
         Ok(Some(Credentials {
             scheme,
             token,
@@ -145,15 +136,16 @@ impl<'a> Credentials<'a> {
     /// assert_eq!((c.scheme(), c.token(), c.proof()), (Scheme::Bearer, "eyJ.eyJ.sig", None));
     /// assert!(Credentials::bearer("").is_err());
     /// assert!(Credentials::bearer("a b").is_err());
+    /// // Two credentials glued together are refused as in a header (400, not 401).
+    /// use authgent_core::{AuthgentError, RequestError};
+    /// assert!(matches!(
+    ///     Credentials::bearer("a, DPoP b"),
+    ///     Err(AuthgentError::Request(RequestError::MultipleAuthorization))
+    /// ));
     /// # Ok::<(), authgent_core::AuthgentError>(())
     /// ```
     pub fn bearer(token: &'a str) -> Result<Self, AuthgentError> {
-        if token.is_empty() {
-            return Err(TokenError::Malformed("empty token").into());
-        }
-        if !is_b64token(token) {
-            return Err(TokenError::Malformed("token has characters outside b64token").into());
-        }
+        check_token(token)?;
         Ok(Credentials {
             scheme: Scheme::Bearer,
             token,
@@ -175,6 +167,21 @@ impl<'a> Credentials<'a> {
     pub fn proof(&self) -> Option<&'a str> {
         self.proof
     }
+}
+
+/// The checks on a token, from a header or bare: non-empty, RFC 6750 §2.1 `b64token`.
+fn check_token(token: &str) -> Result<(), AuthgentError> {
+    if token.is_empty() {
+        return Err(TokenError::Malformed("empty token").into());
+    }
+    if !is_b64token(token) {
+        // "Bearer a, DPoP b": two credentials in one header.
+        if token.contains(',') {
+            return Err(RequestError::MultipleAuthorization.into());
+        }
+        return Err(TokenError::Malformed("token has characters outside b64token").into());
+    }
+    Ok(())
 }
 
 /// RFC 9110 field values here must be visible ASCII plus spaces and tabs.

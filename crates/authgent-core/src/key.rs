@@ -263,7 +263,6 @@ fn candidate_algorithms(
         Ok((
             KeyFamily::Ec(crv),
             PublicKeyMaterial::Ec {
-                crv,
                 x: coordinate("x", len)?,
                 y: coordinate("y", len)?,
             },

@@ -40,7 +40,7 @@ impl PreparedVerifier for Verifier {
             (Ok(rsa), PublicKeyMaterial::Rsa { n, e }) => {
                 RsaPublicKeyComponents { n, e }.to_parsed_public_key(rsa)
             }
-            (Err(other), PublicKeyMaterial::Ec { x, y, .. }) => {
+            (Err(other), PublicKeyMaterial::Ec { x, y }) => {
                 let mut point = Vec::with_capacity(1 + x.len() + y.len());
                 point.push(0x04);
                 point.extend_from_slice(x);

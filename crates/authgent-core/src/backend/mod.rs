@@ -72,12 +72,8 @@ impl std::fmt::Display for SignatureBackend {
 pub(crate) enum PublicKeyMaterial {
     /// RSA modulus and public exponent, big-endian, without leading zeros.
     Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// An EC point on `crv` (`"P-256"`, `"P-384"`, `"P-521"`), coordinates of the curve's size.
-    Ec {
-        crv: &'static str,
-        x: Vec<u8>,
-        y: Vec<u8>,
-    },
+    /// An EC point, coordinates of its curve's size (the curve is the algorithm's).
+    Ec { x: Vec<u8>, y: Vec<u8> },
     /// An Ed25519 public key (32 bytes).
     Ed25519 { x: Vec<u8> },
 }
