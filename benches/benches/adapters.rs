@@ -272,7 +272,7 @@ fn scaling(c: &mut Criterion) {
 fn replay(c: &mut Criterion) {
     use authgent_core::dpop::{ProofId, ReplayGuard};
     // Roomy enough that the measured path is always "record a new id", never "full".
-    let store = authgent_jwks::ReplayStore::new(50_000_000);
+    let store = authgent_jwks::MemoryReplayStore::new(50_000_000);
     let now = SystemTime::now();
     let until = now + Duration::from_secs(120);
     let mut n: u64 = 0;

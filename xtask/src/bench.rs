@@ -5,7 +5,9 @@
 //!    aws-lc-rs floor, jsonwebtoken, key-set sizes, DPoP) and `adapters` (cache hit, axum and
 //!    actix with and without the layer, one vs two threads);
 //! 2. the Python SDK's `verify_token` on the same tokens, in the interop venv;
-//! 3. a loopback HTTP load run against the axum example (`loadgen`).
+//! 3. a loopback HTTP load run against the axum example (`loadgen`), then DPoP routes with
+//!    the in-memory replay store, with Redis, and with two replicas sharing Redis, and the
+//!    replay check alone on Redis over loopback (redis-server installed when missing).
 //!
 //! Every figure comes from this run. `*_verify_vs_floor` and `*_verify_vs_jsonwebtoken` are
 //! the median ratios of adjacent blocks (the `paired` measurement: a shared machine's speed
@@ -66,9 +68,19 @@ fn cargo(args: &[&str], env: &[(&str, &OsStr)]) -> Result<(), String> {
 }
 
 fn output_json(program: &Path, args: &[&str]) -> Result<Value, String> {
+    output_json_with(program, args, &[])
+}
+
+/// [`output_json`] with `env` set for the program.
+fn output_json_with(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &OsStr)],
+) -> Result<Value, String> {
     eprintln!("==> {} {}", program.display(), args.join(" "));
     let out = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("could not run {}: {e}", program.display()))?;
@@ -182,7 +194,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             mode.python_seconds(),
         ],
     )?;
-    let load = output_json(
+    let redis = crate::redis::ensure_redis_server()?;
+    eprintln!(
+        "==> loopback HTTP load, DPoP replicas on {}",
+        redis.display()
+    );
+    let load = output_json_with(
         &target.join("release/loadgen"),
         &[
             "--binary",
@@ -191,7 +208,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 .to_string_lossy(),
             "--seconds",
             mode.load_seconds(),
+            "--redis",
         ],
+        &[("AUTHGENT_REDIS_SERVER", redis.as_os_str())],
     )?;
 
     let summary = summarize(&medians, &paired, &python_sdk, &load, mode.quick)?;
@@ -296,6 +315,39 @@ fn summarize(
         "http_auth_vs_anonymous_throughput".into(),
         json!(ratio(rps("auth_repeated")?, rps("anonymous")?)),
     );
+    // Replicas: the replay check on Redis, and what it and a second replica do to a DPoP
+    // route's throughput.
+    let dpop = &load["dpop"];
+    let dpop_rps = |scenario: &str| {
+        dpop[scenario]["requests_per_second"]
+            .as_f64()
+            .ok_or(format!("the load run has no {scenario} figure"))
+    };
+    let check = |store: &str, p: &str| {
+        dpop["replay_check"][store][p]
+            .as_f64()
+            .ok_or(format!("the load run has no replay_check {store} {p}"))
+    };
+    s.insert(
+        "redis_replay_check_added_p50_us".into(),
+        json!(round(
+            check("redis", "p50_us")? - check("memory", "p50_us")?
+        )),
+    );
+    s.insert(
+        "redis_replay_check_added_p99_us".into(),
+        json!(round(
+            check("redis", "p99_us")? - check("memory", "p99_us")?
+        )),
+    );
+    s.insert(
+        "dpop_redis_vs_memory_throughput".into(),
+        json!(ratio(dpop_rps("dpop_redis_1")?, dpop_rps("dpop_memory_1")?)),
+    );
+    s.insert(
+        "dpop_two_replicas_vs_one_throughput".into(),
+        json!(ratio(dpop_rps("dpop_redis_2")?, dpop_rps("dpop_redis_1")?)),
+    );
     let get = |k: &str| s[k].as_f64().unwrap_or(f64::NAN);
     let targets = json!({
         "es256_verify_vs_floor <= 1.10": get("es256_verify_vs_floor") <= 1.10,
@@ -378,12 +430,28 @@ fn table(summary: &Value) -> String {
     ] {
         out += &format!("{label:<48} {:>10}\n", f(id));
     }
+    let load = &summary["http_load"];
+    let scenario_line = |name: &str, s: &Value| {
+        format!(
+            "{name:<16} {:>10.0} req/s  p50 {:>8.0} µs  p99 {:>8.0} µs\n",
+            s["requests_per_second"].as_f64().unwrap_or(0.0),
+            s["p50_us"].as_f64().unwrap_or(0.0),
+            s["p99_us"].as_f64().unwrap_or(0.0),
+        )
+    };
     out += "\nloopback HTTP load against the axum example\n";
     for scenario in ["public", "anonymous", "auth_repeated", "auth_distinct"] {
-        let s = &summary["http_load"][scenario];
+        out += &scenario_line(scenario, &load[scenario]);
+    }
+    out += "\nDPoP route (GET /me, token cached, a fresh ES256 proof per request)\n";
+    for scenario in ["dpop_memory_1", "dpop_redis_1", "dpop_redis_2"] {
+        out += &scenario_line(scenario, &load["dpop"][scenario]);
+    }
+    out += "\nreplay check alone (µs)\n";
+    for store in ["memory", "redis", "redis_16_concurrent"] {
+        let s = &load["dpop"]["replay_check"][store];
         out += &format!(
-            "{scenario:<16} {:>10.0} req/s  p50 {:>8.0} µs  p99 {:>8.0} µs\n",
-            s["requests_per_second"].as_f64().unwrap_or(0.0),
+            "{store:<20} p50 {:>8.1}  p99 {:>8.1}\n",
             s["p50_us"].as_f64().unwrap_or(0.0),
             s["p99_us"].as_f64().unwrap_or(0.0),
         );

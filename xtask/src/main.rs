@@ -13,6 +13,7 @@ mod conformance;
 mod fuzz;
 mod interop;
 mod proxy;
+mod redis;
 mod supply_chain;
 
 use std::path::Path;
@@ -279,6 +280,8 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
         ];
         let limited = interop::start(&python, "limited", &limited_env, false)?;
         let conformance = conformance::ensure_suite()?;
+        let redis = redis::ensure_redis_server()?;
+        set_env("AUTHGENT_REDIS_SERVER", &redis.display().to_string());
         set_env(
             "AUTHGENT_INTEROP_CONFORMANCE",
             &conformance.display().to_string(),

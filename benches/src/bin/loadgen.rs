@@ -12,6 +12,19 @@
 //! - `auth_distinct`: `GET /me` with a different token every request (every request a full
 //!   verification), until the pre-minted tokens run out or the time is up.
 //!
+//! With `--redis` (a `redis-server` is started per run, `AUTHGENT_REDIS_SERVER` or `PATH`),
+//! DPoP scenarios follow, each request with a DPoP-bound token (cached after the first
+//! request) and a fresh pre-minted ES256 proof, so every request verifies a proof and records
+//! its id:
+//!
+//! - `dpop_memory_1`: one replica with the in-memory replay store;
+//! - `dpop_redis_1`: one replica recording proofs in Redis;
+//! - `dpop_redis_2`: two replicas sharing that Redis, the connections split between them as a
+//!   load balancer would;
+//!
+//! and `replay_check`: the latency of one `check_and_record` alone, in-memory and on Redis
+//! over loopback (sequential, and 16 at a time), p50/p99.
+//!
 //! Prints one JSON object: requests/s and p50/p99 latency per scenario. The load generator and
 //! the server share the machine's cores, so absolute figures are for this machine only; the
 //! ratios between scenarios are what the report uses.
@@ -30,6 +43,7 @@ struct Options {
     binary: String,
     seconds: f64,
     connections: usize,
+    redis: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -37,6 +51,7 @@ fn options() -> Result<Options, String> {
         binary: String::new(),
         seconds: 5.0,
         connections: 16,
+        redis: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -44,6 +59,7 @@ fn options() -> Result<Options, String> {
         match a.as_str() {
             "--binary" => o.binary = value()?,
             "--seconds" => o.seconds = value()?.parse().map_err(|_| "--seconds: a number")?,
+            "--redis" => o.redis = true,
             "--connections" => {
                 o.connections = value()?.parse().map_err(|_| "--connections: a number")?
             }
@@ -51,7 +67,9 @@ fn options() -> Result<Options, String> {
         }
     }
     if o.binary.is_empty() {
-        return Err("usage: loadgen --binary PATH [--seconds S] [--connections C]".into());
+        return Err(
+            "usage: loadgen --binary PATH [--seconds S] [--connections C] [--redis]".into(),
+        );
     }
     Ok(o)
 }
@@ -72,9 +90,9 @@ impl Connection {
         })
     }
 
-    async fn get(&mut self, host: &str, path: &str, token: Option<&str>) -> std::io::Result<u16> {
-        let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
-        let request = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\n{auth}\r\n");
+    /// `GET path` with `headers` (complete `name: value\r\n` lines).
+    async fn get(&mut self, host: &str, path: &str, headers: &str) -> std::io::Result<u16> {
+        let request = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\n{headers}\r\n");
         self.stream.write_all(request.as_bytes()).await?;
         self.buf.clear();
         let mut chunk = [0u8; 8192];
@@ -113,31 +131,42 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Where a scenario's token comes from.
+/// The credential headers of a scenario's requests.
 #[derive(Clone)]
 enum Tokens {
     None,
     Repeated(Arc<String>),
+    /// One use each, until they run out.
     Distinct(Arc<Vec<String>>, Arc<AtomicUsize>),
 }
 
 impl Tokens {
-    fn next(&self) -> Option<Option<&str>> {
+    fn next(&self) -> Option<&str> {
         match self {
-            Tokens::None => Some(None),
-            Tokens::Repeated(t) => Some(Some(t.as_str())),
+            Tokens::None => Some(""),
+            Tokens::Repeated(t) => Some(t.as_str()),
             Tokens::Distinct(all, next) => all
                 .get(next.fetch_add(1, Ordering::Relaxed))
-                .map(|t| Some(t.as_str())),
+                .map(String::as_str),
         }
+    }
+
+    fn distinct(all: Vec<String>) -> Self {
+        Tokens::Distinct(Arc::new(all), Arc::new(AtomicUsize::new(0)))
     }
 }
 
-async fn scenario(addr: &str, path: &str, tokens: Tokens, o: &Options) -> Value {
+fn bearer(token: &str) -> String {
+    format!("authorization: Bearer {token}\r\n")
+}
+
+/// `o.connections` connections spread over `addrs` (one per replica), for `o.seconds`.
+async fn scenario(addrs: &[&str], path: &str, tokens: Tokens, o: &Options) -> Value {
     let deadline = Instant::now() + Duration::from_secs_f64(o.seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..o.connections {
+    for n in 0..o.connections {
+        let addr = addrs[n % addrs.len()];
         let (addr, path, tokens) = (addr.to_owned(), path.to_owned(), tokens.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = Connection::open(&addr)
@@ -164,20 +193,175 @@ async fn scenario(addr: &str, path: &str, tokens: Tokens, o: &Options) -> Value 
         failures += f;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let (p50, p99) = percentiles(&mut latencies);
+    json!({
+        "requests": latencies.len(),
+        "failures": failures,
+        "seconds": elapsed,
+        "requests_per_second": latencies.len() as f64 / elapsed,
+        "p50_us": p50,
+        "p99_us": p99,
+    })
+}
+
+/// p50 and p99 in µs.
+fn percentiles(latencies: &mut [Duration]) -> (f64, f64) {
     latencies.sort_unstable();
     let pct = |p: f64| {
         latencies
             .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
             .map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
-    json!({
-        "requests": latencies.len(),
-        "failures": failures,
-        "seconds": elapsed,
-        "requests_per_second": latencies.len() as f64 / elapsed,
-        "p50_us": pct(0.50),
-        "p99_us": pct(0.99),
-    })
+    (pct(0.50), pct(0.99))
+}
+
+/// The DPoP scenarios and the replay check alone; see the module docs.
+async fn dpop_scenarios(issuer: &TestIssuer, o: &Options) -> Result<Value, String> {
+    use authgent_core::dpop::DpopKey;
+    use authgent_harness::redis::RedisServer;
+    const PUBLIC_URL: &str = "http://replicas.bench";
+    let redis = RedisServer::start();
+    let start = |redis_url: Option<String>| async move {
+        let mut env = vec![
+            ("AUTHGENT_ISSUER", issuer.issuer().to_owned()),
+            ("PUBLIC_URL", PUBLIC_URL.to_owned()),
+            ("BIND", "127.0.0.1:0".to_owned()),
+        ];
+        if let Some(url) = redis_url {
+            env.push(("AUTHGENT_REPLAY_REDIS", url));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        ServerProcess::start(&o.binary, &[], &env).await
+    };
+    let key = DpopKey::generate_es256().map_err(|e| e.to_string())?;
+    let token = issuer
+        .token()
+        .subject("client:agnt_bench")
+        .audience(PUBLIC_URL)
+        .scopes(["search:execute"])
+        .dpop_jkt(key.jkt())
+        .sign();
+    // Minted just before each scenario (a proof is good for the 60 s iat window), enough for
+    // the run at the rate this machine verifies ES256 proofs.
+    let proofs = |n: usize| -> Result<Tokens, String> {
+        let now = std::time::SystemTime::now();
+        let all = (0..n)
+            .map(|_| {
+                key.proof("GET", &format!("{PUBLIC_URL}/me"), Some(&token), None, now)
+                    .map(|p| format!("authorization: DPoP {token}\r\ndpop: {p}\r\n"))
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tokens::distinct(all))
+    };
+    let count = ((o.seconds * 12_000.0) as usize).max(1_000);
+    let mut report = serde_json::Map::new();
+    for (name, replicas, shared) in [
+        ("dpop_memory_1", 1, false),
+        ("dpop_redis_1", 1, true),
+        ("dpop_redis_2", 2, true),
+    ] {
+        let mut servers = Vec::new();
+        for _ in 0..replicas {
+            servers.push(start(shared.then(|| redis.url())).await?);
+        }
+        let addrs: Vec<&str> = servers.iter().map(|s| s.addr.as_str()).collect();
+        let warm = proofs(addrs.len())?;
+        for addr in &addrs {
+            let mut c = Connection::open(addr).await.map_err(|e| e.to_string())?;
+            let status = c
+                .get(addr, "/me", warm.next().unwrap_or_default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if status != 200 {
+                return Err(format!("{name}: a DPoP request answered {status}"));
+            }
+        }
+        let result = scenario(&addrs, "/me", proofs(count)?, o).await;
+        report.insert(name.into(), result);
+        for server in servers {
+            server.terminate().await;
+        }
+    }
+    report.insert("replay_check".into(), replay_check(&redis).await?);
+    Ok(Value::Object(report))
+}
+
+/// One `check_and_record` alone: in-memory, and on Redis over loopback.
+async fn replay_check(redis: &authgent_harness::redis::RedisServer) -> Result<Value, String> {
+    use authgent_core::dpop::ProofId;
+    use authgent_jwks::{MemoryReplayStore, RedisReplayStore, ReplayStore};
+    const OPS: u32 = 20_000;
+    let now = std::time::SystemTime::now();
+    let until = now + Duration::from_secs(121);
+    let id = |run: u32, n: u32| {
+        let mut bytes = [0u8; 32];
+        bytes[..4].copy_from_slice(&run.to_le_bytes());
+        bytes[4..8].copy_from_slice(&n.to_le_bytes());
+        bytes[8] = 0xa5; // spreads over the in-memory shards like a hash would
+        bytes[16] = (n % 251) as u8;
+        ProofId::new(bytes)
+    };
+    async fn sequential(
+        store: &dyn ReplayStore,
+        run: u32,
+        id: impl Fn(u32, u32) -> ProofId,
+        now: std::time::SystemTime,
+        until: std::time::SystemTime,
+    ) -> Value {
+        let mut latencies = Vec::with_capacity(OPS as usize);
+        for n in 0..OPS {
+            let t = Instant::now();
+            let _ = store.check_and_record(id(run, n), now, until).await;
+            latencies.push(t.elapsed());
+        }
+        let (p50, p99) = percentiles(&mut latencies);
+        json!({"ops": OPS, "p50_us": p50, "p99_us": p99})
+    }
+    let memory = MemoryReplayStore::new(1_000_000);
+    let redis_store = Arc::new(
+        RedisReplayStore::builder(redis.url())
+            .namespace("bench")
+            .connect()
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let memory_seq = sequential(&memory, 1, id, now, until).await;
+    let redis_seq = sequential(&*redis_store, 2, id, now, until).await;
+    // 16 at a time over the one multiplexed connection, as 16 concurrent requests would.
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..16u32)
+        .map(|task| {
+            let store = Arc::clone(&redis_store);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                for n in 0..OPS / 16 {
+                    let t = Instant::now();
+                    let _ = store.check_and_record(id(3 + task, n), now, until).await;
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.map_err(|e| e.to_string())?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (p50, p99) = percentiles(&mut latencies);
+    let stats = redis_store.stats();
+    if stats.failures > 0 {
+        return Err(format!("the Redis store failed {} times", stats.failures));
+    }
+    Ok(json!({
+        "memory": memory_seq,
+        "redis": redis_seq,
+        "redis_16_concurrent": {
+            "ops": latencies.len(), "p50_us": p50, "p99_us": p99,
+            "ops_per_second": latencies.len() as f64 / elapsed,
+        },
+    }))
 }
 
 #[tokio::main]
@@ -206,36 +390,38 @@ async fn main() -> Result<(), String> {
     };
     // Enough distinct tokens for the run at the rate one core verifies ES256 tokens.
     let distinct: Vec<String> = (0..((o.seconds * 15_000.0) as usize).max(1_000))
-        .map(|_| mint())
+        .map(|_| bearer(&mint()))
         .collect();
-    let repeated = Arc::new(mint());
+    let repeated = mint();
+    let repeated = Arc::new(bearer(&repeated));
     let mut warm = Connection::open(&addr).await.map_err(|e| e.to_string())?;
-    for (path, token) in [("/health", None), ("/me", Some(repeated.as_str()))] {
+    for (path, headers) in [("/health", ""), ("/me", repeated.as_str())] {
         let status = warm
-            .get(&addr, path, token)
+            .get(&addr, path, headers)
             .await
             .map_err(|e| e.to_string())?;
         if status != 200 {
             return Err(format!("{path} answered {status}"));
         }
     }
-    let public = scenario(&addr, "/health", Tokens::None, &o).await;
-    let anonymous = scenario(&addr, "/me", Tokens::None, &o).await;
-    let auth_repeated = scenario(&addr, "/me", Tokens::Repeated(repeated), &o).await;
-    let auth_distinct = scenario(
-        &addr,
-        "/me",
-        Tokens::Distinct(Arc::new(distinct), Arc::new(AtomicUsize::new(0))),
-        &o,
-    )
-    .await;
+    let at = [addr.as_str()];
+    let public = scenario(&at, "/health", Tokens::None, &o).await;
+    let anonymous = scenario(&at, "/me", Tokens::None, &o).await;
+    let auth_repeated = scenario(&at, "/me", Tokens::Repeated(repeated), &o).await;
+    let auth_distinct = scenario(&at, "/me", Tokens::distinct(distinct), &o).await;
     server.terminate().await;
+    let dpop = if o.redis {
+        dpop_scenarios(&issuer, &o).await?
+    } else {
+        Value::Null
+    };
     let report = json!({
         "connections": o.connections,
         "public": public,
         "anonymous": anonymous,
         "auth_repeated": auth_repeated,
         "auth_distinct": auth_distinct,
+        "dpop": dpop,
     });
     // The report on stdout is this binary's output (read by the xtask).
     #[allow(clippy::print_stdout)]

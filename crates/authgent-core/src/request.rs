@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use crate::challenge::ChallengeConfig;
 use crate::credentials::{Credentials, Scheme};
-use crate::dpop::{DpopRequest, DpopVerifier, ReplayGuard};
+use crate::dpop::{CheckedProof, DpopRequest, DpopVerifier, ReplayGuard};
 use crate::error::{AuthgentError, ConfigError, DpopError, TokenError};
 use crate::identity::AgentIdentity;
 use crate::key::{KeyResolver, VerificationKey};
@@ -228,10 +228,30 @@ impl RequestVerifier {
         replay: &dyn ReplayGuard,
         now: SystemTime,
     ) -> Result<AgentIdentity, AuthgentError> {
+        let (identity, proof) = self.finish_unrecorded(pending, key, now)?;
+        record(proof, replay, now)?;
+        Ok(identity)
+    }
+
+    /// [`finish`](Self::finish) without the replay check: the DPoP proof, when one was
+    /// checked, is returned for the caller to record in its (possibly asynchronous) replay
+    /// store with [`CheckedProof::record`]. The request is accepted only after that.
+    pub fn finish_unrecorded(
+        &self,
+        pending: &PendingRequest<'_>,
+        key: Option<&VerificationKey>,
+        now: SystemTime,
+    ) -> Result<(AgentIdentity, Option<CheckedProof>), AuthgentError> {
         let key = key.ok_or(TokenError::UnknownKeyId)?;
         let identity = self.validator.verify_with_key(&pending.token, key, now)?;
-        self.check_binding(pending, &identity, replay, now)?;
-        Ok(identity)
+        let proof = self.binding(
+            &pending.credentials,
+            pending.method,
+            pending.uri,
+            &identity,
+            now,
+        )?;
+        Ok((identity, proof))
     }
 
     /// Checks DPoP binding for an identity already verified (e.g. served from a cache): the
@@ -243,14 +263,14 @@ impl RequestVerifier {
         replay: &dyn ReplayGuard,
         now: SystemTime,
     ) -> Result<(), AuthgentError> {
-        self.binding(
+        let proof = self.binding(
             &pending.credentials,
             pending.method,
             pending.uri,
             identity,
-            replay,
             now,
-        )
+        )?;
+        record(proof, replay, now)
     }
 
     /// [`check_binding`](Self::check_binding) for a token served from a cache of verified
@@ -263,14 +283,20 @@ impl RequestVerifier {
         replay: &dyn ReplayGuard,
         now: SystemTime,
     ) -> Result<(), AuthgentError> {
-        self.binding(
-            credentials,
-            request.method,
-            request.uri,
-            identity,
-            replay,
-            now,
-        )
+        let proof = self.cached_binding_unrecorded(credentials, request, identity, now)?;
+        record(proof, replay, now)
+    }
+
+    /// [`check_cached_binding`](Self::check_cached_binding) without the replay check: the
+    /// checked DPoP proof, if any, is the caller's to record ([`CheckedProof::record`]).
+    pub fn cached_binding_unrecorded(
+        &self,
+        credentials: &Credentials<'_>,
+        request: &RequestParts<'_>,
+        identity: &AgentIdentity,
+        now: SystemTime,
+    ) -> Result<Option<CheckedProof>, AuthgentError> {
+        self.binding(credentials, request.method, request.uri, identity, now)
     }
 
     fn binding(
@@ -279,9 +305,8 @@ impl RequestVerifier {
         method: &str,
         uri: &str,
         identity: &AgentIdentity,
-        replay: &dyn ReplayGuard,
         now: SystemTime,
-    ) -> Result<(), AuthgentError> {
+    ) -> Result<Option<CheckedProof>, AuthgentError> {
         let jkt = identity.dpop_jkt();
         match (credentials.scheme(), self.mode) {
             (Scheme::Dpop, DpopMode::Disabled) => Err(TokenError::DpopDisabled.into()),
@@ -291,14 +316,13 @@ impl RequestVerifier {
             (Scheme::Bearer, DpopMode::Required) => Err(TokenError::DpopRequired.into()),
             // RFC 9449 §7.2: a bound token as Bearer is an attack or a bug, never accepted.
             (Scheme::Bearer, _) if jkt.is_some() => Err(TokenError::DpopBoundAsBearer.into()),
-            (Scheme::Bearer, _) => Ok(()),
+            (Scheme::Bearer, _) => Ok(None),
             (Scheme::Dpop, _) => {
                 let jkt = jkt.ok_or(TokenError::NotDpopBound)?;
                 let proof = credentials.proof().ok_or(DpopError::Missing)?;
                 let request =
                     DpopRequest::new(method, uri).with_access_token(credentials.token(), jkt);
-                self.dpop.verify(proof, &request, replay, now)?;
-                Ok(())
+                Ok(Some(self.dpop.check(proof, &request, now)?))
             }
         }
     }
@@ -317,6 +341,19 @@ impl RequestVerifier {
         let key = keys.resolve(pending.kid());
         self.finish(&pending, key, replay, now).map(Some)
     }
+}
+
+/// Records a checked proof (if any) in a synchronous replay guard.
+fn record(
+    proof: Option<CheckedProof>,
+    replay: &dyn ReplayGuard,
+    now: SystemTime,
+) -> Result<(), AuthgentError> {
+    if let Some(proof) = proof {
+        let verdict = replay.check_and_record(proof.id(), now, proof.expires_at());
+        proof.record(verdict)?;
+    }
+    Ok(())
 }
 
 /// Checks that `url` is usable as a resource's external base URL (absolute `http(s)`), the

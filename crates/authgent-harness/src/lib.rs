@@ -5,10 +5,12 @@
 //!   (and by the adapters' tests through it), plus process control for the examples;
 //! - [`mcp`]: the same for the MCP server example, spoken as an MCP client speaks;
 //! - [`real_server`]: the real authgent-server instances `cargo xtask test` starts, as the
-//!   interop tests find them (`AUTHGENT_INTEROP_*`).
+//!   interop tests find them (`AUTHGENT_INTEROP_*`);
+//! - [`redis`]: a real `redis-server` per test, stoppable mid-run, for the replica tests.
 //!
 //! `publish = false`: none of this is API.
 
 pub mod contract;
 pub mod mcp;
 pub mod real_server;
+pub mod redis;

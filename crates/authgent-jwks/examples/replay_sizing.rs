@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use authgent_core::dpop::{ProofId, ReplayGuard, ReplayVerdict};
-use authgent_jwks::ReplayStore;
+use authgent_jwks::MemoryReplayStore;
 
 /// Resident set size in KiB, from /proc (Linux); 0 elsewhere.
 fn rss_kib() -> u64 {
@@ -18,7 +18,7 @@ fn rss_kib() -> u64 {
 fn main() {
     const IDS: u64 = 1_000_000;
     let before = rss_kib();
-    let store = ReplayStore::new(IDS);
+    let store = MemoryReplayStore::new(IDS);
     let now = SystemTime::now();
     let until = now + Duration::from_secs(121);
     let started = Instant::now();

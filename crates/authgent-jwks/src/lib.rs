@@ -15,8 +15,10 @@
 //! - **Failures**: timeouts, no redirects, body cap, bad status and bad JSON are handled; the
 //!   last good keys keep serving for a bounded time; a cold failure is
 //!   [`AuthgentError::KeysUnavailable`] (503 with `Retry-After`), never 401 or 500.
-//! - **Verified-token cache** (SHA-256 of the token → identity, until `exp`) and a bounded
-//!   DPoP [`ReplayStore`].
+//! - **Verified-token cache** (the token → identity, until `exp`) and DPoP [`replay`] stores:
+//!   exact in memory for one process, or on Redis for several replicas (feature `redis`).
+//! - **Shared DPoP nonce secrets** from the environment or files ([`nonce_secrets_from_env`]),
+//!   so every replica accepts every replica's nonces.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,7 +43,8 @@ mod agent_auth;
 mod fetch;
 mod keys;
 mod multi;
-mod replay;
+mod nonce_secrets;
+pub mod replay;
 mod revocation;
 mod stats;
 mod token_cache;
@@ -58,7 +61,12 @@ pub use authgent_core::{AgentIdentity, AuthgentError};
 pub use fetch::JwksError;
 pub use keys::KeySetInfo;
 pub use multi::MultiIssuerVerifier;
-pub use replay::ReplayStore;
+pub use nonce_secrets::{
+    NONCE_SECRET_PREVIOUS_VAR, NONCE_SECRET_VAR, nonce_secrets_from, nonce_secrets_from_env,
+};
+pub use replay::{MemoryReplayStore, ReplayFuture, ReplayStore};
+#[cfg(feature = "redis")]
+pub use replay::{RedisReplayError, RedisReplayStats, RedisReplayStore, RedisReplayStoreBuilder};
 pub use revocation::{MAX_REVOCATION_CACHE_TTL, RevocationCheck};
 pub use stats::VerifierStats;
 pub use verifier::{Verifier, VerifierBuilder};

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use authgent_core::challenge::{ChallengeConfig, ErrorResponse};
 use authgent_core::credentials::{Credentials, Scheme};
-use authgent_core::dpop::{DpopVerifier, NonceIssuer, ReplayGuard};
+use authgent_core::dpop::{CheckedProof, DpopVerifier, NonceIssuer, ReplayGuard};
 use authgent_core::request::{DpopMode, RequestParts, RequestVerifier};
 use authgent_core::{
     AgentIdentity, Algorithm, AuthgentError, ChainPolicy, ConfigError, TokenValidator, TypPolicy,
@@ -16,14 +16,14 @@ use tracing::{Instrument, debug_span};
 use crate::HeaderSource;
 use crate::fetch::{Fetcher, JwksError};
 use crate::keys::{KeyCache, KeySetInfo, KeySettings};
-use crate::replay::ReplayStore;
+use crate::replay::{GuardStore, MemoryReplayStore, ReplayStore};
 use crate::revocation::{RevocationCheck, SharedRevocation};
 use crate::stats::{Stats, VerifierStats};
 use crate::token_cache::TokenCache;
 use authgent_core::txn::{TransactionToken, TxnTokenValidator};
 
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
-type SharedReplayGuard = Arc<dyn ReplayGuard + Send + Sync>;
+type SharedReplayStore = Arc<dyn ReplayStore>;
 
 /// Verifies requests and tokens for one issuer, fetching and caching its keys.
 ///
@@ -55,7 +55,7 @@ struct Inner {
     request: RequestVerifier,
     keys: Arc<KeyCache>,
     tokens: Option<TokenCache>,
-    replay: SharedReplayGuard,
+    replay: SharedReplayStore,
     chain_policy: Option<ChainPolicy>,
     revocation: Option<SharedRevocation>,
     external_url: Option<String>,
@@ -254,7 +254,6 @@ impl Verifier {
             },
         };
         let token = credentials.token();
-        let replay: &(dyn ReplayGuard + Send + Sync) = &*inner.replay;
         let revocation = inner.revocation.as_ref().filter(|r| r.every_request());
         // The token cache is consulted before the token is even parsed: a hit costs the
         // lookup and a comparison of the token.
@@ -273,19 +272,21 @@ impl Verifier {
         let identity = match hit {
             Some(hit) => {
                 // The proof is never cached: binding is checked on every request.
-                inner.request.check_cached_binding(
+                let proof = inner.request.cached_binding_unrecorded(
                     &credentials,
                     request,
                     &hit.identity,
-                    replay,
                     now,
                 )?;
+                self.record_proof(proof, now).await?;
                 Arc::clone(&hit.identity)
             }
             None => {
                 let pending = inner.request.parse(credentials, request)?;
                 let key = inner.keys.key(pending.kid()).await?;
-                let identity = Arc::new(inner.request.finish(&pending, Some(&key), replay, now)?);
+                let (identity, proof) =
+                    inner.request.finish_unrecorded(&pending, Some(&key), now)?;
+                let identity = Arc::new(identity);
                 if let Some(tokens) = &inner.tokens {
                     let leeway = inner.request.validator().leeway();
                     tokens.insert(
@@ -297,6 +298,9 @@ impl Verifier {
                         leeway,
                     );
                 }
+                // Recorded last, once everything else about the request passed, so refused
+                // requests never fill the (possibly shared) replay store.
+                self.record_proof(proof, now).await?;
                 identity
             }
         };
@@ -310,6 +314,24 @@ impl Verifier {
 
     fn retry_after(&self) -> Duration {
         self.inner.keys.failure_backoff()
+    }
+
+    /// Records a checked DPoP proof in the replay store (the one await of a proof).
+    async fn record_proof(
+        &self,
+        proof: Option<CheckedProof>,
+        now: SystemTime,
+    ) -> Result<(), AuthgentError> {
+        let Some(proof) = proof else {
+            return Ok(());
+        };
+        let verdict = self
+            .inner
+            .replay
+            .check_and_record(proof.id(), now, proof.expires_at())
+            .await;
+        proof.record(verdict)?;
+        Ok(())
     }
 
     /// Checks that `token` (already verified into `identity`) is still active at its issuer,
@@ -463,7 +485,7 @@ pub struct VerifierBuilder {
     max_jwks_bytes: usize,
     token_cache_capacity: Option<u64>,
     token_cache_max_ttl: Duration,
-    replay: Option<SharedReplayGuard>,
+    replay: Option<SharedReplayStore>,
     background_refresh: bool,
     clock: Option<Clock>,
 }
@@ -701,9 +723,32 @@ impl VerifierBuilder {
         self
     }
 
-    /// Use this replay guard for DPoP proof ids (default: a [`ReplayStore`] of 100 000 ids).
+    /// Record DPoP proof ids in `store` (default: a [`MemoryReplayStore`] of 100 000 ids,
+    /// right for one process). Several replicas of a service must share one store — a
+    /// `RedisReplayStore` (feature `redis`) — or a proof accepted by one replica is accepted
+    /// again by the others.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use authgent_jwks::{MemoryReplayStore, Verifier};
+    /// let store = Arc::new(MemoryReplayStore::new(1_000_000));
+    /// let verifier = Verifier::builder()
+    ///     .issuer("https://as.example.com")
+    ///     .audience("https://tools.example.com")
+    ///     .external_url("https://tools.example.com")
+    ///     .replay_store(Arc::clone(&store))
+    ///     .build()?;
+    /// # let _ = verifier; Ok::<(), authgent_core::ConfigError>(())
+    /// ```
+    pub fn replay_store(mut self, store: impl ReplayStore + 'static) -> Self {
+        self.replay = Some(Arc::new(store));
+        self
+    }
+
+    /// Record DPoP proof ids in a synchronous authgent-core [`ReplayGuard`] (one that answers
+    /// without I/O); see [`replay_store`](Self::replay_store).
     pub fn replay_guard(mut self, guard: Arc<dyn ReplayGuard + Send + Sync>) -> Self {
-        self.replay = Some(guard);
+        self.replay = Some(Arc::new(GuardStore(guard)));
         self
     }
 
@@ -826,7 +871,7 @@ impl VerifierBuilder {
                     .map(|c| TokenCache::new(c, self.token_cache_max_ttl)),
                 replay: self
                     .replay
-                    .unwrap_or_else(|| Arc::new(ReplayStore::default())),
+                    .unwrap_or_else(|| Arc::new(MemoryReplayStore::default())),
                 chain_policy: self.chain_policy,
                 revocation,
                 external_url: self.external_url,

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use authgent_core::dpop::DpopKey;
 use authgent_core::request::DpopMode;
 use authgent_core::{AuthgentError, ConfigError, DpopError};
-use authgent_jwks::{ReplayStore, RevocationCheck, Verifier};
+use authgent_jwks::{MemoryReplayStore, RevocationCheck, Verifier};
 use authgent_testkit::TestIssuer;
 use serde_json::json;
 
@@ -134,7 +134,7 @@ async fn finding_02_proof_for_another_server_is_refused_whatever_the_host_header
 async fn finding_03_full_replay_store_refuses_with_503_and_never_admits_a_replay() {
     let issuer = TestIssuer::start().await.unwrap();
     let v = builder(&issuer)
-        .replay_guard(Arc::new(ReplayStore::new(16)))
+        .replay_guard(Arc::new(MemoryReplayStore::new(16)))
         .build()
         .unwrap();
     let key = DpopKey::generate_es256().unwrap();
@@ -269,6 +269,6 @@ async fn finding_08_token_cache_survives_exp_at_the_end_of_time() {
 async fn finding_07_verifier_and_revocation_debug_are_redacted() {
     let check = RevocationCheck::new().client_credentials("rs", "hunter2-secret");
     assert!(!format!("{check:?}").contains("hunter2"));
-    let store = ReplayStore::new(10);
+    let store = MemoryReplayStore::new(10);
     assert!(format!("{store:?}").contains("capacity"));
 }

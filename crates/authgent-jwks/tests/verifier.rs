@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authgent_core::dpop::{DpopKey, NonceIssuer, ProofId, ReplayGuard, ReplayVerdict};
 use authgent_core::{AuthgentError, ChainPolicy, DelegationError, DpopError, TokenError};
-use authgent_jwks::{MultiIssuerVerifier, ReplayStore, Verifier};
+use authgent_jwks::{MemoryReplayStore, MultiIssuerVerifier, Verifier};
 use authgent_testkit::TestIssuer;
 use serde_json::Value;
 
@@ -454,7 +454,7 @@ async fn python_shaped_verify_token_with_a_process_wide_registry() {
 
 #[test]
 fn replay_store_rejects_a_second_use_and_refuses_rather_than_forgets_under_a_million_ids() {
-    let store = ReplayStore::new(10_000);
+    let store = MemoryReplayStore::new(10_000);
     let now = SystemTime::now();
     let until = now + Duration::from_secs(60);
     assert_eq!(
@@ -487,7 +487,7 @@ fn replay_store_rejects_a_second_use_and_refuses_rather_than_forgets_under_a_mil
 
 #[test]
 fn replay_store_is_atomic_under_concurrency() {
-    let store = Arc::new(ReplayStore::default());
+    let store = Arc::new(MemoryReplayStore::default());
     let now = SystemTime::now();
     let until = now + Duration::from_secs(60);
     let winners: usize = std::thread::scope(|s| {

@@ -8,7 +8,7 @@
 //! This facade re-exports the SDK's crates; enable the adapter you use:
 //!
 //! ```toml
-//! authgent = { version = "0.1", features = ["axum"] }   # or "tower", "actix", "rocket", "rmcp", "client", "testkit"
+//! authgent = { version = "0.1", features = ["axum"] }   # or "tower", "actix", "rocket", "rmcp", "client", "redis", "testkit"
 //! ```
 //!
 //! | path | crate | what |
@@ -21,6 +21,7 @@
 //! | `rocket` | `authgent-rocket` | `AgentAuthFairing::new(auth)`, request guards, catchers (feature `rocket`) |
 //! | `rmcp` | `authgent-rmcp` | `McpAuth`: an rmcp MCP server with per-tool scopes, identity in tools, bound sessions (feature `rmcp`, includes `axum`) |
 //! | `client` | `authgent-client` | `AgentAuthClient`, `TokenManager`, `ScopeChallengeHandler`, `McpAuthProvider`: the agent side (feature `client`) |
+//! | `jwks::RedisReplayStore` | `authgent-jwks` | the DPoP replay store every replica of a service shares, on Redis (feature `redis`; see docs/deployment.md) |
 //! | `testkit` | `authgent-testkit` | `TestIssuer` for your tests (feature `testkit`) |
 //!
 //! ```no_run
@@ -46,7 +47,12 @@ pub use authgent_core::{
     AgentIdentity, Algorithm, AuthgentError, ChainPolicy, DelegationChain, HumanRootRule,
     ScopeRequirement, TokenValidator,
 };
-pub use authgent_jwks::{AgentAuth, Guard, MultiIssuerVerifier, Verifier, verify_token};
+#[cfg(feature = "redis")]
+pub use authgent_jwks::RedisReplayStore;
+pub use authgent_jwks::{
+    AgentAuth, Guard, MemoryReplayStore, MultiIssuerVerifier, ReplayStore, Verifier,
+    nonce_secrets_from_env, verify_token,
+};
 
 /// tower integration (feature `tower`).
 #[cfg(feature = "tower")]

@@ -4,11 +4,12 @@
 //! settings from the environment (EXAMPLES.md), the `--embedded` test issuer with sample tokens
 //! and curl commands, the route policies, the identity JSON, and shutdown signals.
 
+use std::fmt;
 use std::net::SocketAddr;
 
 use authgent_core::dpop::NonceIssuer;
 use authgent_core::{AgentIdentity, ChainPolicy};
-use authgent_jwks::{AgentAuth, Verifier};
+use authgent_jwks::{AgentAuth, RedisReplayStore, Verifier};
 use authgent_testkit::TestIssuer;
 use serde_json::{Value, json};
 
@@ -28,6 +29,13 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `AUTHGENT_DPOP_NONCE=1`.
     pub dpop_nonce: bool,
+    /// The nonce issuer shared by every replica: `AUTHGENT_DPOP_NONCE_SECRET` (and
+    /// `AUTHGENT_DPOP_NONCE_SECRET_PREVIOUS` while rotating, or their `_FILE` variants).
+    /// Setting a secret turns nonces on.
+    pub dpop_nonce_secret: Option<NonceIssuer>,
+    /// `AUTHGENT_REPLAY_REDIS`: the Redis every replica records DPoP proofs in (default: an
+    /// in-memory store, right for one process only).
+    pub replay_redis: Option<Redacted>,
     /// `--embedded`.
     pub embedded: bool,
 }
@@ -43,6 +51,9 @@ impl Settings {
             bind: var("BIND").unwrap_or_else(|| "127.0.0.1:3000".into()),
             public_url: var("PUBLIC_URL"),
             dpop_nonce: var("AUTHGENT_DPOP_NONCE").as_deref() == Some("1"),
+            dpop_nonce_secret: authgent_jwks::nonce_secrets_from_env()
+                .map_err(|e| e.to_string())?,
+            replay_redis: var("AUTHGENT_REPLAY_REDIS").map(Redacted),
             embedded,
         };
         if settings.issuer.is_none() && !settings.embedded {
@@ -51,6 +62,16 @@ impl Settings {
             );
         }
         Ok(settings)
+    }
+}
+
+/// A setting that may hold a password (a Redis URL): never printed by `Debug`.
+#[derive(Clone)]
+pub struct Redacted(pub String);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 
@@ -129,8 +150,20 @@ async fn prepare_endpoint(
         .issuer(&issuer)
         .audience(&audience)
         .external_url(&public_url);
-    if settings.dpop_nonce {
-        builder = builder.dpop_nonces(NonceIssuer::generate()?);
+    // Nonces every replica accepts come from a shared secret; a generated one suits a single
+    // process only.
+    match (&settings.dpop_nonce_secret, settings.dpop_nonce) {
+        (Some(shared), _) => builder = builder.dpop_nonces(shared.clone()),
+        (None, true) => builder = builder.dpop_nonces(NonceIssuer::generate()?),
+        (None, false) => {}
+    }
+    // Replicas share one replay store, namespaced by the resource they all serve.
+    if let Some(Redacted(url)) = &settings.replay_redis {
+        let store = RedisReplayStore::builder(url)
+            .namespace(&audience)
+            .connect()
+            .await?;
+        builder = builder.replay_store(store);
     }
     let verifier = builder.build()?;
     let mut auth = AgentAuth::builder(verifier.clone()).scopes_supported(SCOPES);

@@ -8,8 +8,8 @@ mod verify;
 pub use key::DpopKey;
 pub use nonce::{MIN_NONCE_KEY_BYTES, NonceIssuer};
 pub use verify::{
-    DEFAULT_IAT_WINDOW, DEFAULT_MAX_JTI_BYTES, DpopRequest, DpopVerifier, DpopVerifierBuilder,
-    ProofId, ReplayGuard, ReplayVerdict, VerifiedProof,
+    CheckedProof, DEFAULT_IAT_WINDOW, DEFAULT_MAX_JTI_BYTES, DpopRequest, DpopVerifier,
+    DpopVerifierBuilder, ProofId, ReplayGuard, ReplayVerdict, VerifiedProof,
 };
 
 /// The `ath` value for an access token: base64url(SHA-256(token)) (RFC 9449 §4.2).

@@ -78,6 +78,32 @@ impl NonceIssuer {
         Ok(self)
     }
 
+    /// A nonce issuer from secrets as configuration carries them: base64, standard or
+    /// URL-safe alphabet, padding optional, surrounding whitespace ignored (e.g. the output of
+    /// `openssl rand -base64 32`). `current` makes new nonces; nonces made with `previous`
+    /// are still accepted, so a secret can be rotated on every replica without refusing the
+    /// nonces already handed out. Each decodes to at least 32 bytes.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use authgent_core::dpop::NonceIssuer;
+    /// let old = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
+    /// let new = "ESIzRFVmd4iZqrvM3e7/ABEiM0RVZneImaq7zN3u/wA=";
+    /// let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let before = NonceIssuer::from_base64_secrets(old, None)?.issue(now);
+    /// let rotated = NonceIssuer::from_base64_secrets(new, Some(old))?;
+    /// assert!(rotated.is_valid(&before, now));
+    /// assert!(NonceIssuer::from_base64_secrets("c2hvcnQ=", None).is_err()); // "short"
+    /// # Ok::<(), authgent_core::ConfigError>(())
+    /// ```
+    pub fn from_base64_secrets(current: &str, previous: Option<&str>) -> Result<Self, ConfigError> {
+        let mut issuer = Self::with_key(decode_secret(current)?)?;
+        if let Some(previous) = previous {
+            issuer = issuer.with_previous_key(decode_secret(previous)?)?;
+        }
+        Ok(issuer)
+    }
+
     /// The bucket period (default 60 s; at least 1 s).
     #[must_use]
     pub fn period(mut self, period: Duration) -> Self {
@@ -139,6 +165,25 @@ impl NonceIssuer {
     fn bucket(&self, now: SystemTime) -> u64 {
         u64::try_from(unix_seconds(now)).unwrap_or(0) / self.period
     }
+}
+
+/// Base64 in either alphabet, padded or not; a secret too short for a nonce key is refused by
+/// [`HmacKey::new`].
+fn decode_secret(text: &str) -> Result<Vec<u8>, ConfigError> {
+    let url_safe: String = text
+        .trim()
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    crate::b64::decode(&url_safe).ok_or(ConfigError::Invalid {
+        setting: "nonce secret",
+        reason: "base64 of at least 32 random bytes, e.g. `openssl rand -base64 32`",
+    })
 }
 
 /// HMAC-SHA256 (RFC 2104) with its key schedule computed once: the inner and outer hash

@@ -61,6 +61,16 @@ impl ProofId {
     pub const fn new(bytes: [u8; 32]) -> Self {
         ProofId(bytes)
     }
+
+    /// The 32 bytes in base64url (43 characters), e.g. as a key in an external store.
+    ///
+    /// ```
+    /// let id = authgent_core::dpop::ProofId::new([0xff; 32]);
+    /// assert_eq!(id.to_base64url(), "_".repeat(42) + "8");
+    /// ```
+    pub fn to_base64url(&self) -> String {
+        crate::b64::encode(self.0)
+    }
 }
 
 /// What a [`ReplayGuard`] says about a proof id.
@@ -246,7 +256,9 @@ impl DpopVerifier {
     /// Verifies one proof (the value of the single `DPoP` header) for `request`.
     ///
     /// The `jti` is recorded in `replay` only after every other check passed, so invalid proofs
-    /// cannot fill the store.
+    /// cannot fill the store. With a replay store that does I/O (a network store shared by
+    /// several replicas), call [`check`](Self::check), record [`CheckedProof::id`]
+    /// asynchronously, and finish with [`CheckedProof::record`]: that is all this does.
     pub fn verify(
         &self,
         proof: &str,
@@ -254,6 +266,34 @@ impl DpopVerifier {
         replay: &dyn ReplayGuard,
         now: SystemTime,
     ) -> Result<VerifiedProof, DpopError> {
+        let checked = self.check(proof, request, now)?;
+        let verdict = replay.check_and_record(checked.id, now, checked.expires_at);
+        checked.record(verdict)
+    }
+
+    /// Every check of [`verify`](Self::verify) but the replay check: the proof is well formed,
+    /// signed by its key, for this request, fresh and bound to the token. The result still
+    /// has to be recorded in a replay store ([`CheckedProof::record`]) before it is accepted.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use authgent_core::dpop::{DpopKey, DpopRequest, DpopVerifier, ReplayVerdict};
+    /// let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let key = DpopKey::generate_es256()?;
+    /// let proof = key.proof("GET", "https://api.example/data", None, None, now)?;
+    /// let verifier = DpopVerifier::builder().build()?;
+    /// let checked = verifier.check(&proof, &DpopRequest::new("GET", "https://api.example/data"), now)?;
+    /// // ... ask the (async) replay store about checked.id() until checked.expires_at() ...
+    /// let verdict = ReplayVerdict::Replayed;
+    /// assert!(checked.record(verdict).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check(
+        &self,
+        proof: &str,
+        request: &DpopRequest<'_>,
+        now: SystemTime,
+    ) -> Result<CheckedProof, DpopError> {
         // §4.3 (2): one well-formed JWS.
         let jws = CompactJws::parse(proof, MAX_PROOF_BYTES).map_err(|e| match e {
             TokenError::TooLarge { .. } => DpopError::Malformed("proof is too large"),
@@ -369,18 +409,52 @@ impl DpopVerifier {
         input.extend_from_slice(jti.as_bytes());
         let id = ProofId(openssl::sha::sha256(&input));
         let expires_at = from_unix_seconds(iat.saturating_add(window).saturating_add(1));
-        match replay.check_and_record(id, now, expires_at) {
-            ReplayVerdict::Fresh => {}
-            ReplayVerdict::Replayed => return Err(DpopError::Replayed),
+        Ok(CheckedProof {
+            proof: VerifiedProof {
+                jkt,
+                jti: jti.to_owned(),
+                issued_at: from_unix_seconds(iat),
+            },
+            id,
+            expires_at,
+        })
+    }
+}
+
+/// A proof that passed every check but the replay check ([`DpopVerifier::check`]): record
+/// [`id`](Self::id) in a replay store until [`expires_at`](Self::expires_at), then hand the
+/// store's verdict to [`record`](Self::record). Not `Clone`: one check, one verdict.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a checked proof is not accepted until its replay verdict is recorded"]
+pub struct CheckedProof {
+    proof: VerifiedProof,
+    id: ProofId,
+    expires_at: SystemTime,
+}
+
+impl CheckedProof {
+    /// The proof id to record: SHA-256 over the key thumbprint and the `jti`.
+    pub fn id(&self) -> ProofId {
+        self.id
+    }
+
+    /// Until when the id must be remembered: the last moment the proof's `iat` is accepted,
+    /// plus one second.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// The proof, accepted only when the replay store recorded it for the first time:
+    /// [`ReplayVerdict::Replayed`] is [`DpopError::Replayed`] (401) and
+    /// [`ReplayVerdict::Unavailable`] is [`DpopError::ReplayCheckUnavailable`] (503).
+    pub fn record(self, verdict: ReplayVerdict) -> Result<VerifiedProof, DpopError> {
+        match verdict {
+            ReplayVerdict::Fresh => Ok(self.proof),
+            ReplayVerdict::Replayed => Err(DpopError::Replayed),
             ReplayVerdict::Unavailable { retry_after } => {
-                return Err(DpopError::ReplayCheckUnavailable { retry_after });
+                Err(DpopError::ReplayCheckUnavailable { retry_after })
             }
         }
-        Ok(VerifiedProof {
-            jkt,
-            jti: jti.to_owned(),
-            issued_at: from_unix_seconds(iat),
-        })
     }
 }
 
@@ -441,5 +515,49 @@ impl DpopVerifierBuilder {
             });
         }
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dpop::DpopKey;
+    use std::time::UNIX_EPOCH;
+
+    /// Issue 14: the two-step check (for asynchronous, shared replay stores) checks everything
+    /// but the replay, records nothing itself, and maps every verdict the way `verify` does.
+    #[test]
+    fn check_then_record_is_verify_in_two_steps() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let key = DpopKey::generate_es256().unwrap();
+        let uri = "https://api.example/data";
+        let proof = key.proof("GET", uri, Some("tok"), None, now).unwrap();
+        let verifier = DpopVerifier::builder().build().unwrap();
+        let request = DpopRequest::new("GET", uri).with_access_token("tok", key.jkt());
+        let first = verifier.check(&proof, &request, now).unwrap();
+        let second = verifier.check(&proof, &request, now).unwrap();
+        assert_eq!(first, second, "check alone records nothing");
+        assert_eq!(
+            first.expires_at(),
+            now + DEFAULT_IAT_WINDOW + Duration::from_secs(1)
+        );
+        let accepted = first.record(ReplayVerdict::Fresh).unwrap();
+        assert_eq!(accepted.jkt, key.jkt());
+        let retry_after = Duration::from_secs(3);
+        assert_eq!(
+            second.record(ReplayVerdict::Unavailable { retry_after }),
+            Err(DpopError::ReplayCheckUnavailable { retry_after })
+        );
+        let third = verifier.check(&proof, &request, now).unwrap();
+        assert_eq!(
+            third.record(ReplayVerdict::Replayed),
+            Err(DpopError::Replayed)
+        );
+        // Refusals happen before any store is asked: a wrong method is no CheckedProof.
+        assert!(
+            verifier
+                .check(&proof, &DpopRequest::new("POST", uri), now)
+                .is_err()
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! An exact, bounded, expiring store of DPoP proof ids (RFC 9449 §11.1, CONFORMANCE 16).
+//! The in-process replay store: exact, bounded, expiring (RFC 9449 §11.1, CONFORMANCE 16).
 //!
 //! Exact: every id recorded stays until its proof could no longer be accepted (the proof's
 //! `iat` + window), whatever else arrives. Bounded: when the store is full of ids that are
@@ -16,7 +16,11 @@ use authgent_core::dpop::{ProofId, ReplayGuard, ReplayVerdict};
 /// Independent locks: two cores rarely contend on one shard.
 const SHARDS: usize = 16;
 
-/// Remembers DPoP proof ids until their proofs expire, exactly, and refuses when full.
+/// Remembers DPoP proof ids until their proofs expire, exactly, and refuses when full: the
+/// default [`ReplayStore`](super::ReplayStore) of a [`Verifier`](crate::Verifier), right for
+/// **one** process. Several replicas behind a load balancer each see only their own proofs, so
+/// a proof accepted by one is accepted again by another: share a
+/// `RedisReplayStore` between them instead (feature `redis`).
 ///
 /// **Sizing**: a proof id lives until its `iat` + the DPoP window + 1 s, and `iat` may be up
 /// to one window in the future, so an id is held at most `2 × window + 1 s` (121 s with the
@@ -30,14 +34,14 @@ const SHARDS: usize = 16;
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use authgent_core::dpop::{ProofId, ReplayGuard, ReplayVerdict};
-/// use authgent_jwks::ReplayStore;
-/// let store = ReplayStore::new(10_000);
+/// use authgent_jwks::MemoryReplayStore;
+/// let store = MemoryReplayStore::new(10_000);
 /// let now = SystemTime::now();
 /// let until = now + Duration::from_secs(120);
 /// assert_eq!(store.check_and_record(ProofId::new([7; 32]), now, until), ReplayVerdict::Fresh);
 /// assert_eq!(store.check_and_record(ProofId::new([7; 32]), now, until), ReplayVerdict::Replayed);
 /// ```
-pub struct ReplayStore {
+pub struct MemoryReplayStore {
     shards: Vec<Mutex<Shard>>,
     capacity_per_shard: usize,
 }
@@ -73,16 +77,16 @@ struct Shard {
     full_until: Option<u64>,
 }
 
-impl fmt::Debug for ReplayStore {
+impl fmt::Debug for MemoryReplayStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplayStore")
+        f.debug_struct("MemoryReplayStore")
             .field("capacity", &self.capacity())
             .field("len", &self.len())
             .finish()
     }
 }
 
-impl ReplayStore {
+impl MemoryReplayStore {
     /// Default capacity: 100 000 ids (~7 MiB when full).
     pub const DEFAULT_CAPACITY: u64 = 100_000;
 
@@ -90,7 +94,7 @@ impl ReplayStore {
     pub fn new(capacity: u64) -> Self {
         let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
         let capacity_per_shard = capacity.div_ceil(SHARDS).max(1);
-        ReplayStore {
+        MemoryReplayStore {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             capacity_per_shard,
         }
@@ -115,7 +119,7 @@ impl ReplayStore {
     }
 }
 
-impl Default for ReplayStore {
+impl Default for MemoryReplayStore {
     fn default() -> Self {
         Self::new(Self::DEFAULT_CAPACITY)
     }
@@ -125,7 +129,20 @@ fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-impl ReplayGuard for ReplayStore {
+impl super::ReplayStore for MemoryReplayStore {
+    fn check_and_record(
+        &self,
+        id: ProofId,
+        now: SystemTime,
+        expires_at: SystemTime,
+    ) -> super::ReplayFuture<'_> {
+        Box::pin(std::future::ready(ReplayGuard::check_and_record(
+            self, id, now, expires_at,
+        )))
+    }
+}
+
+impl ReplayGuard for MemoryReplayStore {
     fn check_and_record(
         &self,
         id: ProofId,
@@ -185,7 +202,7 @@ mod tests {
     /// 199 of 200 new proofs were accepted twice in a 1 000-id store filled with 2 000 ids.
     #[test]
     fn replay_store_full_refuses_and_never_forgets_a_live_id() {
-        let store = ReplayStore::new(1_000);
+        let store = MemoryReplayStore::new(1_000);
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let until = now + Duration::from_secs(121);
         let mut fresh = 0;
@@ -222,7 +239,7 @@ mod tests {
 
     #[test]
     fn an_expired_id_may_be_used_again_and_a_live_one_may_not() {
-        let store = ReplayStore::new(16);
+        let store = MemoryReplayStore::new(16);
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let until = now + Duration::from_secs(10);
         assert_eq!(
