@@ -257,3 +257,35 @@ async fn interop_replicas_refuse_with_503_while_redis_is_down_and_recover() {
     assert_eq!(call(&b, &token, &p).await.status, 401);
     assert!(a.terminate().await && b.terminate().await);
 }
+
+/// A replica that cannot have its shared state does not start (and so never serves with a
+/// per-process nonce secret or an unshared replay store by accident).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_an_unusable_secret_or_redis_refuses_to_start() {
+    for env in [
+        [
+            ("AUTHGENT_DPOP_NONCE_SECRET", "c2hvcnQ="),
+            ("BIND", "127.0.0.1:0"),
+        ],
+        [
+            ("AUTHGENT_DPOP_NONCE_SECRET", "not base64!"),
+            ("BIND", "127.0.0.1:0"),
+        ],
+        // nothing listens on port 1
+        [
+            ("AUTHGENT_REPLAY_REDIS", "redis://127.0.0.1:1"),
+            ("BIND", "127.0.0.1:0"),
+        ],
+        [
+            ("AUTHGENT_REPLAY_REDIS", "http://not-redis"),
+            ("BIND", "127.0.0.1:0"),
+        ],
+    ] {
+        let started = ServerProcess::start(BIN, &["--embedded"], &env).await;
+        let err = started.expect_err("a misconfigured replica must not start");
+        assert!(
+            err.contains("exited before printing LISTENING"),
+            "{env:?}: {err}"
+        );
+    }
+}

@@ -52,7 +52,7 @@ impl Settings {
             public_url: var("PUBLIC_URL"),
             dpop_nonce: var("AUTHGENT_DPOP_NONCE").as_deref() == Some("1"),
             dpop_nonce_secret: authgent_jwks::nonce_secrets_from_env()
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| format!("AUTHGENT_DPOP_NONCE_SECRET: {e}"))?,
             replay_redis: var("AUTHGENT_REPLAY_REDIS").map(Redacted),
             embedded,
         };
@@ -162,7 +162,8 @@ async fn prepare_endpoint(
         let store = RedisReplayStore::builder(url)
             .namespace(&audience)
             .connect()
-            .await?;
+            .await
+            .map_err(|e| format!("AUTHGENT_REPLAY_REDIS: {e}"))?;
         builder = builder.replay_store(store);
     }
     let verifier = builder.build()?;
