@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// `target/mcp-conformance` with the pinned suite and Node; returns the directory.
+/// `<tools>/mcp-conformance` with the pinned suite and Node; returns the directory.
 pub(crate) fn ensure_suite() -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .ok_or("no workspace root")?
         .to_path_buf();
     let pins = root.join("interop/conformance");
-    let dir = root.join("target/mcp-conformance");
+    let dir = crate::interop::tools_dir().join("mcp-conformance");
     let lock = std::fs::read(pins.join("package-lock.json"))
         .map_err(|e| format!("interop/conformance/package-lock.json: {e}"))?;
     // Installed from exactly this lock file, and the Node it brought runs.

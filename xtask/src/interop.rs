@@ -21,10 +21,26 @@ pub(crate) fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// `target/authgent-venv` with the pinned server and SDK; returns its python.
+/// Where installed test tools live (the interop venv, the MCP conformance suite): outside
+/// `target/`, so a fresh clone on the same machine (CI's) finds them instead of installing
+/// them again. `AUTHGENT_TOOLS_DIR`, else `$XDG_CACHE_HOME/authgent-rs`, else
+/// `~/.cache/authgent-rs`. Each tool is checked against its pins before it is reused.
+pub(crate) fn tools_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("AUTHGENT_TOOLS_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("authgent-rs")))
+        .or_else(|| env("HOME").map(|d| d.join(".cache/authgent-rs")))
+        .unwrap_or_else(|| workspace_root().join("target/tools"))
+}
+
+/// A venv with the pinned server and SDK (`<tools>/authgent-venv`); returns its python.
 pub(crate) fn ensure_venv() -> Result<PathBuf, String> {
     let root = workspace_root();
-    let venv = root.join("target/authgent-venv");
+    let venv = tools_dir().join("authgent-venv");
     let python = venv.join("bin/python");
     let check = format!(
         "from importlib.metadata import version as v; import sys; \
