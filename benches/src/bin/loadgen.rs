@@ -204,6 +204,16 @@ async fn scenario(addrs: &[&str], path: &str, tokens: Tokens, o: &Options) -> Va
     })
 }
 
+/// One warm-up request, which must answer 200.
+async fn expect_ok(addr: &str, path: &str, headers: &str) -> Result<(), String> {
+    let mut connection = Connection::open(addr).await.map_err(|e| e.to_string())?;
+    match connection.get(addr, path, headers).await {
+        Ok(200) => Ok(()),
+        Ok(status) => Err(format!("{path} answered {status}")),
+        Err(e) => Err(format!("{path}: {e}")),
+    }
+}
+
 /// p50 and p99 in µs.
 fn percentiles(latencies: &mut [Duration]) -> (f64, f64) {
     latencies.sort_unstable();
@@ -268,14 +278,9 @@ async fn dpop_scenarios(issuer: &TestIssuer, o: &Options) -> Result<Value, Strin
         let addrs: Vec<&str> = servers.iter().map(|s| s.addr.as_str()).collect();
         let warm = proofs(addrs.len())?;
         for addr in &addrs {
-            let mut c = Connection::open(addr).await.map_err(|e| e.to_string())?;
-            let status = c
-                .get(addr, "/me", warm.next().unwrap_or_default())
+            expect_ok(addr, "/me", warm.next().unwrap_or_default())
                 .await
-                .map_err(|e| e.to_string())?;
-            if status != 200 {
-                return Err(format!("{name}: a DPoP request answered {status}"));
-            }
+                .map_err(|e| format!("{name}: {e}"))?;
         }
         let result = scenario(&addrs, "/me", proofs(count)?, o).await;
         report.insert(name.into(), result);
@@ -292,32 +297,28 @@ async fn replay_check(redis: &authgent_harness::redis::RedisServer) -> Result<Va
     use authgent_core::dpop::ProofId;
     use authgent_jwks::{MemoryReplayStore, RedisReplayStore, ReplayStore};
     const OPS: u32 = 20_000;
-    let now = std::time::SystemTime::now();
-    let until = now + Duration::from_secs(121);
-    let id = |run: u32, n: u32| {
-        let mut bytes = [0u8; 32];
-        bytes[..4].copy_from_slice(&run.to_le_bytes());
-        bytes[4..8].copy_from_slice(&n.to_le_bytes());
-        bytes[8] = 0xa5; // spreads over the in-memory shards like a hash would
-        bytes[16] = (n % 251) as u8;
-        ProofId::new(bytes)
-    };
-    async fn sequential(
-        store: &dyn ReplayStore,
-        run: u32,
-        id: impl Fn(u32, u32) -> ProofId,
-        now: std::time::SystemTime,
-        until: std::time::SystemTime,
-    ) -> Value {
-        let mut latencies = Vec::with_capacity(OPS as usize);
-        for n in 0..OPS {
+    /// `ops` calls one after the other, each with a new id of `run`; each call's latency.
+    async fn timed(store: &dyn ReplayStore, run: u32, ops: u32) -> Vec<Duration> {
+        let now = std::time::SystemTime::now();
+        let until = now + Duration::from_secs(121);
+        let mut latencies = Vec::with_capacity(ops as usize);
+        for n in 0..ops {
+            // Unique in the first 16 bytes (the in-memory store's key); byte 16 picks its
+            // shard, spread as a hash would spread it.
+            let mut id = [0u8; 32];
+            id[..4].copy_from_slice(&run.to_le_bytes());
+            id[4..8].copy_from_slice(&n.to_le_bytes());
+            id[16] = (n % 251) as u8;
             let t = Instant::now();
-            let _ = store.check_and_record(id(run, n), now, until).await;
+            let _ = store.check_and_record(ProofId::new(id), now, until).await;
             latencies.push(t.elapsed());
         }
-        let (p50, p99) = percentiles(&mut latencies);
-        json!({"ops": OPS, "p50_us": p50, "p99_us": p99})
+        latencies
     }
+    let report = |mut latencies: Vec<Duration>| {
+        let (p50, p99) = percentiles(&mut latencies);
+        json!({"ops": latencies.len(), "p50_us": p50, "p99_us": p99})
+    };
     let memory = MemoryReplayStore::new(1_000_000);
     let redis_store = Arc::new(
         RedisReplayStore::builder(redis.url())
@@ -326,22 +327,14 @@ async fn replay_check(redis: &authgent_harness::redis::RedisServer) -> Result<Va
             .await
             .map_err(|e| e.to_string())?,
     );
-    let memory_seq = sequential(&memory, 1, id, now, until).await;
-    let redis_seq = sequential(&*redis_store, 2, id, now, until).await;
+    let memory_seq = report(timed(&memory, 1, OPS).await);
+    let redis_seq = report(timed(&*redis_store, 2, OPS).await);
     // 16 at a time over the one multiplexed connection, as 16 concurrent requests would.
     let started = Instant::now();
     let tasks: Vec<_> = (0..16u32)
         .map(|task| {
             let store = Arc::clone(&redis_store);
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                for n in 0..OPS / 16 {
-                    let t = Instant::now();
-                    let _ = store.check_and_record(id(3 + task, n), now, until).await;
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
+            tokio::spawn(async move { timed(&*store, 3 + task, OPS / 16).await })
         })
         .collect();
     let mut latencies = Vec::new();
@@ -349,7 +342,9 @@ async fn replay_check(redis: &authgent_harness::redis::RedisServer) -> Result<Va
         latencies.extend(t.await.map_err(|e| e.to_string())?);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let (p50, p99) = percentiles(&mut latencies);
+    let ops_per_second = latencies.len() as f64 / elapsed;
+    let mut concurrent = report(latencies);
+    concurrent["ops_per_second"] = json!(ops_per_second);
     let stats = redis_store.stats();
     if stats.failures > 0 {
         return Err(format!("the Redis store failed {} times", stats.failures));
@@ -357,10 +352,7 @@ async fn replay_check(redis: &authgent_harness::redis::RedisServer) -> Result<Va
     Ok(json!({
         "memory": memory_seq,
         "redis": redis_seq,
-        "redis_16_concurrent": {
-            "ops": latencies.len(), "p50_us": p50, "p99_us": p99,
-            "ops_per_second": latencies.len() as f64 / elapsed,
-        },
+        "redis_16_concurrent": concurrent,
     }))
 }
 
@@ -394,15 +386,8 @@ async fn main() -> Result<(), String> {
         .collect();
     let repeated = mint();
     let repeated = Arc::new(bearer(&repeated));
-    let mut warm = Connection::open(&addr).await.map_err(|e| e.to_string())?;
     for (path, headers) in [("/health", ""), ("/me", repeated.as_str())] {
-        let status = warm
-            .get(&addr, path, headers)
-            .await
-            .map_err(|e| e.to_string())?;
-        if status != 200 {
-            return Err(format!("{path} answered {status}"));
-        }
+        expect_ok(&addr, path, headers).await?;
     }
     let at = [addr.as_str()];
     let public = scenario(&at, "/health", Tokens::None, &o).await;

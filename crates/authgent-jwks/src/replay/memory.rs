@@ -136,9 +136,7 @@ impl super::ReplayStore for MemoryReplayStore {
         now: SystemTime,
         expires_at: SystemTime,
     ) -> super::ReplayFuture<'_> {
-        Box::pin(std::future::ready(ReplayGuard::check_and_record(
-            self, id, now, expires_at,
-        )))
+        super::answer_now(self, id, now, expires_at)
     }
 }
 

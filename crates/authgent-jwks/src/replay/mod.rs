@@ -73,6 +73,18 @@ impl<T: ReplayStore + ?Sized> ReplayStore for Arc<T> {
     }
 }
 
+/// A synchronous guard's answer as a [`ReplayFuture`] (ready at once).
+fn answer_now(
+    guard: &(impl ReplayGuard + ?Sized),
+    id: ProofId,
+    now: SystemTime,
+    expires_at: SystemTime,
+) -> ReplayFuture<'static> {
+    Box::pin(std::future::ready(
+        guard.check_and_record(id, now, expires_at),
+    ))
+}
+
 /// A synchronous [`ReplayGuard`] as a [`ReplayStore`] (it answers without waiting).
 pub(crate) struct GuardStore(pub(crate) Arc<dyn ReplayGuard + Send + Sync>);
 
@@ -83,8 +95,6 @@ impl ReplayStore for GuardStore {
         now: SystemTime,
         expires_at: SystemTime,
     ) -> ReplayFuture<'_> {
-        Box::pin(std::future::ready(
-            self.0.check_and_record(id, now, expires_at),
-        ))
+        answer_now(&*self.0, id, now, expires_at)
     }
 }
