@@ -10,6 +10,7 @@
 
 mod bench;
 mod conformance;
+mod demo;
 mod fuzz;
 mod interop;
 mod proxy;
@@ -219,6 +220,7 @@ fn core_has_no_io_dependencies() -> Result<(), String> {
 
 fn run(steps: &[Step]) -> ExitCode {
     let started = Instant::now();
+    let mut times = Vec::new();
     for s in steps {
         let t = Instant::now();
         let result = match &s.action {
@@ -246,11 +248,11 @@ fn run(steps: &[Step]) -> ExitCode {
             }
         };
         match result {
-            Ok(()) => eprintln!(
-                "==> xtask: {} ok in {:.1}s",
-                s.name,
-                t.elapsed().as_secs_f64()
-            ),
+            Ok(()) => {
+                let took = t.elapsed().as_secs_f64();
+                eprintln!("==> xtask: {} ok in {took:.1}s", s.name);
+                times.push((s.name, took));
+            }
             Err(why) => {
                 eprintln!("==> xtask: {} FAILED: {why}", s.name);
                 return ExitCode::FAILURE;
@@ -258,6 +260,9 @@ fn run(steps: &[Step]) -> ExitCode {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    for (name, took) in &times {
+        eprintln!("==> xtask: {took:>7.1}s  {name}");
+    }
     eprintln!("==> xtask: all {} steps passed in {secs:.1}s", steps.len());
     ExitCode::SUCCESS
 }
@@ -266,21 +271,35 @@ fn run(steps: &[Step]) -> ExitCode {
 /// processes, runs `f`, and stops the servers (their guards drop on every path).
 fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
     let started = (|| -> Result<(interop::Idp, Vec<interop::Server>), String> {
-        let python = interop::ensure_venv()?;
-        let idp = interop::start_idp(&python)?;
+        let python = waiting_for(
+            "the interop venv (authgent-server, the Python SDKs; installed on first use)",
+            interop::ensure_venv,
+        )?;
+        let idp = waiting_for("the test OpenID provider", || interop::start_idp(&python))?;
         let trusted = format!("[\"{}\"]", idp.url);
         let default_env = [("AUTHGENT_TRUSTED_OIDC_ISSUERS", trusted.as_str())];
-        let default = interop::start(&python, "default", &default_env, true)?;
         let dpop_env = [("AUTHGENT_REQUIRE_DPOP", "true")];
-        let dpop = interop::start(&python, "require-dpop", &dpop_env, false)?;
         // For the 429 path (5 requests/min to /token, /agents, /register) and step-up expiry.
         let limited_env = [
             ("AUTHGENT_TOKEN_RATE_LIMIT", "5"),
             ("AUTHGENT_HITL_TIMEOUT", "2"),
         ];
-        let limited = interop::start(&python, "limited", &limited_env, false)?;
-        let conformance = conformance::ensure_suite()?;
-        let redis = redis::ensure_redis_server()?;
+        let (default, dpop, limited) =
+            waiting_for("three authgent-server instances to be ready", || {
+                Ok((
+                    interop::start(&python, "default", &default_env, true)?,
+                    interop::start(&python, "require-dpop", &dpop_env, false)?,
+                    interop::start(&python, "limited", &limited_env, false)?,
+                ))
+            })?;
+        let conformance = waiting_for(
+            "the MCP conformance suite and its Node 22 (installed on first use)",
+            conformance::ensure_suite,
+        )?;
+        let redis = waiting_for(
+            "redis-server (apt-get install on first use)",
+            redis::ensure_redis_server,
+        )?;
         set_env("AUTHGENT_REDIS_SERVER", &redis.display().to_string());
         set_env(
             "AUTHGENT_INTEROP_CONFORMANCE",
@@ -321,6 +340,20 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
     }
 }
 
+/// Runs one piece of set-up, saying what it waits for and how long it took.
+fn waiting_for<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    eprintln!("==> xtask: waiting for {what}");
+    let t = Instant::now();
+    let result = f();
+    if result.is_ok() {
+        eprintln!(
+            "==> xtask: {what}: ready in {:.1}s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    result
+}
+
 /// Keeps the servers up for development until stdin closes (e.g. `sleep infinity | cargo
 /// xtask serve &`; killing the `sleep` stops them cleanly).
 fn serve() -> ExitCode {
@@ -356,6 +389,9 @@ thread_local! {
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
+  demo [--server]
+         an agent's story against the axum and MCP examples, on the embedded test issuer
+         (nothing to install); --server: against a real authgent-server (installed on first use)
   test   format check, clippy -D warnings, dependency rules, the whole test suite with the
          real authgent-server started for the interop tests (what CI runs)
   ci     same as test
@@ -383,6 +419,7 @@ fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("test" | "ci") => with_servers(|| run(&test_steps())),
         Some("serve") => with_servers(serve),
+        Some("demo") => report(demo::run(std::env::args().skip(2).any(|a| a == "--server"))),
         Some("fmt") => run(&[cargo("format", &["fmt", "--all"])]),
         Some("deny") => report(supply_chain::cargo_deny_check()),
         Some("bench") => {

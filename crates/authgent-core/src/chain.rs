@@ -129,6 +129,62 @@ impl DelegationChain {
     pub fn has_actor(&self, subject: &str) -> bool {
         self.actors.iter().any(|a| a.subject == subject)
     }
+
+    /// The chain drawn as a tree for people (logs, the `authgent` CLI, demos): the root
+    /// subject first, then each actor in the order they were delegated to, the current actor
+    /// (the outermost `act`, the one access decisions are about) marked.
+    ///
+    /// ```
+    /// use authgent_core::{DelegationChain, TokenClaims};
+    /// let json = serde_json::json!({"sub": "user:alice", "human_root": true,
+    ///     "act": {"sub": "client:tool", "act": {"sub": "client:orchestrator"}}});
+    /// let claims = TokenClaims::from_json(json.as_object().unwrap().clone(), 32)?;
+    /// let tree = DelegationChain::from_claims(&claims).tree().to_string();
+    /// assert_eq!(tree, "\
+    /// user:alice (human root)
+    /// └─ client:orchestrator
+    ///    └─ client:tool  ◀ current actor");
+    /// # Ok::<(), authgent_core::TokenError>(())
+    /// ```
+    pub fn tree(&self) -> ChainTree<'_> {
+        ChainTree(self)
+    }
+}
+
+/// [`DelegationChain::tree`]: a `Display` of the chain, one line per party.
+#[derive(Clone, Copy, Debug)]
+pub struct ChainTree<'c>(&'c DelegationChain);
+
+impl fmt::Display for ChainTree<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let chain = self.0;
+        let root = if chain.root_subject.is_empty() {
+            "(no sub)"
+        } else {
+            &chain.root_subject
+        };
+        f.write_str(root)?;
+        if chain.human_root() {
+            f.write_str(" (human root)")?;
+        }
+        if chain.actors.is_empty() {
+            return f.write_str("  (not delegated: the subject calls itself)");
+        }
+        // Oldest first: the innermost `act` was delegated to first.
+        for (depth, actor) in chain.actors.iter().rev().enumerate() {
+            write!(
+                f,
+                "\n{:indent$}└─ {}",
+                "",
+                actor.subject,
+                indent = depth * 3
+            )?;
+            if depth + 1 == chain.actors.len() {
+                f.write_str("  ◀ current actor")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 type HumanRootFn = dyn Fn(&DelegationChain) -> bool + Send + Sync;

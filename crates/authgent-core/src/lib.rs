@@ -71,7 +71,9 @@ pub mod validator;
 
 pub use algorithm::{Algorithm, UnsupportedAlgorithm};
 pub use backend::SignatureBackend;
-pub use chain::{Actor, ChainPolicy, ChainPolicyBuilder, DelegationChain, HumanRootRule};
+pub use chain::{
+    Actor, ChainPolicy, ChainPolicyBuilder, ChainTree, DelegationChain, HumanRootRule,
+};
 pub use claims::{AgentMetadata, MayAct, TokenClaims};
 pub use error::{
     AuthgentError, ConfigError, DelegationError, DpopError, RequestError, ScopeError, TokenError,

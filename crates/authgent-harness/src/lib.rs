@@ -3,6 +3,7 @@
 //!
 //! - [`contract`]: the EXAMPLES.md black-box contract suite, run against every example server
 //!   (and by the adapters' tests through it), plus process control for the examples;
+//! - [`doctor`]: `authgent doctor` (the authgent-cli library) against each example: clean;
 //! - [`mcp`]: the same for the MCP server example, spoken as an MCP client speaks;
 //! - [`real_server`]: the real authgent-server instances `cargo xtask test` starts, as the
 //!   interop tests find them (`AUTHGENT_INTEROP_*`);
@@ -11,6 +12,7 @@
 //! `publish = false`: none of this is API.
 
 pub mod contract;
+pub mod doctor;
 pub mod mcp;
 pub mod real_server;
 pub mod redis;

@@ -799,8 +799,20 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// Every refusal of every adapter is made here, so this one event explains each of them:
+    /// at debug level, target `authgent_jwks::refusal`, with the status, the code and the
+    /// precise reason (`token has expired`, `token audience (aud) does not include this
+    /// resource`, `DPoP proof was replayed`, …). The reason never contains the token or the
+    /// proof; the response body carries only the code unless `verbose_errors` is on.
     fn new(auth: &AgentAuth, error: AuthgentError, scheme: Option<Scheme>) -> Self {
         let response = ErrorResponse::new(&error, scheme, &auth.inner.challenge);
+        tracing::debug!(
+            target: "authgent_jwks::refusal",
+            status = response.status,
+            code = response.code,
+            reason = %error,
+            "request refused"
+        );
         Rejection {
             response: Box::new(response),
             error: Some(error),

@@ -213,7 +213,8 @@ impl Verifier {
         given: Option<Credentials<'_>>,
     ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
         let span = debug_span!(target: "authgent_jwks", "verify", issuer = %self.inner.issuer,
-            subject = tracing::field::Empty, depth = tracing::field::Empty, outcome = tracing::field::Empty);
+            subject = tracing::field::Empty, depth = tracing::field::Empty, outcome = tracing::field::Empty,
+            reason = tracing::field::Empty);
         let result = self
             .verify_inner(request, given)
             .instrument(span.clone())
@@ -231,7 +232,9 @@ impl Verifier {
                 span.record("outcome", "anonymous");
             }
             Err(e) => {
+                // Why, in words (never the token): `token has expired`, `… kid names no key …`.
                 span.record("outcome", e.code());
+                span.record("reason", tracing::field::display(e));
             }
         }
         result

@@ -112,7 +112,32 @@ async fn tokens_proofs_and_keys_never_appear_in_logs() {
     issuer.set_fault(Fault::None);
     v.refresh().await.unwrap(); // logs the skipped oct key
 
+    // Through AgentAuth, as every adapter refuses: one debug event per refusal.
+    let agent_auth = authgent_jwks::AgentAuth::builder(v.clone())
+        .build()
+        .unwrap();
+    let bearer_expired = format!("Bearer {expired}");
+    let headers = parts(&[("authorization", &bearer_expired)]).headers;
+    let refused = agent_auth.authenticate("GET", "/data", &headers).await;
+    assert_eq!(refused.unwrap_err().status(), 401);
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    // Refusals can be debugged: the precise reason is at debug level, never the token.
+    for reason in [
+        "token has expired",
+        "token key id (kid) names no key of the issuer",
+        "DPoP proof was replayed (jti already seen)",
+        "DPoP-bound token must be sent with the DPoP scheme",
+    ] {
+        assert!(
+            logs.contains(reason),
+            "reason {reason:?} not logged:\n{logs}"
+        );
+    }
+    assert!(
+        logs.contains("request refused") && logs.contains("code=\"invalid_token\""),
+        "AgentAuth logs each refusal with its code:\n{logs}"
+    );
     assert!(logs.contains("JWKS refreshed"), "capture works:\n{logs}");
     assert!(logs.contains("JWKS refresh failed"));
     assert!(logs.contains("JWKS key skipped"));

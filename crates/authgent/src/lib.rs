@@ -81,3 +81,43 @@ pub use authgent_client as client;
 /// The in-process test issuer (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use authgent_testkit as testkit;
+
+/// The README's and the guides' snippets, compiled (and, where they do not serve forever, run)
+/// as this crate's doc tests, so they cannot drift from the API. Each is a whole program
+/// written against this facade, as a user with only `authgent` as a dependency writes it.
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "actix",
+    feature = "rocket",
+    feature = "rmcp",
+    feature = "client",
+    feature = "redis",
+    feature = "testkit"
+))]
+pub mod snippets {
+    #[doc = include_str!("../../../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../../../docs/getting-started.md")]
+    pub struct GettingStarted;
+    #[doc = include_str!("../../../docs/concepts.md")]
+    pub struct Concepts;
+    #[doc = include_str!("../../../docs/adapters.md")]
+    pub struct Adapters;
+    #[doc = include_str!("../../../docs/testing.md")]
+    pub struct Testing;
+    #[doc = include_str!("../../../docs/migrating-from-python.md")]
+    pub struct MigratingFromPython;
+    #[doc = include_str!("../../../docs/mcp.md")]
+    pub struct Mcp;
+    #[doc = include_str!("../../../docs/deployment.md")]
+    pub struct Deployment;
+    #[doc = include_str!("../../../docs/security.md")]
+    pub struct Security;
+    #[doc = include_str!("../../authgent-core/README.md")]
+    pub struct AuthgentCoreReadme;
+    #[doc = include_str!("../../authgent-jwks/README.md")]
+    pub struct AuthgentJwksReadme;
+    #[doc = include_str!("../../authgent-testkit/README.md")]
+    pub struct AuthgentTestkitReadme;
+}

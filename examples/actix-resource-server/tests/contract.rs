@@ -23,3 +23,12 @@ async fn refuses_to_start_without_an_issuer() {
 async fn interop_with_the_real_authgent_server_as_issuer() {
     contract::example_against_the_real_server(BIN).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authgent_doctor_finds_nothing_to_fix() {
+    authgent_harness::doctor::example_passes_the_doctor(
+        BIN,
+        authgent_harness::doctor::Kind::ResourceServer,
+    )
+    .await;
+}

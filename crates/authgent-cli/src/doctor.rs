@@ -1,0 +1,581 @@
+//! `authgent doctor`: probes a live resource or MCP server the way clients will use it and
+//! reports, check by check, what they will trip over.
+
+use std::fmt::Write as _;
+
+use authgent_core::challenge::Challenge;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::metadata::{authorization_server, discover};
+use crate::{CliError, Fetcher, Outcome, exit};
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Level {
+    /// As clients expect.
+    Ok,
+    /// Works with some clients, or is unusual: worth a look.
+    Warn,
+    /// Clients will fail, or the server accepts what it must refuse.
+    Fail,
+    /// Not checked (say what would check it).
+    Skip,
+}
+
+impl Level {
+    fn marker(self) -> &'static str {
+        match self {
+            Level::Ok => "[ok]",
+            Level::Warn => "[warn]",
+            Level::Fail => "[FAIL]",
+            Level::Skip => "[skip]",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Warn => "warn",
+            Level::Fail => "fail",
+            Level::Skip => "skip",
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Finding {
+    /// A stable name for the check (`metadata`, `resource`, `challenge`, `audience`, …).
+    pub check: &'static str,
+    /// How bad it is.
+    pub level: Level,
+    /// What was found.
+    pub message: String,
+    /// What to change, when something should change.
+    pub fix: Option<String>,
+}
+
+/// What to probe besides the resource's metadata.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// The protected route to call without credentials (an absolute path on the resource's
+    /// origin; default: the resource URL itself).
+    pub path: Option<String>,
+    /// An access token to try (one for this resource, or one for another audience, which
+    /// must be refused).
+    pub token: Option<String>,
+}
+
+impl Options {
+    /// Probe `path` (e.g. `/tools/search`) instead of the resource URL.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Also try `token`.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+}
+
+#[derive(Default)]
+struct Report(Vec<Finding>);
+
+impl Report {
+    fn add(&mut self, check: &'static str, level: Level, message: impl Into<String>) {
+        self.0.push(Finding {
+            check,
+            level,
+            message: message.into(),
+            fix: None,
+        });
+    }
+
+    fn fix(
+        &mut self,
+        check: &'static str,
+        level: Level,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.0.push(Finding {
+            check,
+            level,
+            message: message.into(),
+            fix: Some(fix.into()),
+        });
+    }
+}
+
+/// Probes `resource` (its RFC 9728 identifier: `https://api.example` or
+/// `https://api.example/mcp`) and returns the findings; exit 1 when any is a failure.
+pub async fn doctor(
+    fetcher: &Fetcher,
+    resource: &str,
+    options: &Options,
+) -> Result<(Vec<Finding>, Outcome), CliError> {
+    let parsed = Url::parse(resource)
+        .map_err(|e| CliError::Input(format!("{resource:?} is not an absolute URL: {e}")))?;
+    let mut report = Report::default();
+    transport(&mut report, &parsed);
+    let document = metadata(fetcher, &mut report, resource, &parsed).await?;
+    let probe = match &options.path {
+        Some(path) => {
+            let mut url = parsed.clone();
+            url.set_path(path);
+            url.set_query(None);
+            url.to_string()
+        }
+        None => resource.to_owned(),
+    };
+    let well_known = authgent_core::metadata::well_known_url(resource, "oauth-protected-resource")
+        .unwrap_or_default();
+    challenge(fetcher, &mut report, &probe, &well_known, document.as_ref()).await?;
+    match &options.token {
+        Some(token) => tokens(fetcher, &mut report, &probe, resource, token).await?,
+        None => report.add(
+            "audience",
+            Level::Skip,
+            "no --token given: pass one for another audience to check it is refused, or one \
+             for this resource to check it is accepted",
+        ),
+    }
+    Ok(render(resource, report.0))
+}
+
+fn transport(report: &mut Report, url: &Url) {
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if url.scheme() == "http" && !loopback {
+        report.fix(
+            "transport",
+            Level::Fail,
+            "plain http off loopback: clients refuse to send tokens over it",
+            "serve https (or terminate TLS in a proxy and set the external URL to https://…)",
+        );
+    }
+}
+
+async fn metadata(
+    fetcher: &Fetcher,
+    report: &mut Report,
+    resource: &str,
+    url: &Url,
+) -> Result<Option<authgent_core::metadata::ProtectedResourceMetadata>, CliError> {
+    let found = discover(fetcher, resource).await?;
+    let document = match found.checked {
+        Ok(doc) => {
+            report.add(
+                "metadata",
+                Level::Ok,
+                format!(
+                    "RFC 9728 document at {} with resource = {resource}",
+                    found.url
+                ),
+            );
+            doc
+        }
+        Err(why) if found.status == 200 => {
+            let served = found
+                .raw
+                .as_ref()
+                .and_then(|r| r["resource"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            resource_mismatch(report, resource, &served, &why);
+            return Ok(None);
+        }
+        Err(why) => {
+            let root = format!(
+                "{}/.well-known/oauth-protected-resource",
+                url.origin().ascii_serialization()
+            );
+            let at_root = url.path() != "/"
+                && root != found.url
+                && fetcher.get(&root).await.is_ok_and(|r| r.status == 200);
+            if at_root {
+                report.fix(
+                    "metadata",
+                    Level::Fail,
+                    format!(
+                        "no document at {} (served at the root {root} only)",
+                        found.url
+                    ),
+                    "serve it at the path-inserted URL too (RFC 9728 §3.1; MCP clients look there)",
+                );
+            } else {
+                report.fix(
+                    "metadata",
+                    Level::Fail,
+                    why,
+                    "serve the RFC 9728 document (authgent: resource_metadata_router(&auth) or McpAuth::router)",
+                );
+            }
+            return Ok(None);
+        }
+    };
+    if document.authorization_servers.is_empty() {
+        report.fix(
+            "authorization-servers",
+            Level::Fail,
+            "authorization_servers is empty: clients cannot find where to get a token",
+            "name the issuer in the document",
+        );
+    }
+    for issuer in &document.authorization_servers {
+        match authorization_server(fetcher, issuer).await {
+            Ok(Ok(_)) => report.add(
+                "authorization-servers",
+                Level::Ok,
+                format!("authorization server {issuer}: RFC 8414 metadata, issuer matches"),
+            ),
+            Ok(Err(why)) => report.fix(
+                "authorization-servers",
+                Level::Fail,
+                format!("authorization server {issuer}: {why}"),
+                "authorization_servers must list issuer identifiers exactly as the issuer states them",
+            ),
+            Err(e) => report.add(
+                "authorization-servers",
+                Level::Fail,
+                format!("authorization server {issuer} is unreachable: {e}"),
+            ),
+        }
+    }
+    Ok(Some(document))
+}
+
+fn resource_mismatch(report: &mut Report, resource: &str, served: &str, why: &str) {
+    let trimmed = |s: &str| s.trim_end_matches('/').to_owned();
+    let swapped = |s: &str| {
+        s.strip_prefix("http://")
+            .map(|rest| format!("https://{rest}"))
+            .or_else(|| {
+                s.strip_prefix("https://")
+                    .map(|rest| format!("http://{rest}"))
+            })
+            .unwrap_or_default()
+    };
+    if trimmed(served) == trimmed(resource) {
+        report.fix(
+            "resource",
+            Level::Fail,
+            format!("trailing slash: the document says {served:?}, the URL is {resource:?}; clients compare exactly"),
+            format!("use one spelling everywhere: the resource identifier clients are given must be exactly {served:?}"),
+        );
+    } else if trimmed(&swapped(served)) == trimmed(resource) {
+        report.fix(
+            "resource",
+            Level::Fail,
+            format!("scheme: the server thinks it is {served:?} but is reached at {resource:?} (behind a TLS proxy?)"),
+            "set the external URL (PUBLIC_URL, Verifier::builder().external_url) to the URL clients use",
+        );
+    } else {
+        report.fix(
+            "resource",
+            Level::Fail,
+            why.to_owned(),
+            "the document's `resource` must be the URL clients use for this resource",
+        );
+    }
+}
+
+async fn challenge(
+    fetcher: &Fetcher,
+    report: &mut Report,
+    probe: &str,
+    well_known: &str,
+    document: Option<&authgent_core::metadata::ProtectedResourceMetadata>,
+) -> Result<(), CliError> {
+    let answer = call(fetcher, probe, None).await?;
+    if answer.status != 401 {
+        report.fix(
+            "challenge",
+            Level::Warn,
+            format!(
+                "{probe} without credentials answered {}, not 401",
+                answer.status
+            ),
+            "probe a protected route with --path (e.g. --path /tools/search)",
+        );
+        return Ok(());
+    }
+    let values = answer.header_all("www-authenticate");
+    let mut challenges = Vec::new();
+    for value in &values {
+        match Challenge::parse_all(value) {
+            Ok(parsed) => challenges.extend(parsed),
+            Err(e) => report.fix(
+                "challenge-syntax",
+                Level::Fail,
+                format!("WWW-Authenticate {value:?} does not parse: {e}"),
+                "quote and escape parameter values (RFC 9110 §11.2: quoted-string, \\\" and \\\\)",
+            ),
+        }
+    }
+    let scheme = |c: &Challenge, s: &str| c.scheme().eq_ignore_ascii_case(s);
+    let ours: Vec<&Challenge> = challenges
+        .iter()
+        .filter(|c| scheme(c, "Bearer") || scheme(c, "DPoP"))
+        .collect();
+    if ours.is_empty() {
+        report.fix(
+            "challenge",
+            Level::Fail,
+            format!("the 401 has no Bearer or DPoP challenge ({values:?})"),
+            "answer 401 with `WWW-Authenticate: Bearer resource_metadata=\"…\"` (RFC 6750, RFC 9728 §5.1)",
+        );
+        return Ok(());
+    }
+    report.add(
+        "challenge",
+        Level::Ok,
+        format!("{probe} without credentials: 401 with a challenge"),
+    );
+    match ours.iter().find_map(|c| c.get("resource_metadata")) {
+        None => report.fix(
+            "resource-metadata",
+            Level::Fail,
+            "the 401 names no resource_metadata: MCP clients cannot discover the authorization server",
+            "add resource_metadata=\"<the RFC 9728 URL>\" to the challenge (authgent: AgentAuth derives it)",
+        ),
+        Some(named) if named == well_known => report.add(
+            "resource-metadata",
+            Level::Ok,
+            format!("the 401 names resource_metadata {named}"),
+        ),
+        Some(named) => {
+            let origin = |u: &str| Url::parse(u).map(|u| u.origin().ascii_serialization()).ok();
+            let level = if origin(named) == origin(well_known) { Level::Warn } else { Level::Fail };
+            report.fix(
+                "resource-metadata",
+                level,
+                format!("the 401 names resource_metadata {named}, not {well_known}"),
+                "name the document of this resource, on its own origin (clients refuse other origins)",
+            );
+        }
+    }
+    if let Some(error) = ours.iter().find_map(|c| c.get("error")) {
+        report.fix(
+            "challenge-error",
+            Level::Warn,
+            format!("the credential-less 401 carries error={error:?}"),
+            "omit error= when the request had no credentials (RFC 6750 §3.1); clients read it as a bad token",
+        );
+    }
+    let advertised = document.is_some_and(|d| !d.dpop_signing_alg_values_supported.is_empty());
+    let dpop = ours.iter().find(|c| scheme(c, "DPoP"));
+    match (advertised, dpop.and_then(|c| c.get("algs"))) {
+        (true, Some(algs)) => report.add(
+            "dpop",
+            Level::Ok,
+            format!("DPoP challenge with algs=\"{algs}\""),
+        ),
+        (true, None) => report.fix(
+            "dpop",
+            Level::Warn,
+            "the metadata advertises DPoP algorithms but the 401 has no `DPoP algs=…` challenge",
+            "add a DPoP challenge with algs (RFC 9449 §7.1)",
+        ),
+        (false, Some(_)) => report.add(
+            "dpop",
+            Level::Warn,
+            "the 401 offers DPoP but the metadata lists no dpop_signing_alg_values_supported",
+        ),
+        (false, None) => {}
+    }
+    Ok(())
+}
+
+async fn tokens(
+    fetcher: &Fetcher,
+    report: &mut Report,
+    probe: &str,
+    resource: &str,
+    token: &str,
+) -> Result<(), CliError> {
+    let token = crate::inspect::strip_scheme(token.trim());
+    let (_, claims) = crate::inspect::decode(token)?;
+    if claims.get("cnf").and_then(|c| c.get("jkt")).is_some() {
+        report.add(
+            "audience",
+            Level::Skip,
+            "the token is DPoP-bound: doctor sends bearer tokens only",
+        );
+        return Ok(());
+    }
+    let audiences: Vec<String> = match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let for_us = audiences.iter().any(|a| a == resource);
+    let answer = call(fetcher, probe, Some(token)).await?;
+    if matches!(answer.status, 404 | 405) {
+        report.fix(
+            "token",
+            Level::Skip,
+            format!(
+                "{probe} answered {} to GET and POST: nothing to try the token on",
+                answer.status
+            ),
+            "pass --path with a protected route",
+        );
+        return Ok(());
+    }
+    let accepted = answer.status != 401;
+    match (for_us, accepted) {
+        (true, true) => report.add(
+            "token",
+            Level::Ok,
+            format!("a token for this resource is accepted ({})", answer.status),
+        ),
+        (true, false) => {
+            let why = answer.header_all("www-authenticate").join(", ");
+            report.fix(
+                "token",
+                Level::Fail,
+                format!("a token whose aud is this resource is refused: {why}"),
+                "check the issuer and audience the server is configured with (server logs at debug level say why)",
+            );
+        }
+        (false, false) => report.add(
+            "audience",
+            Level::Ok,
+            format!("a token for another audience ({audiences:?}) is refused"),
+        ),
+        (false, true) => report.fix(
+            "audience",
+            Level::Fail,
+            format!(
+                "a token for another audience ({audiences:?}) is accepted ({}): any service's token works here",
+                answer.status
+            ),
+            "require this resource as the audience (authgent: Verifier::builder().audience(…))",
+        ),
+    }
+    if accepted {
+        let broken = break_signature(token);
+        let forged = call(fetcher, probe, Some(&broken)).await?;
+        if forged.status == 401 {
+            report.add(
+                "signature",
+                Level::Ok,
+                "the token with a broken signature is refused",
+            );
+        } else {
+            report.fix(
+                "signature",
+                Level::Fail,
+                format!(
+                    "the token with a broken signature is accepted ({})",
+                    forged.status
+                ),
+                "verify signatures: never decode a token without verifying it",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The token with its signature's first character changed (still base64url).
+fn break_signature(token: &str) -> String {
+    let (signed, signature) = token.rsplit_once('.').unwrap_or((token, ""));
+    let mut chars: Vec<char> = signature.chars().collect();
+    if let Some(first) = chars.first_mut() {
+        *first = if *first == 'A' { 'B' } else { 'A' };
+    }
+    format!("{signed}.{}", chars.into_iter().collect::<String>())
+}
+
+/// A request as a client makes it: `GET`, and for a route that does not take it (an MCP
+/// endpoint, a tool: `405`, or `404` where routes are matched by method) a JSON-RPC
+/// `initialize` by `POST`.
+async fn call(
+    fetcher: &Fetcher,
+    url: &str,
+    token: Option<&str>,
+) -> Result<crate::net::Fetched, CliError> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("accept", "application/json, text/event-stream")];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth.as_str()));
+    }
+    let got = fetcher.send("GET", url, &headers, None).await?;
+    // 405, or 404 from frameworks that route by method (Rocket): the route takes POST.
+    if !matches!(got.status, 404 | 405) {
+        return Ok(got);
+    }
+    headers.push(("content-type", "application/json"));
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"authgent-doctor","version":"1"}}}"#;
+    fetcher.send("POST", url, &headers, Some(body)).await
+}
+
+fn render(resource: &str, findings: Vec<Finding>) -> (Vec<Finding>, Outcome) {
+    let mut text = format!("authgent doctor {resource}\n");
+    for f in &findings {
+        let _ = writeln!(text, "{} {}: {}", f.level.marker(), f.check, f.message);
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(text, "       fix: {fix}");
+        }
+    }
+    let fails = findings.iter().filter(|f| f.level == Level::Fail).count();
+    let warns = findings.iter().filter(|f| f.level == Level::Warn).count();
+    let _ = writeln!(text, "{fails} failure(s), {warns} warning(s)");
+    let json = json!({
+        "resource": resource,
+        "clean": fails == 0 && warns == 0,
+        "failures": fails,
+        "warnings": warns,
+        "findings": findings.iter().map(|f| json!({
+            "check": f.check, "level": f.level.name(), "message": f.message, "fix": f.fix,
+        })).collect::<Vec<_>>(),
+    });
+    let code = if fails > 0 { exit::REFUSED } else { exit::OK };
+    (findings, Outcome::new(text, json, code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_signature_differs_and_stays_base64url() {
+        assert_eq!(break_signature("a.b.Axyz"), "a.b.Bxyz");
+        assert_eq!(break_signature("a.b.xyz"), "a.b.Ayz");
+    }
+
+    #[test]
+    fn resource_mismatches_are_named_for_what_they_are() {
+        let mut r = Report::default();
+        resource_mismatch(
+            &mut r,
+            "https://api.example/mcp",
+            "https://api.example/mcp/",
+            "x",
+        );
+        resource_mismatch(
+            &mut r,
+            "https://api.example/mcp",
+            "http://api.example/mcp",
+            "x",
+        );
+        resource_mismatch(
+            &mut r,
+            "https://api.example/mcp",
+            "https://other.example",
+            "x",
+        );
+        assert!(r.0[0].message.starts_with("trailing slash"));
+        assert!(r.0[1].message.starts_with("scheme"));
+        assert_eq!(r.0[2].message, "x");
+    }
+}

@@ -1,0 +1,334 @@
+//! The `authgent` binary run as a user runs it, against the testkit issuer and a
+//! deliberately misconfigured server over loopback HTTP.
+
+use assert_cmd::Command;
+use authgent_testkit::TestIssuer;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use serde_json::{Value, json};
+
+fn authgent() -> Command {
+    let mut cmd = Command::cargo_bin("authgent").unwrap();
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs the binary on a blocking thread (the issuer keeps serving on the runtime).
+async fn run(args: Vec<String>, stdin: Option<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = authgent();
+        cmd.args(&args);
+        if let Some(input) = stdin {
+            cmd.write_stdin(input);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_shows_the_chain_and_says_nothing_was_verified() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let token = issuer
+        .token()
+        .subject("user:alice")
+        .human_root(true)
+        .actors(["client:worker", "client:orchestrator"])
+        .sign();
+    let (code, out, _) = run(args(&["inspect", &token]), None).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("NOT VERIFIED"), "{out}");
+    assert!(
+        out.contains(
+            "user:alice (human root)\n└─ client:orchestrator\n   └─ client:worker  ◀ current actor"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("expires in "), "{out}");
+
+    // From stdin, as `Bearer …` pasted from a request, as JSON.
+    let (code, out, _) = run(
+        args(&["--json", "inspect", "-"]),
+        Some(format!("Bearer {token}\n")),
+    )
+    .await;
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verified"], false);
+    assert_eq!(v["chain"]["current_actor"], "client:worker");
+    assert_eq!(v["chain"]["depth"], 2);
+    assert_eq!(v["expired"], false);
+
+    let (code, _, err) = run(args(&["inspect", "not-a-token"]), None).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("not a JWT"), "{err}");
+    let expired = issuer.token().expired().sign();
+    let (_, out, _) = run(args(&["inspect", &expired]), None).await;
+    assert!(out.contains("EXPIRED "), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_gives_the_identity_or_the_exact_refusal() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let aud = "https://tools.example";
+    let good = issuer.token().audience(aud).actors(["client:tool"]).sign();
+    let verify =
+        |t: &str, a: &str| args(&["verify", t, "--issuer", issuer.issuer(), "--audience", a]);
+
+    let (code, out, err) = run(verify(&good, aud), None).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("[ok] valid token"), "{out}");
+    assert!(out.contains("client:tool  ◀ current actor"), "{out}");
+
+    let (code, out, _) = run(verify(&good, "https://other.example"), None).await;
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("401 invalid_token: token audience (aud) does not include this resource"),
+        "{out}"
+    );
+
+    let expired = issuer.token().audience(aud).expired().sign();
+    let mut json = verify(&expired, aud);
+    json.insert(0, "--json".into());
+    let (code, out, _) = run(json, None).await;
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        json!({"valid": false, "status": 401, "error": "invalid_token", "reason": "token has expired"})
+    );
+
+    let unknown = issuer
+        .token()
+        .audience(aud)
+        .header("kid", json!("gone"))
+        .sign();
+    let (_, out, _) = run(verify(&unknown, aud), None).await;
+    assert!(out.contains("kid"), "{out}");
+
+    // Nothing listens there: a network failure, exit 3, and -v says what was tried.
+    let dead = args(&[
+        "-v",
+        "verify",
+        &good,
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--audience",
+        aud,
+    ]);
+    let (code, _, err) = run(dead, None).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("discovering http://127.0.0.1:9"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_keygen_jkt_and_proof_agree() {
+    let dir = std::env::temp_dir().join(format!("authgent-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("key.jwk");
+    let _ = std::fs::remove_file(&key);
+    let key_s = key.display().to_string();
+    let (code, printed_jkt, _) = run(args(&["dpop", "keygen", "--out", &key_s]), None).await;
+    assert_eq!(code, 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Never overwrites a key.
+    let (code, _, err) = run(args(&["dpop", "keygen", "--out", &key_s]), None).await;
+    assert_eq!(code, 2, "{err}");
+
+    let (code, jkt, _) = run(args(&["jkt", &key_s]), None).await;
+    assert_eq!(code, 0);
+    assert_eq!(jkt, printed_jkt);
+    let url = "https://api.example/tools?q=1";
+    let (code, proof, _) = run(
+        args(&[
+            "dpop", "proof", "--key", &key_s, "--method", "POST", "--url", url, "--token", "abc",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(code, 0);
+    let (_, out, _) = run(args(&["--json", "inspect", proof.trim()]), None).await;
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["header"]["typ"], "dpop+jwt");
+    assert_eq!(v["claims"]["htm"], "POST");
+    assert_eq!(v["claims"]["htu"], "https://api.example/tools");
+    assert!(v["claims"]["ath"].is_string());
+    let jwk = serde_json::to_string(&v["header"]["jwk"]).unwrap();
+    let (_, from_proof, _) = run(args(&["jkt", "-"]), Some(jwk)).await;
+    assert_eq!(from_proof, jkt, "the proof carries the key's public JWK");
+    assert!(!v["header"]["jwk"].as_object().unwrap().contains_key("d"));
+
+    let (code, _, err) = run(
+        args(&["dpop", "proof", "--key", &key_s, "--url", "relative"]),
+        None,
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = run(args(&["dpop", "keygen", "--alg", "HS256"]), None).await;
+    assert_eq!(code, 2);
+    let (code, _, _) = run(args(&["no-such-command"]), None).await;
+    assert_eq!(code, 2, "clap's usage errors are exit 2");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Everything a client trips over, in one server: the document's `resource` has a trailing
+/// slash, the 401 names no resource_metadata but says error="invalid_token", and any
+/// token at all is accepted.
+async fn misconfigured() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let doc = json!({"resource": format!("{base}/mcp/"), "authorization_servers": []});
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(move || async move { axum::Json(doc) }),
+        )
+        .route(
+            "/mcp",
+            any(|headers: HeaderMap| async move {
+                if headers.contains_key(header::AUTHORIZATION) {
+                    (StatusCode::OK, "{}").into_response()
+                } else {
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        [(header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#)],
+                    )
+                        .into_response()
+                }
+            }),
+        );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("{base}/mcp"), server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_what_a_misconfigured_server_gets_wrong() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (mcp, server) = misconfigured().await;
+    let other = issuer.token().audience("https://another.example").sign();
+    let (code, out, err) = run(args(&["--json", "doctor", &mcp, "--token", &other]), None).await;
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let level = |check: &str| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["check"] == check)
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["level"].as_str().unwrap(),
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert!(
+        level("resource")[0].starts_with("fail trailing slash"),
+        "{out}"
+    );
+    assert!(level("resource-metadata")[0].starts_with("fail"), "{out}");
+    assert!(level("challenge-error")[0].starts_with("warn"), "{out}");
+    assert!(
+        level("audience")[0].starts_with("fail a token for another audience"),
+        "{out}"
+    );
+    assert!(level("signature")[0].starts_with("fail"), "{out}");
+    assert_eq!(v["clean"], false);
+
+    // The text form names each fix.
+    let (_, text, _) = run(args(&["doctor", &mcp]), None).await;
+    assert!(text.contains("[FAIL] resource: trailing slash"), "{text}");
+    assert!(text.contains("fix: add resource_metadata="), "{text}");
+    assert!(text.contains("[skip] audience"), "{text}");
+
+    // metadata says why the document must be refused.
+    let (code, out, _) = run(args(&["metadata", &mcp]), None).await;
+    assert_eq!(code, 1);
+    assert!(out.contains("RFC 9728 §3.3"), "{out}");
+    server.abort();
+
+    // Nothing there: exit 3.
+    let (code, _, _) = run(args(&["doctor", "http://127.0.0.1:9/mcp"]), None).await;
+    assert_eq!(code, 3);
+}
+
+/// A real token from the real authgent-server (`cargo xtask test` starts it): inspected
+/// (its real claims and chain) and verified against the real server's discovery and JWKS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_a_real_servers_token_inspected_and_verified() {
+    use authgent_harness::real_server::RealServer;
+    let real = RealServer::default_instance();
+    let orchestrator = real.register(&["search:execute"]).await;
+    let worker = real.register(&["search:execute"]).await;
+    let own = real
+        .client_credentials(&orchestrator, "search:execute")
+        .await;
+    let delegated = real
+        .exchange(&worker, &own, &real.url, "search:execute")
+        .await;
+    assert_eq!(delegated.status, 200, "{}", delegated.body);
+    let token = delegated.body["access_token"].as_str().unwrap().to_owned();
+
+    let (code, out, _) = run(args(&["--json", "inspect", &token]), None).await;
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["claims"]["iss"], real.url.as_str());
+    assert_eq!(v["chain"]["root_subject"], orchestrator.subject());
+    assert_eq!(v["chain"]["current_actor"], worker.subject());
+
+    let (code, out, err) = run(
+        args(&[
+            "-v",
+            "verify",
+            &token,
+            "--issuer",
+            &real.url,
+            "--audience",
+            &real.url,
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("subject:   {}", orchestrator.subject())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{}  ◀ current actor", worker.subject())),
+        "{out}"
+    );
+    let (code, out, _) = run(
+        args(&[
+            "verify",
+            &token,
+            "--issuer",
+            &real.url,
+            "--audience",
+            "https://elsewhere.example",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+}

@@ -1,0 +1,80 @@
+//! `authgent doctor` and `authgent metadata` (the authgent-cli library) against an example
+//! started as a process: what a client would trip over must be nothing.
+
+use authgent_cli::doctor::{Level, Options, doctor};
+use authgent_cli::{Fetcher, exit};
+use authgent_testkit::TestIssuer;
+
+use crate::contract::ServerProcess;
+
+/// Which kind of example: a resource server (probed at `POST /tools/search`) or the MCP
+/// server (probed at its endpoint, `/mcp`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The EXAMPLES.md resource servers.
+    ResourceServer,
+    /// The MCP server example.
+    Mcp,
+}
+
+/// Starts `binary` against a fresh test issuer and runs the doctor twice: with a token for the
+/// example (accepted, its broken-signature twin refused) and with one for another audience
+/// (refused). Both reports must be clean: no failure, no warning. Then `metadata` is valid.
+pub async fn example_passes_the_doctor(binary: &str, kind: Kind) {
+    let issuer = TestIssuer::start().await.expect("test issuer");
+    let server = ServerProcess::trusting(binary, issuer.issuer()).await;
+    let base = format!("http://{}", server.addr);
+    let (resource, options) = match kind {
+        Kind::ResourceServer => (base.clone(), Options::default().path("/tools/search")),
+        Kind::Mcp => (format!("{base}/mcp"), Options::default()),
+    };
+    let fetcher = Fetcher::new(false).expect("http client");
+    let ours = issuer
+        .token()
+        .audience(&resource)
+        .scopes(["search:execute"])
+        .sign();
+    let theirs = issuer
+        .token()
+        .audience("https://another-service.example")
+        .scopes(["search:execute"])
+        .sign();
+    for (token, expect) in [(ours, "token"), (theirs, "audience")] {
+        let (findings, outcome) = doctor(&fetcher, &resource, &options.clone().token(token))
+            .await
+            .unwrap_or_else(|e| panic!("{binary}: doctor could not run: {e}"));
+        assert_eq!(outcome.code, exit::OK, "{binary}:\n{}", outcome.text);
+        assert_eq!(outcome.json["clean"], true, "{binary}:\n{}", outcome.text);
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.check == expect && f.level == Level::Ok),
+            "{binary}: the {expect} check ran:\n{}",
+            outcome.text
+        );
+        for check in [
+            "metadata",
+            "authorization-servers",
+            "challenge",
+            "resource-metadata",
+            "dpop",
+        ] {
+            assert!(
+                findings
+                    .iter()
+                    .any(|f| f.check == check && f.level == Level::Ok),
+                "{binary}: {check} checked and fine:\n{}",
+                outcome.text
+            );
+        }
+    }
+    let metadata = authgent_cli::metadata::metadata(&fetcher, &resource)
+        .await
+        .expect("metadata");
+    assert_eq!(metadata.code, exit::OK, "{binary}:\n{}", metadata.text);
+    assert_eq!(
+        metadata.json["authorization_servers"][0]["metadata"]["issuer"],
+        issuer.issuer()
+    );
+    assert!(server.terminate().await);
+}
