@@ -272,10 +272,13 @@ fn run(steps: &[Step]) -> ExitCode {
 fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
     let started = (|| -> Result<(interop::Idp, Vec<interop::Server>), String> {
         let python = waiting_for(
-            "the interop venv (authgent-server, the Python SDKs; installed on first use)",
+            "the interop venv",
+            "authgent-server and the Python SDKs, pip-installed on first use",
             interop::ensure_venv,
         )?;
-        let idp = waiting_for("the test OpenID provider", || interop::start_idp(&python))?;
+        let idp = waiting_for("the test OpenID provider", "a Python process", || {
+            interop::start_idp(&python)
+        })?;
         let trusted = format!("[\"{}\"]", idp.url);
         let default_env = [("AUTHGENT_TRUSTED_OIDC_ISSUERS", trusted.as_str())];
         let dpop_env = [("AUTHGENT_REQUIRE_DPOP", "true")];
@@ -284,20 +287,25 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
             ("AUTHGENT_TOKEN_RATE_LIMIT", "5"),
             ("AUTHGENT_HITL_TIMEOUT", "2"),
         ];
-        let (default, dpop, limited) =
-            waiting_for("three authgent-server instances to be ready", || {
+        let (default, dpop, limited) = waiting_for(
+            "authgent-server",
+            "three instances, fresh databases",
+            || {
                 Ok((
                     interop::start(&python, "default", &default_env, true)?,
                     interop::start(&python, "require-dpop", &dpop_env, false)?,
                     interop::start(&python, "limited", &limited_env, false)?,
                 ))
-            })?;
+            },
+        )?;
         let conformance = waiting_for(
-            "the MCP conformance suite and its Node 22 (installed on first use)",
+            "the MCP conformance suite",
+            "with its Node 22, npm-installed on first use",
             conformance::ensure_suite,
         )?;
         let redis = waiting_for(
-            "redis-server (apt-get install on first use)",
+            "redis-server",
+            "apt-get install when missing",
             redis::ensure_redis_server,
         )?;
         set_env("AUTHGENT_REDIS_SERVER", &redis.display().to_string());
@@ -340,14 +348,19 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
     }
 }
 
-/// Runs one piece of set-up, saying what it waits for and how long it took.
-fn waiting_for<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    eprintln!("==> xtask: waiting for {what}");
+/// Runs one piece of set-up, saying what it waits for (and what that may involve) and how
+/// long it took.
+fn waiting_for<T>(
+    what: &str,
+    involves: &str,
+    f: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    eprintln!("==> xtask: waiting for {what} ({involves})");
     let t = Instant::now();
     let result = f();
     if result.is_ok() {
         eprintln!(
-            "==> xtask: {what}: ready in {:.1}s",
+            "==> xtask: {what} ready in {:.1}s",
             t.elapsed().as_secs_f64()
         );
     }

@@ -368,7 +368,11 @@ async fn challenge(
             "omit error= when the request had no credentials (RFC 6750 §3.1); clients read it as a bad token",
         );
     }
-    let advertised = document.is_some_and(|d| !d.dpop_signing_alg_values_supported.is_empty());
+    // Compared with the metadata only when there is a usable document (else already a failure).
+    let Some(document) = document else {
+        return Ok(());
+    };
+    let advertised = !document.dpop_signing_alg_values_supported.is_empty();
     let dpop = ours.iter().find(|c| scheme(c, "DPoP"));
     match (advertised, dpop.and_then(|c| c.get("algs"))) {
         (true, Some(algs)) => report.add(

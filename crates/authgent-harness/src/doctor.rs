@@ -78,3 +78,55 @@ pub async fn example_passes_the_doctor(binary: &str, kind: Kind) {
     );
     assert!(server.terminate().await);
 }
+
+/// The resource server `binary` misconfigured the way a TLS-terminating proxy misleads it:
+/// `PUBLIC_URL` says `https://` while clients reach it over `http://` on the same address.
+/// The doctor must name the scheme and the 401's `resource_metadata` (failures, exit 1) and
+/// nothing it cannot know (no DPoP finding without a usable document).
+pub async fn example_behind_a_misleading_proxy_is_diagnosed(binary: &str) {
+    let issuer = TestIssuer::start().await.expect("test issuer");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let public = format!("https://{bind}");
+    let env = [
+        ("AUTHGENT_ISSUER", issuer.issuer()),
+        ("BIND", bind.as_str()),
+        ("PUBLIC_URL", public.as_str()),
+    ];
+    let server = ServerProcess::start(binary, &[], &env)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fetcher = Fetcher::new(false).expect("http client");
+    let resource = format!("http://{bind}");
+    let (findings, outcome) = doctor(
+        &fetcher,
+        &resource,
+        &Options::default().path("/tools/search"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{binary}: doctor could not run: {e}"));
+    assert_eq!(outcome.code, exit::REFUSED, "{}", outcome.text);
+    let failed = |check: &str, starts: &str| {
+        findings
+            .iter()
+            .any(|f| f.check == check && f.level == Level::Fail && f.message.starts_with(starts))
+    };
+    assert!(failed("resource", "scheme"), "{}", outcome.text);
+    assert!(
+        failed(
+            "resource-metadata",
+            "the 401 names resource_metadata https://"
+        ),
+        "{}",
+        outcome.text
+    );
+    assert!(
+        !findings.iter().any(|f| f.check == "dpop"),
+        "{}",
+        outcome.text
+    );
+    assert!(server.terminate().await);
+}

@@ -32,3 +32,8 @@ async fn authgent_doctor_finds_nothing_to_fix() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authgent_doctor_names_a_scheme_lost_behind_a_proxy() {
+    authgent_harness::doctor::example_behind_a_misleading_proxy_is_diagnosed(BIN).await;
+}
