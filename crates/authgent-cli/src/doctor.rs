@@ -58,8 +58,13 @@ pub struct Finding {
     pub fix: Option<String>,
 }
 
-/// What to probe besides the resource's metadata.
-#[derive(Clone, Debug, Default)]
+/// What to probe besides the resource's metadata. `Debug` never shows the token.
+///
+/// ```
+/// let options = authgent_cli::doctor::Options::default().path("/tools/search").token("eyJsecret");
+/// assert!(!format!("{options:?}").contains("eyJsecret"));
+/// ```
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct Options {
     /// The protected route to call without credentials (an absolute path on the resource's
@@ -68,6 +73,15 @@ pub struct Options {
     /// An access token to try (one for this resource, or one for another audience, which
     /// must be refused).
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("path", &self.path)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Options {
@@ -138,6 +152,11 @@ pub async fn doctor(
         .unwrap_or_default();
     challenge(fetcher, &mut report, &probe, &well_known, document.as_ref()).await?;
     match &options.token {
+        Some(_) if !secure_transport(&parsed) => report.add(
+            "audience",
+            Level::Skip,
+            "not sending the token over plain http off loopback",
+        ),
         Some(token) => tokens(fetcher, &mut report, &probe, resource, token).await?,
         None => report.add(
             "audience",
@@ -149,9 +168,14 @@ pub async fn doctor(
     Ok(render(resource, report.0))
 }
 
-fn transport(report: &mut Report, url: &Url) {
+/// `https`, or `http` on loopback: where a client may send a token.
+fn secure_transport(url: &Url) -> bool {
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    if url.scheme() == "http" && !loopback {
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
+}
+
+fn transport(report: &mut Report, url: &Url) {
+    if !secure_transport(url) {
         report.fix(
             "transport",
             Level::Fail,
@@ -550,6 +574,17 @@ fn render(resource: &str, findings: Vec<Finding>) -> (Vec<Finding>, Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_go_over_https_or_loopback_only() {
+        let ok = |u: &str| secure_transport(&Url::parse(u).unwrap());
+        assert!(ok("https://api.example/mcp"));
+        assert!(ok("http://127.0.0.1:3000"));
+        assert!(ok("http://localhost:3000/mcp"));
+        assert!(ok("http://[::1]:3000"));
+        assert!(!ok("http://api.example/mcp"));
+        assert!(!ok("http://127.0.0.1.nip.io"));
+    }
 
     #[test]
     fn a_broken_signature_differs_and_stays_base64url() {

@@ -42,6 +42,13 @@ pub fn jkt(jwk_json: &str) -> Result<Outcome, CliError> {
 }
 
 /// A new DPoP key (`ES256` or `EdDSA`): its private JWK (keep it secret) and its thumbprint.
+///
+/// ```
+/// let (key, outcome) = authgent_cli::keys::keygen("ES256")?;
+/// assert_eq!(outcome.json["jkt"], key.jkt());
+/// assert!(!format!("{outcome:?}").contains(key.private_jwk()["d"].as_str().unwrap()));
+/// # Ok::<(), authgent_cli::CliError>(())
+/// ```
 pub fn keygen(alg: &str) -> Result<(DpopKey, Outcome), CliError> {
     let alg: Algorithm = alg
         .parse()

@@ -36,7 +36,8 @@ pub use net::Fetcher;
 use std::fmt;
 
 /// What a command produced: the text for people, the JSON for `--json`, and its exit code.
-#[derive(Clone, Debug)]
+/// It can hold a private key (`dpop keygen`) or a proof, so its `Debug` shows neither.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Outcome {
     /// Human-readable report (`[ok]`, `[warn]`, `[FAIL]` markers; see [`paint`]).
@@ -51,6 +52,16 @@ impl Outcome {
     /// An outcome of `text`, `json` and exit `code`.
     pub fn new(text: String, json: serde_json::Value, code: u8) -> Self {
         Outcome { text, json, code }
+    }
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outcome")
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .field("json", &"<redacted>")
+            .field("code", &self.code)
+            .finish()
     }
 }
 

@@ -13,13 +13,15 @@ use authgent_cli::{CliError, Fetcher, Outcome, doctor, exit, inspect, keys, meta
 use clap::{Parser, Subcommand};
 
 /// Look inside agent tokens (delegation chains, DPoP) and check the services that take them.
-#[derive(Debug, Parser)]
+// No `Debug`: the arguments hold tokens.
+#[derive(Parser)]
 #[command(name = "authgent", version, after_help = EXIT_CODES)]
 struct Cli {
     /// Print one JSON value instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// Say on stderr what is fetched.
+    /// Say on stderr what is fetched (and, for `verify`, authgent's debug events: discovery,
+    /// JWKS fetches, the reason of a refusal).
     #[arg(short, long, global = true)]
     verbose: bool,
     #[command(subcommand)]
@@ -29,7 +31,7 @@ struct Cli {
 const EXIT_CODES: &str = "Exit codes: 0 ok / valid / clean, 1 refused / invalid / findings, \
                           2 unusable input or usage, 3 network failure.";
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Decode a token (JWT): header, claims, delegation chain, expiry. Verifies NOTHING.
     Inspect {
@@ -74,7 +76,7 @@ enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Dpop {
     /// Generate a DPoP key: prints the private JWK (a secret) unless `--out` is given.
     Keygen {
@@ -107,6 +109,15 @@ enum Dpop {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.verbose {
+        // authgent's own events (discovery, JWKS fetches, the reason of a refusal) on stderr;
+        // they never contain a token.
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(std::io::stderr)
+            .without_time()
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -148,7 +159,9 @@ async fn run(cli: &Cli) -> Result<Outcome, CliError> {
                     write_secret(path, &outcome.text)?;
                     let text = format!("{}\n", key.jkt());
                     let mut json = outcome.json;
-                    json.as_object_mut().map(|o| o.remove("jwk"));
+                    if let Some(members) = json.as_object_mut() {
+                        members.remove("jwk");
+                    }
                     json["file"] = path.display().to_string().into();
                     Ok(Outcome::new(text, json, exit::OK))
                 }

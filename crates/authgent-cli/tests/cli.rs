@@ -86,9 +86,17 @@ async fn verify_gives_the_identity_or_the_exact_refusal() {
     let verify =
         |t: &str, a: &str| args(&["verify", t, "--issuer", issuer.issuer(), "--audience", a]);
 
-    let (code, out, err) = run(verify(&good, aud), None).await;
+    let mut verbose = verify(&good, aud);
+    verbose.insert(0, "-v".into());
+    let (code, out, err) = run(verbose, None).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("[ok] valid token"), "{out}");
+    // -v: what was fetched, from the verifier's own events; never the token.
+    assert!(
+        err.contains("discovering issuer metadata") && err.contains("fetching JWKS"),
+        "{err}"
+    );
+    assert!(!err.contains(&good), "{err}");
     assert!(out.contains("client:tool  ◀ current actor"), "{out}");
 
     let (code, out, _) = run(verify(&good, "https://other.example"), None).await;

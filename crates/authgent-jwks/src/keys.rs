@@ -299,6 +299,7 @@ impl KeyCache {
     async fn fetch_keys(&self) -> Result<(KeySet, Duration), JwksError> {
         let uri = self.jwks_uri().await?;
         self.stats.jwks_fetched();
+        debug!(target: "authgent_jwks", url = %uri, "fetching JWKS");
         let fetched = self.fetcher.get(&uri).await?;
         let keys =
             KeySet::from_jwks_json(&fetched.body).map_err(|e| JwksError::InvalidDocument {
