@@ -198,8 +198,8 @@ async fn dpop_keygen_jkt_and_proof_agree() {
 }
 
 /// Everything a client trips over, in one server: the document's `resource` has a trailing
-/// slash, the 401 names no resource_metadata but says error="invalid_token", and any
-/// token at all is accepted.
+/// slash, the 401 names no resource_metadata but says error="invalid_token", one of its
+/// challenges does not parse, and any token at all is accepted.
 async fn misconfigured() -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -215,11 +215,18 @@ async fn misconfigured() -> (String, tokio::task::JoinHandle<()>) {
                 if headers.contains_key(header::AUTHORIZATION) {
                     (StatusCode::OK, "{}").into_response()
                 } else {
-                    (
-                        StatusCode::UNAUTHORIZED,
-                        [(header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#)],
-                    )
-                        .into_response()
+                    let mut response = StatusCode::UNAUTHORIZED.into_response();
+                    let challenges = response.headers_mut();
+                    challenges.append(
+                        header::WWW_AUTHENTICATE,
+                        r#"Bearer error="invalid_token""#.parse().unwrap(),
+                    );
+                    // An unterminated quoted-string: no client can parse it.
+                    challenges.append(
+                        header::WWW_AUTHENTICATE,
+                        r#"Bearer realm="tools"#.parse().unwrap(),
+                    );
+                    response
                 }
             }),
         );
@@ -256,6 +263,10 @@ async fn doctor_reports_what_a_misconfigured_server_gets_wrong() {
     );
     assert!(level("resource-metadata")[0].starts_with("fail"), "{out}");
     assert!(level("challenge-error")[0].starts_with("warn"), "{out}");
+    assert!(
+        level("challenge-syntax")[0].starts_with("fail WWW-Authenticate"),
+        "{out}"
+    );
     assert!(
         level("audience")[0].starts_with("fail a token for another audience"),
         "{out}"
