@@ -18,27 +18,34 @@ const PACKAGES: [&str; 6] = [
 
 /// Builds, then runs the demo binary (which finds the example binaries beside it).
 pub(crate) fn run(server: bool) -> Result<(), String> {
-    let t = Instant::now();
-    eprintln!(
-        "==> xtask: building the demo and the example servers (the first build takes a few minutes)"
-    );
-    let built = Command::new("cargo")
-        .args(["build", "--locked"])
-        .args(PACKAGES)
-        .status()
-        .map_err(|e| format!("could not run cargo: {e}"))?;
-    if !built.success() {
-        return Err("the build failed".into());
-    }
-    eprintln!("==> xtask: built in {:.1}s", t.elapsed().as_secs_f64());
+    crate::waiting_for(
+        "the build of the demo and the example servers",
+        "a few minutes the first time",
+        || {
+            let built = Command::new("cargo")
+                .args(["build", "--locked"])
+                .args(PACKAGES)
+                .status()
+                .map_err(|e| format!("could not run cargo: {e}"))?;
+            if built.success() {
+                Ok(())
+            } else {
+                Err("the build failed".into())
+            }
+        },
+    )?;
     let demo = interop::workspace_root().join("target/debug/authgent-demo");
     let mut command = Command::new(&demo);
     // Kept alive until the demo exits; stopped on drop.
     let _real = if server {
-        eprintln!("==> xtask: preparing the real authgent-server (pip install on first use)");
-        let python = interop::ensure_venv()?;
-        eprintln!("==> xtask: starting authgent-server");
-        let real = interop::start(&python, "demo", &[], false)?;
+        let python = crate::waiting_for(
+            "the interop venv",
+            "authgent-server, pip-installed on first use",
+            interop::ensure_venv,
+        )?;
+        let real = crate::waiting_for("authgent-server", "a fresh database", || {
+            interop::start(&python, "demo", &[], false)
+        })?;
         command
             .arg("--server")
             .env("AUTHGENT_SERVER_URL", &real.url)

@@ -350,7 +350,7 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
 
 /// Runs one piece of set-up, saying what it waits for (and what that may involve) and how
 /// long it took.
-fn waiting_for<T>(
+pub(crate) fn waiting_for<T>(
     what: &str,
     involves: &str,
     f: impl FnOnce() -> Result<T, String>,

@@ -4,10 +4,12 @@
 use std::fmt::Write as _;
 
 use authgent_core::challenge::Challenge;
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
 
-use crate::metadata::{authorization_server, discover};
+use authgent_core::metadata::ProtectedResourceMetadata;
+
+use crate::metadata::{Discovered, authorization_server, discover};
 use crate::{CliError, Fetcher, Outcome, exit};
 
 /// How bad a finding is.
@@ -138,7 +140,7 @@ pub async fn doctor(
         .map_err(|e| CliError::Input(format!("{resource:?} is not an absolute URL: {e}")))?;
     let mut report = Report::default();
     transport(&mut report, &parsed);
-    let document = metadata(fetcher, &mut report, resource, &parsed).await?;
+    let (well_known, document) = metadata(fetcher, &mut report, resource, &parsed).await?;
     let probe = match &options.path {
         Some(path) => {
             let mut url = parsed.clone();
@@ -148,8 +150,6 @@ pub async fn doctor(
         }
         None => resource.to_owned(),
     };
-    let well_known = authgent_core::metadata::well_known_url(resource, "oauth-protected-resource")
-        .unwrap_or_default();
     challenge(fetcher, &mut report, &probe, &well_known, document.as_ref()).await?;
     match &options.token {
         Some(_) if !secure_transport(&parsed) => report.add(
@@ -168,10 +168,9 @@ pub async fn doctor(
     Ok(render(resource, report.0))
 }
 
-/// `https`, or `http` on loopback: where a client may send a token.
+/// `https`, or `http` on loopback: where a client may send a token (the agent side's rule).
 fn secure_transport(url: &Url) -> bool {
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    url.scheme() == "https" || (url.scheme() == "http" && loopback)
+    url.scheme() == "https" || (url.scheme() == "http" && authgent_client::is_loopback(url))
 }
 
 fn transport(report: &mut Report, url: &Url) {
@@ -185,13 +184,27 @@ fn transport(report: &mut Report, url: &Url) {
     }
 }
 
+/// The RFC 9728 checks: the URL the document was looked for at (the one the 401 must name)
+/// and the document, when it is usable.
 async fn metadata(
     fetcher: &Fetcher,
     report: &mut Report,
     resource: &str,
     url: &Url,
-) -> Result<Option<authgent_core::metadata::ProtectedResourceMetadata>, CliError> {
+) -> Result<(String, Option<ProtectedResourceMetadata>), CliError> {
     let found = discover(fetcher, resource).await?;
+    let well_known = found.url.clone();
+    let document = check_document(fetcher, report, resource, url, found).await?;
+    Ok((well_known, document))
+}
+
+async fn check_document(
+    fetcher: &Fetcher,
+    report: &mut Report,
+    resource: &str,
+    url: &Url,
+    found: Discovered,
+) -> Result<Option<ProtectedResourceMetadata>, CliError> {
     let document = match found.checked {
         Ok(doc) => {
             report.add(
@@ -314,7 +327,7 @@ async fn challenge(
     report: &mut Report,
     probe: &str,
     well_known: &str,
-    document: Option<&authgent_core::metadata::ProtectedResourceMetadata>,
+    document: Option<&ProtectedResourceMetadata>,
 ) -> Result<(), CliError> {
     let answer = call(fetcher, probe, None).await?;
     if answer.status != 401 {
@@ -428,8 +441,8 @@ async fn tokens(
     token: &str,
 ) -> Result<(), CliError> {
     let token = crate::inspect::strip_scheme(token.trim());
-    let (_, claims) = crate::inspect::decode(token)?;
-    if claims.get("cnf").and_then(|c| c.get("jkt")).is_some() {
+    let claims = crate::inspect::claims(token)?;
+    if claims.confirmation_jkt().is_some() {
         report.add(
             "audience",
             Level::Skip,
@@ -437,14 +450,7 @@ async fn tokens(
         );
         return Ok(());
     }
-    let audiences: Vec<String> = match claims.get("aud") {
-        Some(Value::String(a)) => vec![a.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let audiences = claims.audience();
     let for_us = audiences.iter().any(|a| a == resource);
     let answer = call(fetcher, probe, Some(token)).await?;
     if matches!(answer.status, 404 | 405) {

@@ -13,10 +13,17 @@ use crate::{CliError, Outcome, exit};
 const MAX_ACT_DEPTH: usize = 32;
 
 /// A JSON object: a JWT's header or its claims.
-pub(crate) type Object = Map<String, Value>;
+pub type Object = Map<String, Value>;
 
-/// A JWS compact token's header and claims, decoded without any check.
-pub(crate) fn decode(token: &str) -> Result<(Object, Object), CliError> {
+/// A JWS compact token's (or `Bearer <token>`'s) header and claims, decoded without any
+/// check: for reading one's own tokens, never for deciding anything.
+///
+/// ```
+/// let (header, claims) = authgent_cli::inspect::decode("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln")?;
+/// assert_eq!((header["alg"].as_str(), claims["sub"].as_str()), (Some("ES256"), Some("a")));
+/// # Ok::<(), authgent_cli::CliError>(())
+/// ```
+pub fn decode(token: &str) -> Result<(Object, Object), CliError> {
     let token = strip_scheme(token.trim());
     let parts: Vec<&str> = token.split('.').collect();
     match parts.len() {
@@ -44,6 +51,14 @@ pub(crate) fn decode(token: &str) -> Result<(Object, Object), CliError> {
         }
     };
     Ok((part(0, "header")?, part(1, "payload")?))
+}
+
+/// A token's claims, decoded without any check and read as core reads them (`aud`, `cnf`,
+/// the `act` chain).
+pub(crate) fn claims(token: &str) -> Result<TokenClaims, CliError> {
+    let (_, claims) = decode(token)?;
+    TokenClaims::from_json(claims, MAX_ACT_DEPTH)
+        .map_err(|e| CliError::Input(format!("the claims are not a valid access token: {e}")))
 }
 
 /// `Bearer eyJ…` or `DPoP eyJ…` pasted from a request: the token after the scheme.

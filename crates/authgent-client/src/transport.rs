@@ -10,8 +10,15 @@ use url::{Host, Url};
 use crate::ClientError;
 
 /// Whether `url`'s host is the loopback interface (`127.0.0.0/8`, `::1`, `localhost`,
-/// `*.localhost`), where plain HTTP never leaves the machine.
-pub(crate) fn is_loopback(url: &Url) -> bool {
+/// `*.localhost`), where plain HTTP never leaves the machine: the one rule for where this
+/// SDK sends credentials over `http://`.
+///
+/// ```
+/// use url::Url;
+/// assert!(authgent_client::is_loopback(&Url::parse("http://127.0.0.1:8000").unwrap()));
+/// assert!(!authgent_client::is_loopback(&Url::parse("http://localhost.evil.example").unwrap()));
+/// ```
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),

@@ -18,7 +18,6 @@ use authgent_core::{DelegationChain, TokenClaims};
 use authgent_harness::contract::ServerProcess;
 use authgent_harness::mcp::McpClient;
 use authgent_testkit::TestIssuer;
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 type Error = Box<dyn std::error::Error>;
@@ -227,27 +226,16 @@ fn expect_status(got: u16, want: u16, what: &str) -> Result<(), Error> {
     }
 }
 
-/// Part `index` of a JWT (0 the header, 1 the claims), decoded: the demo reads its own
-/// tokens to tell the story; the servers verify them.
-fn part(token: &str, index: usize) -> Result<serde_json::Map<String, Value>, Error> {
-    let part = token.split('.').nth(index).ok_or("not a JWT")?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part)?;
-    match serde_json::from_slice(&bytes)? {
-        Value::Object(map) => Ok(map),
-        _ => Err("not a JSON object".into()),
-    }
-}
-
 fn chain_of(token: &str) -> Result<DelegationChain, Error> {
-    let claims = TokenClaims::from_json(part(token, 1)?, 32)?;
+    // The demo reads its own tokens to tell the story; the servers verify them.
+    let (_, claims) = authgent_cli::inspect::decode(token)?;
+    let claims = TokenClaims::from_json(claims, 32)?;
     Ok(DelegationChain::from_claims(&claims))
 }
 
 fn kid_of(token: &str) -> Result<String, Error> {
-    Ok(part(token, 0)?["kid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned())
+    let (header, _) = authgent_cli::inspect::decode(token)?;
+    Ok(header["kid"].as_str().unwrap_or_default().to_owned())
 }
 
 async fn play(issuer: &Issuer, dir: &std::path::Path) -> Result<(), Error> {
