@@ -24,6 +24,9 @@ pub enum Level {
     Fail,
     /// Not checked (say what would check it).
     Skip,
+    /// Could not tell: the server answered 5xx, or could not be reached, where its answer
+    /// was the verdict (exit code [`exit::INCONCLUSIVE`] when nothing failed).
+    Unknown,
 }
 
 impl Level {
@@ -33,6 +36,7 @@ impl Level {
             Level::Warn => "[warn]",
             Level::Fail => "[FAIL]",
             Level::Skip => "[skip]",
+            Level::Unknown => "[??]",
         }
     }
 
@@ -42,6 +46,7 @@ impl Level {
             Level::Warn => "warn",
             Level::Fail => "fail",
             Level::Skip => "skip",
+            Level::Unknown => "could not tell",
         }
     }
 }
@@ -130,7 +135,8 @@ impl Report {
 }
 
 /// Probes `resource` (its RFC 9728 identifier: `https://api.example` or
-/// `https://api.example/mcp`) and returns the findings; exit 1 when any is a failure.
+/// `https://api.example/mcp`) and returns the findings; exit 1 when any is a failure, else
+/// exit 4 when a verdict could not be had (a 5xx or no answer where the answer decides).
 pub async fn doctor(
     fetcher: &Fetcher,
     resource: &str,
@@ -329,7 +335,18 @@ async fn challenge(
     well_known: &str,
     document: Option<&ProtectedResourceMetadata>,
 ) -> Result<(), CliError> {
-    let answer = call(fetcher, probe, None).await?;
+    let answer = match call(fetcher, probe, None).await {
+        Ok(answer) if answer.status < 500 => answer,
+        other => {
+            report.fix(
+                "challenge",
+                Level::Unknown,
+                format!("{probe} without credentials: {}", unanswered(&other)),
+                "check that the server is up and healthy, then run doctor again",
+            );
+            return Ok(());
+        }
+    };
     if answer.status != 401 {
         report.fix(
             "challenge",
@@ -452,7 +469,22 @@ async fn tokens(
     }
     let audiences = claims.audience();
     let for_us = audiences.iter().any(|a| a == resource);
-    let answer = call(fetcher, probe, Some(token)).await?;
+    let answer = match call(fetcher, probe, Some(token)).await {
+        Ok(answer) if answer.status < 500 => answer,
+        other => {
+            let check = if for_us { "token" } else { "audience" };
+            report.fix(
+                check,
+                Level::Unknown,
+                format!(
+                    "could not tell whether the token (aud {audiences:?}) is accepted: {}",
+                    unanswered(&other)
+                ),
+                "check that the server is up and healthy, then run doctor again",
+            );
+            return Ok(());
+        }
+    };
     if matches!(answer.status, 404 | 405) {
         report.fix(
             "token",
@@ -498,7 +530,21 @@ async fn tokens(
     }
     if accepted {
         let broken = break_signature(token);
-        let forged = call(fetcher, probe, Some(&broken)).await?;
+        let forged = match call(fetcher, probe, Some(&broken)).await {
+            Ok(answer) if answer.status < 500 => answer,
+            other => {
+                report.fix(
+                    "signature",
+                    Level::Unknown,
+                    format!(
+                        "could not tell whether a broken signature is refused: {}",
+                        unanswered(&other)
+                    ),
+                    "check that the server is up and healthy, then run doctor again",
+                );
+                return Ok(());
+            }
+        };
         if forged.status == 401 {
             report.add(
                 "signature",
@@ -518,6 +564,14 @@ async fn tokens(
         }
     }
     Ok(())
+}
+
+/// Why an answer (5xx) or its absence (a transport error) tells nothing.
+fn unanswered(answer: &Result<crate::net::Fetched, CliError>) -> String {
+    match answer {
+        Ok(answer) => format!("the server answered {} (a server error)", answer.status),
+        Err(e) => format!("no answer ({e})"),
+    }
 }
 
 /// The token with its signature's first character changed (still base64url).
@@ -563,17 +617,30 @@ fn render(resource: &str, findings: Vec<Finding>) -> (Vec<Finding>, Outcome) {
     }
     let fails = findings.iter().filter(|f| f.level == Level::Fail).count();
     let warns = findings.iter().filter(|f| f.level == Level::Warn).count();
-    let _ = writeln!(text, "{fails} failure(s), {warns} warning(s)");
+    let unknown = findings
+        .iter()
+        .filter(|f| f.level == Level::Unknown)
+        .count();
+    let _ = write!(text, "{fails} failure(s), {warns} warning(s)");
+    if unknown > 0 {
+        let _ = write!(text, ", {unknown} could not tell");
+    }
+    text.push('\n');
     let json = json!({
         "resource": resource,
-        "clean": fails == 0 && warns == 0,
+        "clean": fails == 0 && warns == 0 && unknown == 0,
         "failures": fails,
         "warnings": warns,
+        "could_not_tell": unknown,
         "findings": findings.iter().map(|f| json!({
             "check": f.check, "level": f.level.name(), "message": f.message, "fix": f.fix,
         })).collect::<Vec<_>>(),
     });
-    let code = if fails > 0 { exit::REFUSED } else { exit::OK };
+    let code = match (fails, unknown) {
+        (0, 0) => exit::OK,
+        (0, _) => exit::INCONCLUSIVE,
+        _ => exit::REFUSED,
+    };
     (findings, Outcome::new(text, json, code))
 }
 

@@ -40,7 +40,7 @@ use std::fmt;
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Outcome {
-    /// Human-readable report (`[ok]`, `[warn]`, `[FAIL]` markers; see [`paint`]).
+    /// Human-readable report (`[ok]`, `[warn]`, `[FAIL]`, `[??]` markers; see [`paint`]).
     pub text: String,
     /// The same, as one JSON value.
     pub json: serde_json::Value,
@@ -75,6 +75,9 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The network failed: the issuer or resource could not be reached or answered garbage.
     pub const NETWORK: u8 = 3;
+    /// doctor could not tell: where the server's answer was the verdict (is this token
+    /// accepted?), it answered 5xx or not at all, and nothing else failed.
+    pub const INCONCLUSIVE: u8 = 4;
 }
 
 /// A command that could not run (as opposed to one whose answer is "no").
@@ -107,7 +110,7 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// Replaces the `[ok]`, `[warn]` and `[FAIL]` markers of a report with coloured ones (for a
+/// Replaces the `[ok]`, `[warn]`, `[FAIL]` and `[??]` (could not tell) markers of a report with coloured ones (for a
 /// terminal; `NO_COLOR` and pipes get the plain text).
 ///
 /// ```
@@ -121,5 +124,6 @@ pub fn paint(text: &str, colour: bool) -> String {
     text.replace("[ok]", "\u{1b}[32m[ok]\u{1b}[0m")
         .replace("[warn]", "\u{1b}[33m[warn]\u{1b}[0m")
         .replace("[FAIL]", "\u{1b}[1;31m[FAIL]\u{1b}[0m")
+        .replace("[??]", "\u{1b}[35m[??]\u{1b}[0m")
         .replace("NOT VERIFIED", "\u{1b}[1;33mNOT VERIFIED\u{1b}[0m")
 }

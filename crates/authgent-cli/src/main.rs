@@ -2,7 +2,8 @@
 //! `authgent`: look inside agent tokens and check the services that take them.
 //!
 //! Exit codes: 0 done (valid, clean), 1 the answer is no (refused, invalid, findings),
-//! 2 unusable input or usage, 3 network failure. `--json` prints one JSON value instead of
+//! 2 unusable input or usage, 3 network failure, 4 doctor could not tell (a 5xx or no answer
+//! where the server's answer was the verdict). `--json` prints one JSON value instead of
 //! text; colour only on a terminal (and never with `NO_COLOR`); `-v` says what is fetched.
 
 use std::io::{IsTerminal, Read, Write};
@@ -29,7 +30,8 @@ struct Cli {
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 ok / valid / clean, 1 refused / invalid / findings, \
-                          2 unusable input or usage, 3 network failure.";
+                          2 unusable input or usage, 3 network failure, 4 doctor could not \
+                          tell (the server answered 5xx or nothing where its answer decides).";
 
 #[derive(Subcommand)]
 enum Command {

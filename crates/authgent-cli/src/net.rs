@@ -32,11 +32,12 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// A client with a 10 s timeout that follows no redirect; `verbose` reports each request
-    /// on stderr.
+    /// A client with a 10 s timeout that follows no redirect and uses no proxy from the
+    /// environment; `verbose` reports each request on stderr.
     pub fn new(verbose: bool) -> Result<Self, CliError> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        // No proxy from the environment: `--token` travels over loopback http, and an
+        // `http_proxy` would receive it in clear.
+        let http = authgent_client::credential_http_client()
             .timeout(Duration::from_secs(10))
             .user_agent(concat!("authgent-cli/", env!("CARGO_PKG_VERSION")))
             .build()

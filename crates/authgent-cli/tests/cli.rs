@@ -291,6 +291,122 @@ async fn doctor_reports_what_a_misconfigured_server_gets_wrong() {
     assert_eq!(code, 3);
 }
 
+/// A server whose metadata and credential-less 401 are right, but which answers every
+/// request with credentials `status` (a failing upstream behind a gateway, say).
+async fn failing_with_credentials(
+    issuer: &TestIssuer,
+    status: StatusCode,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let well_known = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    let doc =
+        json!({"resource": format!("{base}/mcp"), "authorization_servers": [issuer.issuer()]});
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(move || async move { axum::Json(doc) }),
+        )
+        .route(
+            "/mcp",
+            any(move |headers: HeaderMap| async move {
+                if headers.contains_key(header::AUTHORIZATION) {
+                    return status.into_response();
+                }
+                let challenge = format!(r#"Bearer resource_metadata="{well_known}""#);
+                let mut response = StatusCode::UNAUTHORIZED.into_response();
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge.parse().unwrap());
+                response
+            }),
+        );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("{base}/mcp"), server)
+}
+
+/// Issue 23, item 3: a 5xx said nothing about the token, yet doctor printed "[ok] token …
+/// accepted (502)". A server error or no answer where the answer is the verdict is "could
+/// not tell", exit 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_cannot_tell_from_a_server_error() {
+    let issuer = TestIssuer::start().await.unwrap();
+    for status in [StatusCode::BAD_GATEWAY, StatusCode::SERVICE_UNAVAILABLE] {
+        let (mcp, server) = failing_with_credentials(&issuer, status).await;
+        for audience in [mcp.as_str(), "https://another.example"] {
+            let token = issuer.token().audience(audience).sign();
+            let (code, out, err) = run(args(&["doctor", &mcp, "--token", &token]), None).await;
+            assert_eq!(code, 4, "{status} {audience}: {out}{err}");
+            assert!(!out.contains("accepted ("), "{out}");
+            assert!(!out.contains("[FAIL]"), "{out}");
+            assert!(out.contains("[??]"), "{out}");
+            assert!(
+                out.contains(&format!("answered {}", status.as_u16())),
+                "{out}"
+            );
+            assert!(out.contains("1 could not tell"), "{out}");
+        }
+        let token = issuer.token().audience(&mcp).sign();
+        let (_, json_out, _) =
+            run(args(&["--json", "doctor", &mcp, "--token", &token]), None).await;
+        let v: Value = serde_json::from_str(&json_out).unwrap();
+        assert_eq!(v["clean"], false, "{json_out}");
+        assert_eq!(v["could_not_tell"], 1, "{json_out}");
+        server.abort();
+    }
+    // The help names the exit code.
+    let (_, help, _) = run(args(&["--help"]), None).await;
+    assert!(help.contains("4 doctor could not"), "{help}");
+}
+
+/// Issue 23, item 2: with `http_proxy` set, `doctor --token` against a loopback server sent
+/// `Authorization: Bearer …` to the proxy. No request of the CLI goes to an environment proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_never_sends_a_token_to_an_environment_proxy() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (mcp, server) = failing_with_credentials(&issuer, StatusCode::OK).await;
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&seen);
+    let recorder = tokio::spawn(async move {
+        while let Ok((_stream, _)) = proxy.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let token = issuer.token().audience(&mcp).sign();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = authgent();
+        cmd.args(["doctor", &mcp, "--token", &token]);
+        cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+        for name in [
+            "http_proxy",
+            "HTTP_PROXY",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+        ] {
+            cmd.env(name, &proxy_url);
+        }
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // (The stub accepts any token, so the broken-signature check fails: beside the point.)
+    assert!(
+        text.contains("[ok] token: a token for this resource is accepted (200)"),
+        "{text}"
+    );
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "connections to the proxy"
+    );
+    recorder.abort();
+    server.abort();
+}
+
 /// A real token from the real authgent-server (`cargo xtask test` starts it): inspected
 /// (its real claims and chain) and verified against the real server's discovery and JWKS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -142,10 +142,16 @@ impl AgentAuthClientBuilder {
     /// re-send them to wherever a `Location` header points. That is why this takes a
     /// `ClientBuilder` and not a built `Client`, whose redirect policy cannot be changed.
     ///
+    /// Without this, the client uses no proxy, whatever `HTTP_PROXY` and friends say. The
+    /// builder you pass is used as configured: start from
+    /// [`credential_http_client`](crate::credential_http_client) (no environment proxy)
+    /// rather than `reqwest::Client::builder()` (which reads the proxy variables), and name a
+    /// proxy explicitly where one is needed.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let auth = authgent_client::AgentAuthClient::builder("https://auth.example")
-    ///     .http_client(reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)))
+    ///     .http_client(authgent_client::credential_http_client().pool_idle_timeout(Duration::from_secs(30)))
     ///     .build()?;
     /// # let _ = auth; Ok::<(), authgent_client::ClientError>(())
     /// ```
@@ -202,7 +208,7 @@ impl AgentAuthClientBuilder {
         }
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder().connect_timeout(self.timeout),
+            None => crate::credential_http_client().connect_timeout(self.timeout),
         }
         .redirect(reqwest::redirect::Policy::none())
         .build()

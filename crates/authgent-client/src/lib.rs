@@ -75,4 +75,4 @@ pub use token::{
 pub use token_manager::{
     MAX_CACHED_LIFETIME, MAX_TOKEN_KEYS, TokenKey, TokenManager, TokenManagerBuilder,
 };
-pub use transport::is_loopback;
+pub use transport::{credential_http_client, is_loopback};

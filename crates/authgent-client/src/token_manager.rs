@@ -241,6 +241,10 @@ impl TokenManagerBuilder {
 
     /// Your own `reqwest` configuration for the requests the manager authenticates (TLS roots,
     /// proxies). The client is built from it with redirects disabled, whatever it says.
+    /// Without this, authenticated requests use no proxy, whatever `HTTP_PROXY` and friends
+    /// say; a builder you pass is used as configured (start from
+    /// [`credential_http_client`](crate::credential_http_client) to keep the environment's
+    /// proxies out, as `reqwest::Client::builder()` reads them).
     pub fn http_client(mut self, client: reqwest::ClientBuilder) -> Self {
         self.http = Some(client);
         self
@@ -292,7 +296,7 @@ impl TokenManagerBuilder {
         }
         let http = self
             .http
-            .unwrap_or_default()
+            .unwrap_or_else(crate::credential_http_client)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Config(format!("HTTP client: {e}")))?;

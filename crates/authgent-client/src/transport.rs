@@ -9,25 +9,55 @@ use url::{Host, Url};
 
 use crate::ClientError;
 
-/// Whether `url`'s host is the loopback interface (`127.0.0.0/8`, `::1`, `localhost`,
-/// `*.localhost`), where plain HTTP never leaves the machine: the one rule for where this
-/// SDK sends credentials over `http://`.
+/// Whether `url`'s host is the loopback interface: an IP literal in `127.0.0.0/8` or `::1`,
+/// or exactly `localhost` (any case). Plain HTTP to such a host never leaves the machine:
+/// the one rule for where this SDK sends credentials over `http://`. Other names that end in
+/// `.localhost` are not loopback here, since they are resolved by whatever DNS answers (RFC
+/// 6761 §6.3 asks resolvers, not every resolver obeys).
 ///
 /// ```
 /// use url::Url;
 /// assert!(authgent_client::is_loopback(&Url::parse("http://127.0.0.1:8000").unwrap()));
+/// assert!(authgent_client::is_loopback(&Url::parse("http://[::1]:8000").unwrap()));
+/// assert!(authgent_client::is_loopback(&Url::parse("http://localhost:8000").unwrap()));
+/// assert!(!authgent_client::is_loopback(&Url::parse("http://api.localhost").unwrap()));
 /// assert!(!authgent_client::is_loopback(&Url::parse("http://localhost.evil.example").unwrap()));
 /// ```
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// The `reqwest` configuration every credential-carrying HTTP client of this SDK starts
+/// from: redirects are never followed, and **no proxy is taken from the environment**
+/// (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`). A proxy named by the environment would
+/// otherwise receive, in clear, every token and secret sent over loopback `http://` — which
+/// the loopback rule ([`is_loopback`]) lets through precisely because it never leaves the
+/// machine.
+///
+/// Where a proxy is needed, configure it yourself and pass the builder to
+/// [`AgentAuthClientBuilder::http_client`](crate::AgentAuthClientBuilder::http_client) or
+/// [`TokenManagerBuilder::http_client`](crate::TokenManagerBuilder::http_client): a builder
+/// you pass is used as you configured it (only redirects are turned off). Note that
+/// `reqwest::Client::builder()` itself reads the proxy variables; start from this function
+/// to keep them out, and add an explicit proxy for `https` only:
+///
+/// ```
+/// let through_the_proxy = authgent_client::credential_http_client()
+///     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?);
+/// let auth = authgent_client::AgentAuthClient::builder("https://auth.example")
+///     .http_client(through_the_proxy)
+///     .build()?;
+/// # let _ = auth; Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn credential_http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
 }
 
 /// Parses `url` as an absolute `http(s)` URL that credentials may be sent to: `https`, or
@@ -110,14 +140,15 @@ mod tests {
             "http://127.9.9.9",
             "http://[::1]:80",
             "http://localhost",
-            "http://LocalHost.:1",
-            "http://a.localhost",
+            "http://LocalHost:1",
         ] {
             assert!(is_loopback(&Url::parse(yes).unwrap()), "{yes}");
         }
         for no in [
             "http://10.0.0.1",
             "http://localhost.evil.example",
+            "http://a.localhost",
+            "http://localhost.:1",
             "http://128.0.0.1",
             "http://[::2]",
             "http://example.com",

@@ -248,3 +248,123 @@ fn identity_chaining_grant_verifies_with_pinned_clock() {
         Err(TokenError::Expired)
     );
 }
+
+/// Issue 23, item 1: on the OpenSSL backend, preparing keys while other threads used OpenSSL
+/// refused a valid key now and then (OpenSSL 3.0's DER decoder under concurrency). Every
+/// vector key with a signature to check, prepared and checked from 8 threads × 500 times.
+#[test]
+fn every_vector_key_prepares_and_verifies_from_eight_threads() {
+    let signed = signed_vectors();
+    std::thread::scope(|scope| {
+        for thread in 0..8 {
+            let signed = &signed;
+            scope.spawn(move || {
+                for round in 0..500 {
+                    prepare_and_verify(signed, thread, round);
+                }
+            });
+        }
+    });
+}
+
+/// The failure showed at a process's first use of OpenSSL from several threads (lazy
+/// provider and decoder set-up), which a long-running test meets only once: this one starts
+/// 40 fresh processes of this test binary, each preparing every vector key from 8 threads
+/// released together by a barrier.
+#[test]
+fn first_use_from_eight_threads_in_fresh_processes() {
+    const CHILD: &str = "AUTHGENT_FIRST_USE_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let signed = signed_vectors();
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let (signed, start) = (&signed, &start);
+                scope.spawn(move || {
+                    start.wait();
+                    if thread % 2 == 0 {
+                        prepare_and_verify(signed, thread, 0);
+                    } else {
+                        sign_and_verify(thread);
+                    }
+                });
+            }
+        });
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    for run in 0..40 {
+        let out = std::process::Command::new(&exe)
+            .args(["--exact", "first_use_from_eight_threads_in_fresh_processes"])
+            .args(["--test-threads", "1", "--nocapture"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "fresh process {run} refused a valid key:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Imports every vector's private key, signs with it and checks the signature.
+fn sign_and_verify(thread: usize) {
+    for v in vectors() {
+        let (Some(private), Some(alg)) = (v["private_jwk"].as_object(), v["alg"].as_str()) else {
+            continue;
+        };
+        let Ok(alg) = alg.parse::<Algorithm>() else {
+            continue; // HS256
+        };
+        let key = authgent_core::SigningKey::from_private_jwk(private, Some(alg))
+            .unwrap_or_else(|e| panic!("thread {thread}, {alg} private key: {e}"));
+        let jws = key.sign(&Default::default(), &Default::default()).unwrap();
+        let (input, sig) = jws.rsplit_once('.').unwrap();
+        key.verification_key()
+            .unwrap()
+            .verify(alg, input.as_bytes(), &unb64(sig))
+            .unwrap_or_else(|e| panic!("thread {thread}, {alg} signature: {e}"));
+    }
+}
+
+type Signed = Vec<(
+    Algorithm,
+    serde_json::Map<String, serde_json::Value>,
+    String,
+)>;
+
+fn prepare_and_verify(signed: &Signed, thread: usize, round: usize) {
+    for (alg, jwk, compact) in signed {
+        let key = VerificationKey::from_jwk(jwk)
+            .unwrap_or_else(|e| panic!("thread {thread}, round {round}, {alg}: {e}"));
+        let (input, sig) = compact.rsplit_once('.').unwrap();
+        key.verify(*alg, input.as_bytes(), &unb64(sig))
+            .unwrap_or_else(|e| panic!("thread {thread}, round {round}, {alg}: {e}"));
+    }
+}
+
+/// Every vector with a key and a valid signature by it.
+fn signed_vectors() -> Signed {
+    let signed: Signed = vectors()
+        .into_iter()
+        .filter(|v| v["expect"].as_str().is_some_and(|e| e.starts_with("valid")))
+        .filter_map(|v| {
+            // The key is the vector's JWK, or the one in a DPoP proof's header.
+            let jwk = v["jwk"]
+                .as_object()
+                .or(v["header"]["jwk"].as_object())?
+                .clone();
+            let alg = v["alg"].as_str().or(v["header"]["alg"].as_str())?;
+            let alg = alg.parse().ok()?; // HS256 is no verification algorithm
+            Some((alg, jwk, v["compact"].as_str()?.to_owned()))
+        })
+        .collect();
+    assert!(
+        signed.len() >= 10,
+        "vectors with a key and a signature: {}",
+        signed.len()
+    );
+    signed
+}

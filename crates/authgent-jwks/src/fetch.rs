@@ -75,6 +75,29 @@ pub(crate) struct Fetched {
     pub(crate) max_age: Option<Duration>,
 }
 
+/// Why the HTTP client could not be built.
+#[derive(Debug)]
+pub(crate) enum FetcherError {
+    Proxy,
+    Tls,
+}
+
+impl FetcherError {
+    pub(crate) fn setting(&self) -> &'static str {
+        match self {
+            FetcherError::Proxy => "proxy",
+            FetcherError::Tls => "http client",
+        }
+    }
+
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            FetcherError::Proxy => "an absolute http(s) URL of the proxy",
+            FetcherError::Tls => "TLS could not be initialised",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Fetcher {
     client: reqwest::Client,
@@ -82,14 +105,25 @@ pub(crate) struct Fetcher {
 }
 
 impl Fetcher {
-    pub(crate) fn new(timeout: Duration, max_body: usize) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+    pub(crate) fn new(
+        timeout: Duration,
+        max_body: usize,
+        proxy: Option<&str>,
+    ) -> Result<Self, FetcherError> {
+        // No proxy from the environment: introspection carries client credentials and the
+        // token, and a loopback issuer is reached over plain http.
+        let mut builder = reqwest::Client::builder().no_proxy();
+        if let Some(url) = proxy {
+            let proxy = reqwest::Proxy::all(url).map_err(|_| FetcherError::Proxy)?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("authgent-rs/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| FetcherError::Tls)?;
         Ok(Fetcher { client, max_body })
     }
 

@@ -485,6 +485,7 @@ pub struct VerifierBuilder {
     failure_backoff: Duration,
     stale_if_error: Duration,
     fetch_timeout: Duration,
+    proxy: Option<String>,
     max_jwks_bytes: usize,
     token_cache_capacity: Option<u64>,
     token_cache_max_ttl: Duration,
@@ -526,6 +527,7 @@ impl Default for VerifierBuilder {
             failure_backoff: Duration::from_secs(5),
             stale_if_error: Duration::from_secs(3600),
             fetch_timeout: Duration::from_secs(5),
+            proxy: None,
             max_jwks_bytes: 256 * 1024,
             token_cache_capacity: Some(10_000),
             token_cache_max_ttl: Duration::from_secs(3600),
@@ -708,6 +710,24 @@ impl VerifierBuilder {
         self
     }
 
+    /// Sends discovery, JWKS and introspection requests through this HTTP proxy (a URL such
+    /// as `http://proxy.internal:3128`). Without it they use **no** proxy, whatever
+    /// `HTTP_PROXY` or `HTTPS_PROXY` say: introspection carries client credentials and the
+    /// token, and an environment proxy would receive them in clear from a loopback issuer.
+    ///
+    /// ```
+    /// let verifier = authgent_jwks::Verifier::builder()
+    ///     .issuer("https://as.example")
+    ///     .audience("https://tools.example")
+    ///     .proxy("http://proxy.internal:3128")
+    ///     .build()?;
+    /// # let _ = verifier; Ok::<(), authgent_core::ConfigError>(())
+    /// ```
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
     /// Cap on a JWKS or metadata body (default 256 KiB).
     pub fn max_jwks_bytes(mut self, bytes: usize) -> Self {
         self.max_jwks_bytes = bytes;
@@ -834,11 +854,14 @@ impl VerifierBuilder {
             Some(check) => Some(Arc::new(check.build()?)),
             None => None,
         };
-        let fetcher = Fetcher::new(self.fetch_timeout, self.max_jwks_bytes).map_err(|_| {
-            ConfigError::Invalid {
-                setting: "http client",
-                reason: "TLS could not be initialised",
-            }
+        let fetcher = Fetcher::new(
+            self.fetch_timeout,
+            self.max_jwks_bytes,
+            self.proxy.as_deref(),
+        )
+        .map_err(|e| ConfigError::Invalid {
+            setting: e.setting(),
+            reason: e.reason(),
         })?;
         let stats = Arc::new(Stats::default());
         let settings = KeySettings {

@@ -71,14 +71,15 @@ fn auth_error(error: ClientError) -> HttpError {
 
 impl AuthgentHttpClient {
     /// Requests authorized with `tokens`' token for `key` (its resource: the MCP endpoint).
-    /// Redirects are never followed.
+    /// Redirects are never followed, and no proxy is taken from the environment
+    /// ([`credential_http_client`](authgent_client::credential_http_client)).
     pub fn new(tokens: TokenManager, key: TokenKey) -> Self {
         AuthgentHttpClient {
             tokens,
             key: Arc::new(Mutex::new(key)),
             step_up: None,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
+            // No redirects and no proxy from the environment: every request carries a token.
+            http: authgent_client::credential_http_client()
                 .build()
                 .unwrap_or_default(),
         }

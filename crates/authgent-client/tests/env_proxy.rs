@@ -1,0 +1,97 @@
+//! Issue 23, item 2: a proxy named by the environment never receives credentials. reqwest
+//! honours `http_proxy` and friends by default, and the loopback rule lets tokens and secrets
+//! travel over plain `http://` because they never leave the machine, so an environment proxy
+//! would have received them in clear. The variables are set for a child process (setting them
+//! in this one would need `unsafe`); the proxy is a listener of this process that counts every
+//! connection.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use authgent_client::{AgentAuthClient, TokenManager};
+use common::{TOKEN_OK_BEARER, creds, header, http, serve};
+
+const CHILD: &str = "AUTHGENT_ENV_PROXY_CHILD";
+
+#[test]
+fn credentials_never_go_to_an_environment_proxy() {
+    if std::env::var_os(CHILD).is_some() {
+        return child();
+    }
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", proxy.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in proxy.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut stream = stream;
+            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", "credentials_never_go_to_an_environment_proxy"])
+        .args(["--test-threads", "1", "--nocapture"])
+        .env(CHILD, "1")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    for name in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        child.env(name, &url);
+    }
+    let out = child.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "connections to the environment proxy"
+    );
+}
+
+/// Gets a token from a loopback authorization server and sends it to a loopback resource, as
+/// an agent does: both must be reached directly.
+fn child() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let json = |body: &str| http("200 OK", &["content-type: application/json"], body);
+        let (as_url, as_requests) = serve(vec![json(TOKEN_OK_BEARER)]).await;
+        let (rs_url, rs_requests) = serve(vec![http("200 OK", &[], "fine")]).await;
+        let auth = AgentAuthClient::new(&as_url).unwrap();
+        let tokens = TokenManager::builder(auth, creds())
+            .resource(&rs_url)
+            .build()
+            .unwrap();
+        let response = tokens
+            .send(reqwest::Client::new().get(format!("{rs_url}/records")))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            as_requests.lock().unwrap().len(),
+            1,
+            "the token request went direct"
+        );
+        let sent = rs_requests.lock().unwrap()[0].clone();
+        assert_eq!(header(&sent, "authorization"), Some("Bearer tok-abc"));
+    });
+}
