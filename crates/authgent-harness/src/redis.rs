@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -19,11 +20,22 @@ impl RedisServer {
     /// free port and waits until it answers `PING`. Panics with instructions when it cannot
     /// (this is for tests: they fail, never skip).
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Like [`start`](Self::start), with more `redis-server` arguments (e.g.
+    /// `["--rename-command", "CONFIG", ""]` for a Redis like a managed one, without `CONFIG`).
+    pub fn start_with(args: &[&str]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free loopback port");
-        let mut server = RedisServer { port, child: None };
+        let extra = args.iter().map(|a| (*a).to_owned()).collect();
+        let mut server = RedisServer {
+            port,
+            child: None,
+            extra,
+        };
         server.restart();
         server
     }
@@ -57,6 +69,7 @@ impl RedisServer {
                 "--protected-mode",
                 "yes",
             ])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
