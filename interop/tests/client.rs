@@ -341,18 +341,32 @@ async fn interop_dpop_bound_tokens_with_rust_proofs_and_a_resource_server_nonce(
 
     // McpAuthProvider takes the proof.
     let mcp = authgent_client::McpAuthProvider::new(default_url(), default_url()).unwrap(); // tokens requested without a resource carry aud = the server URL
-    let url = "https://mcp.example/tools/call";
-    let proof = key
-        .proof(
+    let proof_for = |url: &str| {
+        key.proof(
             "POST",
             url,
             Some(token.access_token.expose()),
             None,
             SystemTime::now(),
         )
-        .unwrap();
+        .unwrap()
+    };
+    // A proof for another server is refused, even when the caller passes that server's URL
+    // (issue 23, item 6: the htu is compared with the provider's own origin).
+    let elsewhere = "https://mcp.example/tools/call";
+    let err = mcp
+        .verify_dpop(
+            token.access_token.expose(),
+            &proof_for(elsewhere),
+            "POST",
+            elsewhere,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_dpop_proof");
+    let url = format!("{}/tools/call", default_url());
     let id = mcp
-        .verify_dpop(token.access_token.expose(), &proof, "POST", url)
+        .verify_dpop(token.access_token.expose(), &proof_for(&url), "POST", &url)
         .await
         .expect("DPoP-bound token with its proof");
     assert_eq!(id.dpop_jkt(), Some(key.jkt()));
@@ -365,8 +379,9 @@ async fn interop_dpop_bound_tokens_with_rust_proofs_and_a_resource_server_nonce(
         mcp.metadata_url()
             .ends_with("/.well-known/oauth-authorization-server")
     );
+    // The JWKS URL the real server's metadata names.
     assert_eq!(
-        mcp.jwks_url(),
+        mcp.jwks_url().await.unwrap(),
         format!("{}/.well-known/jwks.json", default_url())
     );
     // A whole request: a plain bearer token from another agent, and no credentials at all.

@@ -29,7 +29,7 @@ async fn interop_python_sdk_accepts_rust_made_dpop_proofs() {
         .await
         .unwrap();
     let mcp = McpAuthProvider::new(default_url(), default_url()).unwrap(); // tokens requested without a resource carry aud = the server URL
-    let uri = "https://tools.example/search";
+    let uri = &format!("{}/search", default_url()); // the provider's origin (issue 23, item 6)
     let proof = |k: &DpopKey, method: &str| {
         k.proof(
             method,
@@ -79,7 +79,7 @@ async fn interop_python_sdk_accepts_rust_made_dpop_proofs() {
 async fn interop_rust_accepts_python_made_dpop_proofs() {
     let auth = client();
     let a = agent(&auth, &["read"]).await;
-    let uri = "https://tools.example/call";
+    let uri = &format!("{}/call", default_url()); // the provider's origin (issue 23, item 6)
     let answer = python(json!({
         "op": "dpop_token", "server": default_url(), "client_id": a.client_id,
         "client_secret": a.client_secret.expose(), "scope": "read", "method": "POST", "uri": uri,
@@ -101,7 +101,7 @@ async fn interop_rust_accepts_python_made_dpop_proofs() {
     assert_eq!(identity.subject(), a.subject());
     // Bound to its request: another URI or method is refused, and so is a replay.
     let other_uri = mcp
-        .verify_dpop(token, proof, "POST", "https://tools.example/other")
+        .verify_dpop(token, proof, "POST", &format!("{}/other", default_url()))
         .await;
     assert_eq!(other_uri.unwrap_err().code(), "invalid_dpop_proof");
     let other_method = mcp.verify_dpop(token, proof, "GET", uri).await;

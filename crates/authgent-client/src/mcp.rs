@@ -71,7 +71,12 @@ impl McpAuthProvider {
     }
 
     /// Verifies a DPoP-bound token with the proof that came with it, for a request of `method`
-    /// to `url` (the absolute URL the client called).
+    /// to `url` (the URL the request reached, absolute or just its path and query).
+    ///
+    /// The proof's `htu` is compared with the **configured** external URL (the resource's
+    /// origin, for [`new`](Self::new)) plus `url`'s path, as the verifier does for a whole
+    /// request — never with the scheme and host of `url`, which come from the client. A proof
+    /// made for another server is refused even when the caller passes that server's URL.
     pub async fn verify_dpop(
         &self,
         token: &str,
@@ -79,10 +84,18 @@ impl McpAuthProvider {
         method: &str,
         url: &str,
     ) -> Result<Arc<AgentIdentity>, AuthgentError> {
+        let parts = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .body(())
+            .map_err(|_| AuthgentError::Dpop(authgent_core::DpopError::UriMismatch))?
+            .into_parts()
+            .0;
+        let uri = self.verifier.request_uri(&parts);
         let header = format!("DPoP {token}");
         let authorization: [&[u8]; 1] = [header.as_bytes()];
         let dpop: [&[u8]; 1] = [proof.as_bytes()];
-        let request = RequestParts::new(method, url, &authorization, &dpop);
+        let request = RequestParts::new(method, &uri, &authorization, &dpop);
         self.verifier
             .verify_request(&request)
             .await?
@@ -124,11 +137,19 @@ impl McpAuthProvider {
         ProtectedResourceMetadata::builder(resource).authorization_server(self.verifier.issuer())
     }
 
-    /// The server's JWKS URL (authgent's `/.well-known/jwks.json`).
-    pub fn jwks_url(&self) -> String {
-        format!(
-            "{}/.well-known/jwks.json",
-            self.verifier.issuer().trim_end_matches('/')
-        )
+    /// The server's JWKS URL, as its metadata names it (`jwks_uri`, RFC 8414): discovered and
+    /// fetched now when the keys have not been yet.
+    pub async fn jwks_url(&self) -> Result<String, authgent_jwks::JwksError> {
+        if let Some(info) = self.verifier.key_info() {
+            return Ok(info.jwks_uri);
+        }
+        self.verifier.refresh().await?;
+        self.verifier
+            .key_info()
+            .map(|info| info.jwks_uri)
+            .ok_or_else(|| authgent_jwks::JwksError::InvalidDocument {
+                url: self.verifier.issuer().to_owned(),
+                reason: "no key set after discovery".into(),
+            })
     }
 }

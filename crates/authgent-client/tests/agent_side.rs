@@ -856,3 +856,64 @@ async fn agent_finding_13_polling_has_a_floor() {
     let polls = count(&requests);
     assert!((2..=6).contains(&polls), "{polls} polls in 1 s");
 }
+
+/// Issue 23, item 6: `McpAuthProvider::verify_dpop` checked a proof against whatever URL the
+/// caller passed, so a proof made for another server (sharing the issuer and the key) passed on
+/// a provider for this one. The `htu` is compared with the configured resource origin + path;
+/// the JWKS URL is the one discovery names, not a guessed `/.well-known/jwks.json`.
+#[tokio::test]
+async fn agent_finding_14_verify_dpop_checks_the_configured_origin_and_jwks_comes_from_discovery() {
+    let issuer = authgent_testkit::TestIssuer::start().await.unwrap();
+    let resource = "http://127.0.0.1:8000/mcp";
+    let provider = McpAuthProvider::new(issuer.issuer(), resource).unwrap();
+    let key = DpopKey::generate_es256().unwrap();
+    let token = issuer.token().audience(resource).dpop_jkt(key.jkt()).sign();
+    let proof_for = |url: &str| {
+        key.proof(
+            "POST",
+            url,
+            Some(&token),
+            None,
+            std::time::SystemTime::now(),
+        )
+        .unwrap()
+    };
+    // Made for another server: refused, whatever URL the caller passes.
+    for (made_for, passed) in [
+        ("https://mcp.example/mcp", "https://mcp.example/mcp"),
+        ("https://mcp.example/mcp", "/mcp"),
+        ("http://127.0.0.1:9000/mcp", "http://127.0.0.1:9000/mcp"),
+    ] {
+        let err = provider
+            .verify_dpop(&token, &proof_for(made_for), "POST", passed)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            "invalid_dpop_proof",
+            "{made_for} passed as {passed}"
+        );
+    }
+    // Made for this server: accepted given the path, or the full URL the request reached.
+    for passed in [
+        "/mcp",
+        "http://127.0.0.1:8000/mcp",
+        "https://evil.example/mcp",
+    ] {
+        let identity = provider
+            .verify_dpop(&token, &proof_for(resource), "POST", passed)
+            .await
+            .unwrap_or_else(|e| panic!("{passed}: {e}"));
+        assert_eq!(identity.dpop_jkt(), Some(key.jkt()));
+    }
+    // Another path of this server: refused.
+    let err = provider
+        .verify_dpop(&token, &proof_for(resource), "POST", "/other")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_dpop_proof");
+
+    // The testkit's metadata names /oauth/jwks.
+    assert_eq!(provider.jwks_url().await.unwrap(), issuer.jwks_url());
+    assert!(!issuer.jwks_url().ends_with("/.well-known/jwks.json"));
+}
