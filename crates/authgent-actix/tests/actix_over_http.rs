@@ -148,3 +148,50 @@ async fn without_the_middleware_the_strict_extractor_is_a_500_and_options_are_no
     .await;
     assert_eq!((r.status, r.body["resource"].as_str()), (200, Some(PUBLIC)));
 }
+
+/// Issue 23, item 7: every 401 and 403 names `resource_metadata` and the realm, DPoP-scheme
+/// ones (`invalid_dpop_proof`, `use_dpop_nonce`, a bound token as Bearer) included.
+#[actix_web::test]
+async fn every_refusal_names_the_metadata_and_the_realm() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(PUBLIC)
+        .external_url(PUBLIC)
+        .dpop_nonces(authgent_core::dpop::NonceIssuer::generate().unwrap())
+        .build()
+        .unwrap();
+    let auth = AgentAuth::builder(verifier).realm("tools").build().unwrap();
+    let server = HttpServer::new(move || {
+        App::new().service(
+            web::scope("")
+                .wrap(AgentAuthMiddleware::new(auth.clone()))
+                .service(
+                    web::resource("/delete")
+                        .wrap(Require::all(["db:delete"]))
+                        .route(web::get().to(subject)),
+                )
+                .route("/open", web::get().to(subject)),
+        )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let base = format!("http://{}", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    authgent_harness::challenges::Probe {
+        base: &base,
+        public_url: PUBLIC,
+        audience: PUBLIC,
+        issuer: &issuer,
+        open_route: "/open",
+        scoped_route: "/delete",
+        method: "GET",
+        bodies: None,
+        realm: "tools",
+        metadata_url: "http://tools.test/.well-known/oauth-protected-resource",
+    }
+    .run()
+    .await
+    .unwrap();
+}

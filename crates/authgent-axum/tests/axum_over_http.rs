@@ -386,3 +386,38 @@ async fn tool_calls_are_decided_from_the_body_before_dispatch() {
     let r = post(Some(reader), dup.to_owned(), vec![]).await.unwrap();
     assert_eq!(r.status(), 400);
 }
+
+/// Issue 23, item 7: DPoP-scheme 401s (`invalid_dpop_proof`, `use_dpop_nonce`, a bound token
+/// sent as Bearer) named no `resource_metadata`; every 401 and 403 names it, and the realm,
+/// through the adapter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_names_the_metadata_and_the_realm() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = verifier(&issuer)
+        .dpop_nonces(NonceIssuer::generate().unwrap())
+        .build()
+        .unwrap();
+    let auth = AgentAuth::builder(verifier).realm("tools").build().unwrap();
+    let base = serve(
+        Router::new()
+            .route("/open", get(subject))
+            .route("/scoped", get(subject).layer(Require::all(["db:delete"])))
+            .layer(AgentAuthLayer::new(auth)),
+    )
+    .await;
+    authgent_harness::challenges::Probe {
+        base: &base,
+        public_url: PUBLIC,
+        audience: PUBLIC,
+        issuer: &issuer,
+        open_route: "/open",
+        scoped_route: "/scoped",
+        method: "GET",
+        bodies: None,
+        realm: "tools",
+        metadata_url: "http://tools.test/.well-known/oauth-protected-resource",
+    }
+    .run()
+    .await
+    .unwrap();
+}

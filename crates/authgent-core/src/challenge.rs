@@ -353,16 +353,18 @@ impl ErrorResponse {
             retry_after: None,
             body: String::new(),
         };
+        // Every challenge names the metadata document when one is configured (RFC 9728 §5.1),
+        // whatever the scheme and error: a client that meets a DPoP error first must still
+        // find the authorization server.
         let base = |scheme: Scheme| {
             let mut c = Challenge::new(scheme.as_str());
             if let Some(realm) = &config.realm {
                 c = c.param("realm", realm);
             }
+            if let Some(url) = &config.resource_metadata {
+                c = c.param("resource_metadata", url);
+            }
             c
-        };
-        let with_metadata = |c: Challenge| match &config.resource_metadata {
-            Some(url) => c.param("resource_metadata", url),
-            None => c,
         };
         let with_algs = |c: Challenge| match &config.dpop_algs {
             Some(algs) => c.param(
@@ -382,9 +384,7 @@ impl ErrorResponse {
         let challenge = match error {
             _ if error.status() == 503 => None,
             AuthgentError::MissingCredentials => {
-                response
-                    .challenges
-                    .push(with_metadata(base(Scheme::Bearer)).to_string());
+                response.challenges.push((base(Scheme::Bearer)).to_string());
                 if config.dpop_algs.is_some() {
                     response
                         .challenges
@@ -396,7 +396,7 @@ impl ErrorResponse {
                 Some(with_algs(base(Scheme::Dpop)).param("error", code))
             }
             AuthgentError::Token(_) => {
-                let c = with_metadata(base(used)).param("error", code);
+                let c = (base(used)).param("error", code);
                 Some(if used == Scheme::Dpop {
                     with_algs(c)
                 } else {
@@ -410,13 +410,11 @@ impl ErrorResponse {
                 Some(with_algs(base(Scheme::Dpop)).param("error", code))
             }
             AuthgentError::Scope(e) => Some(
-                with_metadata(base(used))
+                (base(used))
                     .param("error", "insufficient_scope")
                     .param("scope", e.required.join(" ")),
             ),
-            AuthgentError::Delegation(_) => {
-                Some(with_metadata(base(used)).param("error", "insufficient_scope"))
-            }
+            AuthgentError::Delegation(_) => Some((base(used)).param("error", "insufficient_scope")),
             AuthgentError::Request(_) => Some(base(used).param("error", code)),
             AuthgentError::KeysUnavailable { .. }
             | AuthgentError::RevocationCheckUnavailable { .. }

@@ -668,6 +668,17 @@ pub async fn try_send(
     url: &str,
     headers: &[(&str, &str)],
 ) -> Result<Response, String> {
+    try_send_body(method, url, headers, None).await
+}
+
+/// [`try_send`] with a body (sent as JSON, accepting JSON and an event stream, as an MCP
+/// client sends a JSON-RPC message).
+pub async fn try_send_body(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<Response, String> {
     // A pooled client per thread: connections are reused as real clients do, and no pool
     // outlives the tokio runtime its connections belong to (each test has its own runtime).
     thread_local! {
@@ -681,6 +692,12 @@ pub async fn try_send(
     };
     for (k, v) in headers {
         req = req.header(*k, *v);
+    }
+    if let Some(body) = body {
+        req = req
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_owned());
     }
     let r = req
         .send()

@@ -11,6 +11,7 @@
 //!
 //! `publish = false`: none of this is API.
 
+pub mod challenges;
 pub mod contract;
 pub mod doctor;
 pub mod mcp;

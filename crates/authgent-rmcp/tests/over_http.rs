@@ -298,3 +298,50 @@ async fn a_deleted_session_is_forgotten_and_cannot_be_reused() {
         .unwrap();
     assert_eq!(r.status, 404);
 }
+
+/// Issue 23, item 7: every 401 and 403 of an MCP endpoint names `resource_metadata` and the
+/// realm, DPoP-scheme ones (`invalid_dpop_proof`, `use_dpop_nonce`, a bound token as Bearer)
+/// and a tool's missing scope included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_names_the_metadata_and_the_realm() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (base, listener) = bind().await;
+    let endpoint = format!("{base}/mcp");
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(&endpoint)
+        .external_url(&base)
+        .dpop_nonces(authgent_core::dpop::NonceIssuer::generate().unwrap())
+        .build()
+        .unwrap();
+    let auth = AgentAuth::builder(verifier).realm("tools").build().unwrap();
+    let mcp = McpAuth::builder(auth)
+        .tool("whoami", ["tools:read"])
+        .build()
+        .unwrap();
+    let app = mcp.router(service(&mcp));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let initialize = request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {},
+               "clientInfo": {"name": "probe", "version": "1"}}),
+    );
+    let whoami = authgent_harness::mcp::tool_call(2, "whoami", json!({}));
+    let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    authgent_harness::challenges::Probe {
+        base: &base,
+        public_url: &base,
+        audience: &endpoint,
+        issuer: &issuer,
+        open_route: "/mcp",
+        scoped_route: "/mcp",
+        method: "POST",
+        bodies: Some((&initialize, &whoami)),
+        realm: "tools",
+        metadata_url: &metadata,
+    }
+    .run()
+    .await
+    .unwrap();
+}

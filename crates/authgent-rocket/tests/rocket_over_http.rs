@@ -145,3 +145,44 @@ async fn with_catchers_the_optional_identity_is_strict_and_the_state_is_required
             .contains("AgentAuthFairing")
     );
 }
+
+#[get("/open")]
+fn open(id: AgentIdentity) -> String {
+    id.subject().to_owned()
+}
+
+/// Issue 23, item 7: every 401 and 403 names `resource_metadata` and the realm, DPoP-scheme
+/// ones (`invalid_dpop_proof`, `use_dpop_nonce`, a bound token as Bearer) included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_names_the_metadata_and_the_realm() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(PUBLIC)
+        .external_url(PUBLIC)
+        .dpop_nonces(authgent_core::dpop::NonceIssuer::generate().unwrap())
+        .build()
+        .unwrap();
+    let auth = AgentAuth::builder(verifier).realm("tools").build().unwrap();
+    let base = launch(
+        rocket::build()
+            .attach(AgentAuthFairing::new(auth).with_catchers())
+            .mount("/", routes![open, delete]),
+    )
+    .await;
+    authgent_harness::challenges::Probe {
+        base: &base,
+        public_url: PUBLIC,
+        audience: PUBLIC,
+        issuer: &issuer,
+        open_route: "/open",
+        scoped_route: "/delete",
+        method: "GET",
+        bodies: None,
+        realm: "tools",
+        metadata_url: "http://tools.test/.well-known/oauth-protected-resource",
+    }
+    .run()
+    .await
+    .unwrap();
+}
