@@ -675,8 +675,10 @@ async fn interop_transaction_tokens_validated_by_the_core_txn_validator() {
         .await
         .unwrap();
     let keys = KeySet::from_jwks_json(&jwks).unwrap();
+    // authgent-server 0.3.4 follows draft -10: the compatibility mode, named.
     let validator = TxnTokenValidator::builder(domain)
         .issuer(default_url())
+        .draft(authgent_core::txn::TxnDraft::Draft10)
         .build()
         .unwrap();
     let verified = validator

@@ -195,3 +195,48 @@ async fn every_refusal_names_the_metadata_and_the_realm() {
     .await
     .unwrap();
 }
+
+async fn transfer(_id: AgentIdentity, txn: authgent_actix::TransactionToken) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"txn": txn.txn, "for": txn.subject, "req_wl": txn.req_wl}))
+}
+
+/// Issue 23, item 8: the actix `TransactionToken` extractor, over HTTP, with a draft -11
+/// validator.
+#[actix_web::test]
+async fn transaction_tokens_reach_the_handler_and_bad_ones_are_refused() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let trust = "https://trust.example";
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(PUBLIC)
+        .external_url(PUBLIC)
+        .build()
+        .unwrap();
+    let validator = authgent_core::txn::TxnTokenValidator::builder(trust)
+        .issuer(issuer.issuer())
+        .build()
+        .unwrap();
+    let auth = AgentAuth::builder(verifier)
+        .transaction_tokens(validator)
+        .build()
+        .unwrap();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(AgentAuthMiddleware::new(auth.clone()))
+            .route("/transfer", web::get().to(transfer))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://{}/transfer", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    authgent_harness::txn::Probe {
+        url: &url,
+        issuer: &issuer,
+        audience: PUBLIC,
+        trust_domain: trust,
+    }
+    .run()
+    .await
+    .unwrap();
+}

@@ -252,6 +252,7 @@ async fn transaction_tokens_reach_the_handler_and_bad_ones_are_refused() {
         .subject("user:alice")
         .scopes(["pay"])
         .claim("txn", json!("txn-42"))
+        .claim("req_wl", json!("client:payments"))
         .claim("tctx", json!({"amount": 100}))
         .sign();
     let url = format!("{base}/transfer");

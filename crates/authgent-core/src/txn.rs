@@ -1,5 +1,6 @@
-//! Transaction tokens (draft-ietf-oauth-transaction-tokens-10): short-lived, `typ`
-//! `txntoken+jwt`, audience = the trust domain, sent in the `Txn-Token` header.
+//! Transaction tokens (draft-ietf-oauth-transaction-tokens-11 by default; -10 in an explicit
+//! compatibility mode, [`TxnDraft::Draft10`]): short-lived, `typ` `txntoken+jwt`, audience =
+//! the trust domain, sent in the `Txn-Token` header.
 
 use std::time::{Duration, SystemTime};
 
@@ -31,10 +32,35 @@ pub struct TransactionToken {
     pub tctx: Map<String, Value>,
     /// `rctx`: requester context (empty when absent).
     pub rctx: Map<String, Value>,
-    /// `req_wl`: the requesting workload, if named.
+    /// `req_wl`: the requesting workload (always present under -11; under the -10
+    /// compatibility mode, `None` when the token names none).
     pub req_wl: Option<String>,
     /// All claims.
     pub claims: TokenClaims,
+}
+
+/// Which revision of draft-ietf-oauth-transaction-tokens a [`TxnTokenValidator`] follows.
+///
+/// ```
+/// use authgent_core::txn::{TxnDraft, TxnTokenValidator};
+/// // authgent-server 0.3.4 issues -10 tokens (no `req_wl`): say so explicitly.
+/// let validator = TxnTokenValidator::builder("https://trust-domain.example")
+///     .draft(TxnDraft::Draft10)
+///     .build()?;
+/// assert_eq!(validator.draft(), TxnDraft::Draft10);
+/// # Ok::<(), authgent_core::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TxnDraft {
+    /// draft-ietf-oauth-transaction-tokens-11 (the default): `txn`, `sub`, `scope`, `req_wl`,
+    /// `aud`, `iat` and `exp` required; `tctx` and `rctx` optional objects; `purp` is no
+    /// longer a claim of its own (an issuer may still put it in a context, unchecked).
+    #[default]
+    Draft11,
+    /// draft-ietf-oauth-transaction-tokens-10, as authgent-server 0.3.4 issues them: the same,
+    /// except that `req_wl` may be absent. A compatibility mode, chosen explicitly.
+    Draft10,
 }
 
 /// Verifies transaction tokens; refuses access tokens (and the access-token validator refuses
@@ -53,6 +79,7 @@ pub struct TransactionToken {
 #[derive(Clone, Debug)]
 pub struct TxnTokenValidator {
     trust_domain: String,
+    draft: TxnDraft,
     issuer: Option<String>,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
@@ -64,11 +91,17 @@ impl TxnTokenValidator {
     pub fn builder(trust_domain: impl Into<String>) -> TxnTokenValidatorBuilder {
         TxnTokenValidatorBuilder(TxnTokenValidator {
             trust_domain: trust_domain.into(),
+            draft: TxnDraft::default(),
             issuer: None,
             algorithms: Algorithm::ALL.to_vec(),
             leeway: DEFAULT_LEEWAY,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         })
+    }
+
+    /// The draft this validator follows.
+    pub fn draft(&self) -> TxnDraft {
+        self.draft
     }
 
     /// Picks the one `Txn-Token` header value from all values sent: none → `Ok(None)`,
@@ -147,12 +180,13 @@ impl TxnTokenValidator {
             }),
         };
         let req_wl = match claims.get("req_wl") {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
+            None if self.draft == TxnDraft::Draft10 => None,
+            None => return Err(TokenError::MissingClaim("req_wl")),
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(_) => {
                 return Err(TokenError::InvalidClaim {
                     claim: "req_wl",
-                    reason: "must be a string",
+                    reason: "must be a non-empty string",
                 });
             }
         };
@@ -174,6 +208,13 @@ impl TxnTokenValidator {
 pub struct TxnTokenValidatorBuilder(TxnTokenValidator);
 
 impl TxnTokenValidatorBuilder {
+    /// The draft to follow (default [`TxnDraft::Draft11`]); [`TxnDraft::Draft10`] accepts
+    /// tokens without `req_wl`, as authgent-server 0.3.4 issues them.
+    pub fn draft(mut self, draft: TxnDraft) -> Self {
+        self.0.draft = draft;
+        self
+    }
+
     /// Require `iss` to be exactly `issuer`.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.0.issuer = Some(issuer.into());

@@ -7,7 +7,7 @@ use std::time::Duration;
 use authgent_core::credentials::Credentials;
 use authgent_core::dpop::{DpopKey, DpopRequest, DpopVerifier, NonceIssuer};
 use authgent_core::request::{DpopMode, RequestParts, RequestVerifier};
-use authgent_core::txn::TxnTokenValidator;
+use authgent_core::txn::{TxnDraft, TxnTokenValidator};
 use authgent_core::{
     Algorithm, AuthgentError, ChainPolicy, DelegationError, DpopError, HumanRootRule, KeySet,
     RequestError, SigningKey, TokenError, TokenValidator, TypPolicy, VerificationKey,
@@ -1153,7 +1153,7 @@ fn c25_transaction_tokens() {
         TokenError::AudienceMismatch
     );
     // Required claims.
-    for claim in ["txn", "sub", "scope", "iat", "exp"] {
+    for claim in ["txn", "sub", "scope", "req_wl", "iat", "exp"] {
         let mut c = claims();
         c.remove(claim);
         assert_eq!(
@@ -1164,12 +1164,46 @@ fn c25_transaction_tokens() {
                 "txn" => "txn",
                 "sub" => "sub",
                 "scope" => "scope",
+                "req_wl" => "req_wl",
                 "iat" => "iat",
                 _ => "exp",
             }),
             "{claim}"
         );
     }
+    // -11 by default; -10 (no `req_wl`, as authgent-server 0.3.4 issues) only when asked for.
+    assert_eq!(txn_validator.draft(), TxnDraft::Draft11);
+    let draft10 = TxnTokenValidator::builder(domain)
+        .issuer(ISSUER)
+        .draft(TxnDraft::Draft10)
+        .build()
+        .unwrap();
+    let mut without = claims();
+    without.remove("req_wl");
+    let txn = draft10.verify(&sign(without), &iss.keys, now()).unwrap();
+    assert_eq!(txn.req_wl, None);
+    let txn = draft10.verify(&sign(claims()), &iss.keys, now()).unwrap();
+    assert_eq!(txn.req_wl.as_deref(), Some("client:worker"));
+    // `req_wl` is a non-empty string under both; `purp` means nothing special under -11.
+    for bad in [json!(""), json!(7), json!(["client:worker"])] {
+        let mut c = claims();
+        c.insert("req_wl".into(), bad.clone());
+        for v in [&txn_validator, &draft10] {
+            assert!(
+                matches!(
+                    v.verify(&sign(c.clone()), &iss.keys, now()),
+                    Err(TokenError::InvalidClaim {
+                        claim: "req_wl",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+    }
+    let mut c = claims();
+    c.insert("purp".into(), json!(42));
+    assert!(txn_validator.verify(&sign(c), &iss.keys, now()).is_ok());
     // tctx / rctx objects.
     for claim in ["tctx", "rctx"] {
         let mut c = claims();

@@ -299,8 +299,10 @@ fn txn_token_is_refused_as_access_token_and_accepted_by_txn_validator() {
         f.verify("txn_token").unwrap_err(),
         TokenError::UnacceptableType
     );
+    // authgent-server 0.3.4 follows draft -10: the compatibility mode, named.
     let txn_validator = TxnTokenValidator::builder("https://trust-domain.example")
         .issuer(SERVER)
+        .draft(authgent_core::txn::TxnDraft::Draft10)
         .build()
         .unwrap();
     let t = at(f.generated_at());

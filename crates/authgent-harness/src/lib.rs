@@ -17,3 +17,4 @@ pub mod doctor;
 pub mod mcp;
 pub mod real_server;
 pub mod redis;
+pub mod txn;

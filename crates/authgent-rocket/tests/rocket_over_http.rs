@@ -186,3 +186,46 @@ async fn every_refusal_names_the_metadata_and_the_realm() {
     .await
     .unwrap();
 }
+
+#[get("/transfer")]
+fn transfer(_id: AgentIdentity, txn: authgent_rocket::TransactionToken) -> (ContentType, String) {
+    let body = json!({"txn": txn.txn, "for": txn.subject, "req_wl": txn.req_wl});
+    (ContentType::JSON, body.to_string())
+}
+
+/// Issue 23, item 8: the Rocket `TransactionToken` guard, over HTTP, with a draft -11
+/// validator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_tokens_reach_the_handler_and_bad_ones_are_refused() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let trust = "https://trust.example";
+    let verifier = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(PUBLIC)
+        .external_url(PUBLIC)
+        .build()
+        .unwrap();
+    let validator = authgent_core::txn::TxnTokenValidator::builder(trust)
+        .issuer(issuer.issuer())
+        .build()
+        .unwrap();
+    let auth = AgentAuth::builder(verifier)
+        .transaction_tokens(validator)
+        .build()
+        .unwrap();
+    let base = launch(
+        rocket::build()
+            .attach(AgentAuthFairing::new(auth).with_catchers())
+            .mount("/", routes![transfer]),
+    )
+    .await;
+    authgent_harness::txn::Probe {
+        url: &format!("{base}/transfer"),
+        issuer: &issuer,
+        audience: PUBLIC,
+        trust_domain: trust,
+    }
+    .run()
+    .await
+    .unwrap();
+}

@@ -46,7 +46,9 @@ async fn status_table_over_http() {
     assert!(r.challenges[0].contains(
         r#"resource_metadata="http://resource.test/.well-known/oauth-protected-resource""#
     ));
-    assert!(r.challenges[1].starts_with("DPoP algs="));
+    assert!(
+        r.challenges[1].starts_with("DPoP resource_metadata=") && r.challenges[1].contains("algs=")
+    );
     assert_eq!(r.header("cache-control").unwrap(), "no-store");
     // Valid token with the scope: through all guards to the handler.
     let ok = format!("Bearer {}", issuer.token().scopes(["db:delete"]).sign());

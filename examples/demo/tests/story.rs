@@ -34,7 +34,7 @@ fn assert_the_whole_story(out: &str) {
         "◀ current actor",
         "POST /tools/search with a fresh proof -> 200",
         "proof -> 401 \"invalid_dpop_proof\"",
-        "WWW-Authenticate: DPoP algs=",
+        "WWW-Authenticate: DPoP resource_metadata=",
         "POST /tools/delete -> 403 \"insufficient_scope\"",
         "scope=\"db:delete\"",
         "403 \"delegation_depth_exceeded\"",
