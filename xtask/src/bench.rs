@@ -132,7 +132,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ));
     }
     let root = interop::workspace_root();
-    let target = root.join("target");
+    let target = crate::interop::target_dir();
     let fixture = target.join("bench/fixture.json");
     let criterion_dir = target.join("criterion");
     // One run, one fixture, no medians left from an earlier run.

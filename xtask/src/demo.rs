@@ -34,7 +34,7 @@ pub(crate) fn run(server: bool) -> Result<(), String> {
             }
         },
     )?;
-    let demo = interop::workspace_root().join("target/debug/authgent-demo");
+    let demo = interop::target_dir().join("debug/authgent-demo");
     let mut command = Command::new(&demo);
     // Kept alive until the demo exits; stopped on drop.
     let _real = if server {

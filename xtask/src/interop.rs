@@ -14,6 +14,25 @@ const SDK_VERSION: &str = "0.3.4";
 /// The official MCP Python SDK, the client the MCP example is proven with.
 const MCP_SDK_VERSION: &str = "2.3.0";
 
+/// Cargo's target directory for this workspace, as `cargo metadata` reports it: `target/`
+/// unless `CARGO_TARGET_DIR` or `build.target-dir` says otherwise (asked once per run).
+pub(crate) fn target_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Command::new("cargo")
+            .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
+            .current_dir(workspace_root())
+            .stderr(Stdio::inherit())
+            .output();
+        let reported = out.ok().filter(|o| o.status.success()).and_then(|o| {
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+            v["target_directory"].as_str().map(PathBuf::from)
+        });
+        reported.unwrap_or_else(|| workspace_root().join("target"))
+    })
+    .clone()
+}
+
 pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -34,7 +53,7 @@ pub(crate) fn tools_dir() -> PathBuf {
     env("AUTHGENT_TOOLS_DIR")
         .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("authgent-rs")))
         .or_else(|| env("HOME").map(|d| d.join(".cache/authgent-rs")))
-        .unwrap_or_else(|| workspace_root().join("target/tools"))
+        .unwrap_or_else(|| target_dir().join("tools"))
 }
 
 /// A venv with the pinned server and SDK (`<tools>/authgent-venv`); returns its python.
@@ -177,7 +196,7 @@ pub(crate) fn start(
     proxied: bool,
 ) -> Result<Server, String> {
     let port = free_port()?;
-    let data = workspace_root().join("target/authgent-interop").join(name);
+    let data = target_dir().join("authgent-interop").join(name);
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
     let jwks_counts = data.join("jwks_fetches");
@@ -282,7 +301,7 @@ impl Drop for Idp {
 pub(crate) fn start_idp(python: &Path) -> Result<Idp, String> {
     let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}");
-    let dir = workspace_root().join("target/authgent-interop/idp");
+    let dir = target_dir().join("authgent-interop/idp");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join(".well-known")).map_err(|e| e.to_string())?;
     let config = format!(r#"{{"issuer":"{url}","jwks_uri":"{url}/.well-known/jwks.json"}}"#);

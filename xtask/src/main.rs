@@ -17,7 +17,6 @@ mod proxy;
 mod redis;
 mod supply_chain;
 
-use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
@@ -376,7 +375,7 @@ fn serve() -> ExitCode {
             .map(|(k, v)| format!("export {k}='{v}'\n"))
             .collect()
     });
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/authgent-interop/env.sh");
+    let file = interop::target_dir().join("authgent-interop/env.sh");
     if let Err(e) = std::fs::write(&file, &exports) {
         eprintln!("==> xtask: cannot write {}: {e}", file.display());
         return ExitCode::FAILURE;
@@ -416,7 +415,10 @@ tasks:
   deny   cargo deny check against the RustSec snapshot in ../shared/advisory-db
   serve  start the interop servers and keep them up until standard input closes; writes
          target/authgent-interop/env.sh to source before `cargo test` of interop tests
-  fmt    format the workspace";
+  fmt    format the workspace
+  target-dir
+         the target directory xtask builds in and runs from (CARGO_TARGET_DIR and
+         build.target-dir honoured), on stderr";
 
 fn report(result: Result<(), String>) -> ExitCode {
     match result {
@@ -434,6 +436,10 @@ fn main() -> ExitCode {
         Some("serve") => with_servers(serve),
         Some("demo") => report(demo::run(std::env::args().skip(2).any(|a| a == "--server"))),
         Some("fmt") => run(&[cargo("format", &["fmt", "--all"])]),
+        Some("target-dir") => {
+            eprintln!("{}", interop::target_dir().display());
+            ExitCode::SUCCESS
+        }
         Some("deny") => report(supply_chain::cargo_deny_check()),
         Some("bench") => {
             let args: Vec<String> = std::env::args().skip(2).collect();

@@ -63,7 +63,7 @@ fn snapshot_repository() -> Result<PathBuf, String> {
         ));
     }
     // Where cargo-deny 0.20 keeps its clone of the default (RustSec) database URL.
-    let repo = root().join("target/advisory-dbs/advisory-db-3157b0e258782691");
+    let repo = crate::interop::target_dir().join("advisory-dbs/advisory-db-3157b0e258782691");
     let stamp = std::fs::read_to_string(source.join("README.md")).unwrap_or_default();
     let stamp_file = repo.join(".snapshot-readme");
     if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str())
@@ -119,11 +119,11 @@ pub(crate) fn cargo_deny_check() -> Result<(), String> {
         "[advisories]\n",
         &format!(
             "[advisories]\ndb-path = \"{}\"\n",
-            root().join("target/advisory-dbs").display()
+            crate::interop::target_dir().join("advisory-dbs").display()
         ),
         1,
     );
-    let offline_config = root().join("target/deny-offline.toml");
+    let offline_config = crate::interop::target_dir().join("deny-offline.toml");
     std::fs::write(&offline_config, offline).map_err(|e| e.to_string())?;
     // --offline keeps cargo-deny from fetching the database; the crates must be there first.
     let fetched = Command::new("cargo")
