@@ -15,6 +15,7 @@ mod fuzz;
 mod interop;
 mod proxy;
 mod redis;
+mod snippets;
 mod supply_chain;
 
 use std::process::{Command, ExitCode, Stdio};
@@ -154,6 +155,10 @@ fn test_steps() -> Vec<Step> {
     ];
     // Broken intra-doc links and other rustdoc warnings fail the build.
     steps.push(cargo_with("docs", DOCS, &[("RUSTDOCFLAGS", "-D warnings")]));
+    steps.push(check(
+        "docs' snippets, each built with the dependencies its page shows",
+        snippets::check,
+    ));
     if has_nextest() {
         steps.push(cargo("tests", NEXTEST));
         // nextest does not run doc tests.
@@ -413,6 +418,9 @@ tasks:
          criterion benches side by side with the aws-lc-rs floor, jsonwebtoken and the Python
          SDK, a loopback HTTP load run; a table and target/bench-summary.json (--quick: < 10 min)
   deny   cargo deny check against the RustSec snapshot in ../shared/advisory-db
+  snippets
+         every Rust snippet of the README, docs/ and the crate READMEs built in a crate of its
+         own with the dependencies its page shows (part of test)
   serve  start the interop servers and keep them up until standard input closes; writes
          target/authgent-interop/env.sh to source before `cargo test` of interop tests
   fmt    format the workspace
@@ -441,6 +449,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("deny") => report(supply_chain::cargo_deny_check()),
+        Some("snippets") => report(snippets::check()),
         Some("bench") => {
             let args: Vec<String> = std::env::args().skip(2).collect();
             report(bench::run(&args))

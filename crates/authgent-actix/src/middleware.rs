@@ -103,6 +103,10 @@ where
             let nonce = context
                 .dpop_nonce()
                 .and_then(|n| HeaderValue::from_str(n).ok());
+            // Both, so that `extensions().get::<Caller>()` finds the caller too.
+            if let Some(caller) = context.verified_caller() {
+                req.extensions_mut().insert(caller);
+            }
             req.extensions_mut().insert(context);
             let mut response = service.call(req).await?;
             if let Some(nonce) = nonce {

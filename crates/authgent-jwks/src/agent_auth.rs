@@ -604,6 +604,16 @@ impl AuthContext {
         Rejection::new(&self.auth, error, self.scheme)
     }
 
+    /// The caller, or `None` for an anonymous request. Adapters that keep the context in a
+    /// request's extensions (tower, axum, actix-web) put this [`Caller`] there too, so that
+    /// `extensions().get::<Caller>()` finds the verified caller.
+    pub fn verified_caller(&self) -> Option<Caller> {
+        self.identity.as_ref().map(|identity| Caller {
+            identity: Arc::clone(identity),
+            context: self.clone(),
+        })
+    }
+
     /// The caller, or the 401 of a request without credentials.
     pub fn caller(&self) -> Result<Caller, Rejection> {
         match &self.identity {

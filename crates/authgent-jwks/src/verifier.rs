@@ -719,6 +719,7 @@ impl VerifierBuilder {
     /// let verifier = authgent_jwks::Verifier::builder()
     ///     .issuer("https://as.example")
     ///     .audience("https://tools.example")
+    ///     .external_url("https://tools.example")
     ///     .proxy("http://proxy.internal:3128")
     ///     .build()?;
     /// # let _ = verifier; Ok::<(), authgent_core::ConfigError>(())

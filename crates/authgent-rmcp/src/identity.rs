@@ -100,7 +100,7 @@ impl<C: AsRequestContext> FromContextPart<C> for AgentIdentity {
 ///     }
 /// }
 ///
-/// #[tool_handler]
+/// #[tool_handler(router = self.tool_router)]
 /// impl ServerHandler for Tools {
 ///     async fn call_tool(
 ///         &self,

@@ -38,7 +38,7 @@
 //!             chain.current_actor().map(|a| a.subject()))
 //!     }
 //! }
-//! #[tool_handler]
+//! #[tool_handler(router = self.tool_router)]
 //! impl ServerHandler for Tools {}
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -89,6 +89,10 @@ where
             let nonce = context
                 .dpop_nonce()
                 .and_then(|n| HeaderValue::from_str(n).ok());
+            // Both, so that `extensions().get::<Caller>()` finds the caller too.
+            if let Some(caller) = context.verified_caller() {
+                parts.extensions.insert(caller);
+            }
             parts.extensions.insert(context);
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
             if let Some(nonce) = nonce {

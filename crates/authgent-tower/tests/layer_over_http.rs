@@ -160,6 +160,16 @@ async fn optional_mode_passes_anonymous_but_never_a_bad_token() {
         (r.status, r.body["authenticated"].as_bool()),
         (200, Some(false))
     );
+    // Issue 23, item 10b: docs/adapters.md said the layer puts a `Caller` in the extensions;
+    // it put only the `AuthContext`, so `get::<Caller>()` compiled and was always `None`. Now
+    // both are there, and an anonymous request has no `Caller`.
+    assert_eq!(r.body["caller"], serde_json::Value::Null);
+    let alice = format!("Bearer {}", issuer.token().subject("user:alice").sign());
+    let r = send("POST", &url, &[("authorization", &alice)]).await;
+    assert_eq!(
+        (r.status, r.body["caller"].as_str()),
+        (200, Some("user:alice"))
+    );
     let bad = format!("Bearer {}", issuer.token().expired().sign());
     assert_eq!(
         send("POST", &url, &[("authorization", &bad)]).await.status,

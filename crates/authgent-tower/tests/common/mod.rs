@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use authgent_tower::AuthContext;
+use authgent_tower::{AuthContext, Caller};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -28,13 +28,19 @@ impl Service<Request<Incoming>> for Echo {
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        // The layer puts the `AuthContext` in the extensions, and the `Caller` when there is one.
+        let caller = req
+            .extensions()
+            .get::<Caller>()
+            .map(|c| c.subject().to_owned());
         let body = match req
             .extensions()
             .get::<AuthContext>()
             .and_then(|c| c.identity())
         {
-            Some(id) => json!({"subject": id.subject(), "depth": id.delegation_chain().depth()}),
-            None => json!({"authenticated": false}),
+            Some(id) => json!({"subject": id.subject(), "depth": id.delegation_chain().depth(),
+                               "caller": caller}),
+            None => json!({"authenticated": false, "caller": caller}),
         };
         Box::pin(async move { Ok(Response::new(Full::new(Bytes::from(body.to_string())))) })
     }
