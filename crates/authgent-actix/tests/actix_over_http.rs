@@ -16,6 +16,14 @@ use serde_json::json;
 
 const PUBLIC: &str = "http://tools.test";
 
+/// A verifier for `PUBLIC` trusting `issuer`, to finish configuring.
+fn verifier(issuer: &TestIssuer) -> authgent_jwks::VerifierBuilder {
+    Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(PUBLIC)
+        .external_url(PUBLIC)
+}
+
 async fn subject(id: AgentIdentity) -> HttpResponse {
     HttpResponse::Ok().json(json!({"subject": id.subject()}))
 }
@@ -29,12 +37,7 @@ async fn lenient(id: Option<AgentIdentity>) -> HttpResponse {
 }
 
 async fn start(issuer: &TestIssuer) -> String {
-    let verifier = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(PUBLIC)
-        .external_url(PUBLIC)
-        .build()
-        .unwrap();
+    let verifier = verifier(issuer).build().unwrap();
     let auth = AgentAuth::builder(verifier).optional().build().unwrap();
     let server = HttpServer::new(move || {
         App::new()
@@ -154,10 +157,7 @@ async fn without_the_middleware_the_strict_extractor_is_a_500_and_options_are_no
 #[actix_web::test]
 async fn every_refusal_names_the_metadata_and_the_realm() {
     let issuer = TestIssuer::start().await.unwrap();
-    let verifier = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(PUBLIC)
-        .external_url(PUBLIC)
+    let verifier = verifier(&issuer)
         .dpop_nonces(authgent_core::dpop::NonceIssuer::generate().unwrap())
         .build()
         .unwrap();
@@ -206,12 +206,7 @@ async fn transfer(_id: AgentIdentity, txn: authgent_actix::TransactionToken) -> 
 async fn transaction_tokens_reach_the_handler_and_bad_ones_are_refused() {
     let issuer = TestIssuer::start().await.unwrap();
     let trust = "https://trust.example";
-    let verifier = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(PUBLIC)
-        .external_url(PUBLIC)
-        .build()
-        .unwrap();
+    let verifier = verifier(&issuer).build().unwrap();
     let validator = authgent_core::txn::TxnTokenValidator::builder(trust)
         .issuer(issuer.issuer())
         .build()

@@ -9,6 +9,9 @@ use authgent_testkit::TestIssuer;
 
 use crate::contract::try_send;
 
+/// A refusal to provoke: what, the extra headers, the status and code expected.
+type Case<'a> = (&'a str, Vec<(&'a str, String)>, u16, &'a str);
+
 /// Where the route is, and what it was configured with.
 #[derive(Debug)]
 pub struct Probe<'a> {
@@ -49,7 +52,7 @@ impl Probe<'_> {
         if r.status != 200 || r.body != want {
             return Err(format!("a valid txn token: {} {}", r.status, r.body));
         }
-        let cases: [(&str, Vec<(&str, String)>, u16, &str); 5] = [
+        let cases: [Case<'_>; 5] = [
             ("no Txn-Token", vec![], 400, "invalid_request"),
             (
                 "two Txn-Token headers",

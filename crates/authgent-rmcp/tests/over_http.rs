@@ -116,14 +116,25 @@ async fn start(
     issuer: &TestIssuer,
     configure: impl FnOnce(authgent_jwks::AgentAuthBuilder) -> authgent_jwks::AgentAuthBuilder,
 ) -> (String, McpAuth) {
+    start_with(issuer, |v| v, configure).await
+}
+
+/// [`start`] with the verifier configured too.
+async fn start_with(
+    issuer: &TestIssuer,
+    verifier: impl FnOnce(authgent_jwks::VerifierBuilder) -> authgent_jwks::VerifierBuilder,
+    configure: impl FnOnce(authgent_jwks::AgentAuthBuilder) -> authgent_jwks::AgentAuthBuilder,
+) -> (String, McpAuth) {
     let (base, listener) = bind().await;
     let endpoint = format!("{base}/mcp");
-    let verifier = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(&endpoint)
-        .external_url(&base)
-        .build()
-        .unwrap();
+    let verifier = verifier(
+        Verifier::builder()
+            .issuer(issuer.issuer())
+            .audience(&endpoint)
+            .external_url(&base),
+    )
+    .build()
+    .unwrap();
     let auth = configure(AgentAuth::builder(verifier)).build().unwrap();
     let mcp = McpAuth::builder(auth)
         .tool("whoami", ["tools:read"])
@@ -305,22 +316,10 @@ async fn a_deleted_session_is_forgotten_and_cannot_be_reused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_names_the_metadata_and_the_realm() {
     let issuer = TestIssuer::start().await.unwrap();
-    let (base, listener) = bind().await;
-    let endpoint = format!("{base}/mcp");
-    let verifier = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(&endpoint)
-        .external_url(&base)
-        .dpop_nonces(authgent_core::dpop::NonceIssuer::generate().unwrap())
-        .build()
-        .unwrap();
-    let auth = AgentAuth::builder(verifier).realm("tools").build().unwrap();
-    let mcp = McpAuth::builder(auth)
-        .tool("whoami", ["tools:read"])
-        .build()
-        .unwrap();
-    let app = mcp.router(service(&mcp));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let nonces = authgent_core::dpop::NonceIssuer::generate().unwrap();
+    let (endpoint, _mcp) =
+        start_with(&issuer, |v| v.dpop_nonces(nonces), |a| a.realm("tools")).await;
+    let base = endpoint.trim_end_matches("/mcp").to_owned();
     let initialize = request(
         1,
         "initialize",

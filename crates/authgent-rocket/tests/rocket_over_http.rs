@@ -17,6 +17,14 @@ use serde_json::json;
 
 const PUBLIC: &str = "http://tools.test";
 
+/// A verifier for `PUBLIC` trusting `issuer`, to finish configuring.
+fn verifier(issuer: &TestIssuer) -> authgent_jwks::VerifierBuilder {
+    Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience(PUBLIC)
+        .external_url(PUBLIC)
+}
+
 #[get("/delete")]
 fn delete(id: AgentIdentity) -> Result<(ContentType, String), AuthRejection> {
     id.require_scopes(&ScopeRequirement::all(["db:delete"]))?;
@@ -72,12 +80,7 @@ async fn launch(rocket: rocket::Rocket<rocket::Build>) -> String {
 }
 
 fn auth(issuer: &TestIssuer) -> AgentAuth {
-    let verifier = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(PUBLIC)
-        .external_url(PUBLIC)
-        .build()
-        .unwrap();
+    let verifier = verifier(issuer).build().unwrap();
     AgentAuth::builder(verifier).optional().build().unwrap()
 }
 
@@ -156,10 +159,7 @@ fn open(id: AgentIdentity) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_names_the_metadata_and_the_realm() {
     let issuer = TestIssuer::start().await.unwrap();
-    let verifier = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(PUBLIC)
-        .external_url(PUBLIC)
+    let verifier = verifier(&issuer)
         .dpop_nonces(authgent_core::dpop::NonceIssuer::generate().unwrap())
         .build()
         .unwrap();
@@ -199,12 +199,7 @@ fn transfer(_id: AgentIdentity, txn: authgent_rocket::TransactionToken) -> (Cont
 async fn transaction_tokens_reach_the_handler_and_bad_ones_are_refused() {
     let issuer = TestIssuer::start().await.unwrap();
     let trust = "https://trust.example";
-    let verifier = Verifier::builder()
-        .issuer(issuer.issuer())
-        .audience(PUBLIC)
-        .external_url(PUBLIC)
-        .build()
-        .unwrap();
+    let verifier = verifier(&issuer).build().unwrap();
     let validator = authgent_core::txn::TxnTokenValidator::builder(trust)
         .issuer(issuer.issuer())
         .build()
