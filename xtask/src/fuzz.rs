@@ -10,13 +10,14 @@ use std::process::{Command, Stdio};
 /// The cargo-fuzz release used; installed into cargo's bin directory when missing.
 const CARGO_FUZZ_VERSION: &str = "0.13.1";
 
-pub(crate) const TARGETS: [&str; 6] = [
+pub(crate) const TARGETS: [&str; 7] = [
     "access_token",
     "dpop_proof",
     "www_authenticate",
     "jwks",
     "metadata",
     "token_response",
+    "mcp_request",
 ];
 
 fn fuzz_dir() -> PathBuf {

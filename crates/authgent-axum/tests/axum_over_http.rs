@@ -422,3 +422,123 @@ async fn every_refusal_names_the_metadata_and_the_realm() {
     .await
     .unwrap();
 }
+
+/// Issue 24 (SEP-2243, MCP 2026-07-28): a `tools/call` whose `Mcp-Name` is the base64 form,
+/// and any `prompts/get` or `resources/read` with its `Mcp-Name`, were refused with 400 before
+/// the MCP server saw them. Names come from the member each method uses; prompts and resources
+/// have scopes; a header sent twice or not ASCII is 400; batches are refused on revisions
+/// without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_2026_07_28_headers_prompts_and_resources_are_decided_before_dispatch() {
+    use authgent_axum::RequireTools;
+    use authgent_core::mcp::ToolPolicy;
+    use axum::routing::post;
+
+    let issuer = TestIssuer::start().await.unwrap();
+    let auth = AgentAuth::builder(verifier(&issuer).build().unwrap())
+        .build()
+        .unwrap();
+    let policy = ToolPolicy::builder()
+        .tool("deploy", ["deploy:run"])
+        .prompt("incident_report", ["reports:read"])
+        .resource("file:///payroll/*", ["payroll:read"])
+        .build();
+    let base = serve(
+        Router::new()
+            .route("/mcp", post(|body: String| async move { body }))
+            .route_layer(RequireTools::new(policy))
+            .layer(AgentAuthLayer::new(auth)),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let token = |scopes: &[&str]| {
+        issuer
+            .token()
+            .audience(PUBLIC)
+            .scopes(scopes.iter().copied())
+            .sign()
+    };
+    let send = |token: String, body: String, headers: Vec<(&'static str, Vec<u8>)>| {
+        let mut request = client
+            .post(format!("{base}/mcp"))
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2026-07-28")
+            .bearer_auth(token)
+            .body(body);
+        for (k, v) in headers {
+            request = request.header(k, reqwest::header::HeaderValue::from_bytes(&v).unwrap());
+        }
+        request.send()
+    };
+    let message = |method: &str, member: &str, value: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{"{member}":"{value}"}}}}"#
+        )
+    };
+    let all = token(&["deploy:run", "reports:read", "payroll:read"]);
+    for (method, member, value, header) in [
+        ("tools/call", "name", "deploy", "=?base64?ZGVwbG95?="),
+        ("tools/call", "name", "deploy", "deploy"),
+        ("prompts/get", "name", "incident_report", "incident_report"),
+        (
+            "resources/read",
+            "uri",
+            "file:///payroll/q4.csv",
+            "file:///payroll/q4.csv",
+        ),
+    ] {
+        let body = message(method, member, value);
+        let headers = vec![
+            ("mcp-method", method.as_bytes().to_vec()),
+            ("mcp-name", header.as_bytes().to_vec()),
+        ];
+        let r = send(all.clone(), body.clone(), headers).await.unwrap();
+        assert_eq!(r.status(), 200, "{method} {header}");
+        assert_eq!(r.text().await.unwrap(), body, "passed on unchanged");
+    }
+    // Prompts and resources need their scopes: 403 naming them.
+    for (method, member, value, scope) in [
+        ("prompts/get", "name", "incident_report", "reports:read"),
+        (
+            "resources/read",
+            "uri",
+            "file:///payroll/q4.csv",
+            "payroll:read",
+        ),
+    ] {
+        let r = send(
+            token(&["deploy:run"]),
+            message(method, member, value),
+            vec![],
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 403, "{method}");
+        let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(
+            challenge.contains(&format!(r#"scope="{scope}""#)),
+            "{challenge}"
+        );
+    }
+    // A header twice, not ASCII, or naming another target: 400 before dispatch.
+    let deploy = message("tools/call", "name", "deploy");
+    for headers in [
+        vec![
+            ("mcp-name", b"deploy".to_vec()),
+            ("mcp-name", b"deploy".to_vec()),
+        ],
+        vec![("mcp-name", "d\u{e9}ploy".as_bytes().to_vec())],
+        vec![("mcp-name", b"=?base64?d2hvYW1p?=".to_vec())], // "whoami"
+        vec![("mcp-method", b"tools/list".to_vec())],
+    ] {
+        let r = send(all.clone(), deploy.clone(), headers.clone())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{headers:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "OAuth-shaped: {body}");
+    }
+    // No batches on 2026-07-28.
+    let r = send(all, format!("[{deploy}]"), vec![]).await.unwrap();
+    assert_eq!(r.status(), 400);
+}

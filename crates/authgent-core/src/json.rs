@@ -24,16 +24,6 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// Parses `bytes` as one JSON value (object, array, …) with unique member names at every level.
-pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value, String> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue
-        .deserialize(&mut de)
-        .map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
-    Ok(value)
-}
-
 /// Parses `bytes` as one JSON object and builds only the members `index` knows (`len` slots,
 /// by index); every other member is checked as strictly (valid JSON, unique names at every
 /// level, bounded depth) but not built. For a JWS payload whose few registered claims are

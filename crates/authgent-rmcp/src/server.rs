@@ -90,6 +90,28 @@ impl McpAuthBuilder {
         self
     }
 
+    /// The prompt `name` (`prompts/get`) needs every scope in `scopes`, refused before
+    /// dispatch like a tool's.
+    pub fn prompt<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        scopes: I,
+    ) -> Self {
+        self.policy = self.policy.prompt(name, scopes);
+        self
+    }
+
+    /// Resources whose URI matches `pattern` (exact, or a prefix before a trailing `*`) need
+    /// every scope in `scopes` to be read or (un)subscribed to.
+    pub fn resource<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        pattern: impl Into<String>,
+        scopes: I,
+    ) -> Self {
+        self.policy = self.policy.resource(pattern, scopes);
+        self
+    }
+
     /// `tool` also needs `guard` — a chain policy (`403` with its code), a closure, an
     /// active token — checked before dispatch, after its scopes.
     pub fn tool_guard(mut self, tool: impl Into<String>, guard: Guard) -> Self {

@@ -174,7 +174,7 @@ async fn the_tool_sees_the_chain_and_the_audit_names_it_but_never_the_token() {
         .find(|l| l.contains("MCP tool call authorised") && l.contains("user:alice"))
         .unwrap_or_else(|| panic!("no audit line in {text}"));
     for field in [
-        "tool=whoami",
+        "tool=\"whoami\"",
         "subject=user:alice",
         "actor=\"client:agnt_tool\"",
         "depth=2",
@@ -343,4 +343,50 @@ async fn every_refusal_names_the_metadata_and_the_realm() {
     .run()
     .await
     .unwrap();
+}
+
+/// Issue 24, item 6b: the audit line logged tool names with `Display`, so a name with a
+/// newline forged a whole log line ("… authorised … subject=user:admin"); and it said
+/// "authorised" for calls the MCP server never took. Names are escaped, and a request the
+/// server refuses is logged as not dispatched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_line_cannot_be_forged_and_says_authorised_only_for_dispatched_calls() {
+    let logs = logs();
+    let issuer = TestIssuer::start().await.unwrap();
+    let (endpoint, _) = start(&issuer, |b| b).await;
+    let token = issuer
+        .token()
+        .audience(&endpoint)
+        .subject("user:mallory")
+        .sign();
+    let forged =
+        "ping\nINFO authgent::mcp: MCP tool call authorised tool=whoami subject=user:admin";
+    // No session: rmcp refuses the call (4xx), after authgent allowed it.
+    let body = authgent_harness::mcp::tool_call(7, forged, json!({}));
+    let r = authgent_harness::contract::try_send_body(
+        "POST",
+        &endpoint,
+        &[("authorization", &format!("Bearer {token}"))],
+        Some(&body),
+    )
+    .await
+    .unwrap();
+    assert!(r.status >= 400, "{} {}", r.status, r.body);
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        !text.lines().any(|l| l.starts_with("INFO authgent::mcp")
+            || l.contains("subject=user:admin") && !l.contains("\\n")),
+        "a forged line: {text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| {
+            l.contains("user:mallory") || l.contains("not dispatched") && l.contains("ping\\n")
+        })
+        .unwrap_or_else(|| panic!("no audit line in {text}"));
+    assert!(line.contains("not dispatched"), "{line}");
+    assert!(
+        !line.contains("MCP tool call authorised tool=\"ping"),
+        "{line}"
+    );
 }

@@ -1,11 +1,11 @@
 //! [`RequireTools`]: per-tool scopes and guards of an MCP endpoint, enforced at the HTTP level
 //! before the MCP server dispatches anything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use authgent_core::mcp::{McpRequest, ToolPolicy};
+use authgent_core::mcp::{McpHeaders, McpRequest, ToolPolicy};
 use authgent_core::{AuthgentError, RequestError};
 use authgent_jwks::{AuthContext, Guard, Rejection};
 use bytes::Bytes;
@@ -19,9 +19,10 @@ use crate::response::rejection_response;
 /// Guards an MCP endpoint (JSON-RPC over streamable HTTP) with a [`ToolPolicy`] and per-tool
 /// [`Guard`]s, after [`AgentAuthLayer`](crate::AgentAuthLayer): each `POST` body is read
 /// (bounded by the policy), its calls decided — `403 insufficient_scope` naming every scope the
-/// called tools need, the guard's refusal (a chain policy's 403, a closure's error), `400` for
-/// a body or `Mcp-Method`/`Mcp-Name` header it cannot decide on — and only then handed to the
-/// MCP server, unchanged. `GET` (the event stream) and `DELETE` (end of session) call no tool
+/// called tools, prompts and resources need, the guard's refusal (a chain policy's 403, a
+/// closure's error), `400` for a body or an `Mcp-Method`/`Mcp-Name` header (SEP-2243: sent
+/// twice, not ASCII, or naming something else than the body) it cannot decide on — and only
+/// then handed to the MCP server, unchanged. `GET` (the event stream) and `DELETE` (end of session) call no tool
 /// and pass.
 ///
 /// Every authorised tool call is logged (target `authgent::mcp`, level `INFO`) with the tool,
@@ -103,11 +104,15 @@ async fn decide(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<McpRequest, Rejection> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let request = rules
-        .policy
-        .inspect(body, header("mcp-method"), header("mcp-name"))
-        .map_err(|e| context.reject(e.into()))?;
+    let values =
+        |name: &str| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
+    let request = McpHeaders::from_values(
+        &values("mcp-method"),
+        &values("mcp-name"),
+        &values("mcp-protocol-version"),
+    )
+    .and_then(|mcp| rules.policy.inspect_request(body, &mcp))
+    .map_err(|e| context.reject(e.into()))?;
     let granted: &[String] = context.identity().map_or(&[], |i| i.scopes());
     match rules.policy.check(&request, granted) {
         Ok(()) => {}
@@ -116,10 +121,9 @@ async fn decide(
         }
         Err(e) => return Err(context.reject(e.into())),
     }
-    for (i, tool) in request.tools.iter().enumerate() {
-        if request.tools[..i].contains(tool) {
-            continue;
-        }
+    // Each tool's guards once, however often the batch calls it (linear in the batch).
+    let called: BTreeSet<&str> = request.tools.iter().map(String::as_str).collect();
+    for tool in called {
         for guard in rules.guards.get(tool).into_iter().flatten() {
             context.check(guard).await?;
         }
@@ -127,15 +131,28 @@ async fn decide(
     Ok(request)
 }
 
-/// The audit line of each authorised tool call.
-fn audit(context: &AuthContext, request: &McpRequest) {
+/// The audit line of each tool call, once the MCP server answered: "authorised" when it took
+/// the request (2xx), "not dispatched" with the status otherwise. Names are logged with
+/// `Debug` (quoted and escaped): a caller-chosen name with a newline cannot forge a log line.
+fn audit(context: &AuthContext, request: &McpRequest, status: http::StatusCode) {
+    if !status.is_success() {
+        for tool in &request.tools {
+            tracing::info!(
+                target: "authgent::mcp",
+                tool = ?tool,
+                status = status.as_u16(),
+                "MCP tool call not dispatched: the MCP server refused the request"
+            );
+        }
+        return;
+    }
     for tool in &request.tools {
         match context.identity() {
             Some(id) => {
                 let chain = id.delegation_chain();
                 tracing::info!(
                     target: "authgent::mcp",
-                    tool = %tool,
+                    tool = ?tool,
                     subject = %id.subject(),
                     actor = chain.current_actor().map(|a| a.subject()),
                     depth = chain.depth(),
@@ -145,7 +162,7 @@ fn audit(context: &AuthContext, request: &McpRequest) {
             }
             None => tracing::info!(
                 target: "authgent::mcp",
-                tool = %tool,
+                tool = ?tool,
                 "MCP tool call authorised (anonymous)"
             ),
         }
@@ -191,11 +208,16 @@ where
                     return Ok(rejection_response(&context.reject(error.into())));
                 }
             };
-            match decide(&rules, &context, &parts.headers, &bytes).await {
-                Ok(request) => audit(&context, &request),
+            let request = match decide(&rules, &context, &parts.headers, &bytes).await {
+                Ok(request) => request,
                 Err(rejection) => return Ok(rejection_response(&rejection)),
-            }
-            inner.call(Request::from_parts(parts, B::from(bytes))).await
+            };
+            let response = inner
+                .call(Request::from_parts(parts, B::from(bytes)))
+                .await?;
+            // Logged once the MCP server answered: "authorised" only for a call it took.
+            audit(&context, &request, response.status());
+            Ok(response)
         })
     }
 }
