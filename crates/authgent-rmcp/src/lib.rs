@@ -72,7 +72,9 @@ pub mod client;
 mod identity;
 mod server;
 mod session;
+mod state;
 
 pub use authgent_jwks::{AgentAuth, AuthContext, Caller, Guard};
 pub use identity::{AgentIdentity, auth_context, caller, tool_span};
 pub use server::{McpAuth, McpAuthBuilder};
+pub use state::CallerState;

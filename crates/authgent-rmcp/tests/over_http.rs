@@ -10,9 +10,11 @@ use authgent_jwks::{AgentAuth, Verifier};
 use authgent_rmcp::{AgentIdentity, McpAuth};
 use authgent_testkit::TestIssuer;
 use rmcp::handler::server::tool::{ToolCallContext, ToolRouter};
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ServerCapabilities, ServerConfig,
 };
+use rmcp::schemars;
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -78,6 +80,37 @@ impl Tools {
     async fn ping(&self) -> CallToolResult {
         CallToolResult::structured(json!({"pong": true}))
     }
+
+    #[tool(description = "two steps: the first seals state for its caller, the second opens it")]
+    async fn step(
+        &self,
+        caller: AgentIdentity,
+        Parameters(args): Parameters<StepArgs>,
+    ) -> CallToolResult {
+        let states = caller_states();
+        CallToolResult::structured(match args.state {
+            None => json!({"state": states.seal(&caller, b"step-1 done")}),
+            Some(sealed) => match states.open(&caller, &sealed) {
+                Ok(payload) => json!({"opened": String::from_utf8_lossy(&payload)}),
+                Err(e) => json!({"refused": e.to_string()}),
+            },
+        })
+    }
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct StepArgs {
+    state: Option<String>,
+}
+
+/// One sealer for every server of this test binary, with a short TTL to test expiry.
+fn caller_states() -> &'static authgent_rmcp::CallerState {
+    static STATES: OnceLock<authgent_rmcp::CallerState> = OnceLock::new();
+    STATES.get_or_init(|| {
+        authgent_rmcp::CallerState::new(*b"over_http test key, 32 bytes or more")
+            .unwrap()
+            .ttl(std::time::Duration::from_secs(2))
+    })
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -389,4 +422,46 @@ async fn the_audit_line_cannot_be_forged_and_says_authorised_only_for_dispatched
         !line.contains("MCP tool call authorised tool=\"ping"),
         "{line}"
     );
+}
+
+/// Issue 24, item 5: SEP-2322 `requestState` sealed for the verified caller, over HTTP: the
+/// caller that got it opens it; another user, the same user through another agent, and a
+/// replay after the TTL do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_state_opens_only_for_the_caller_it_was_sealed_for() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (endpoint, _) = start(&issuer, |b| b).await;
+    let session = |subject: &str, actor: Option<&str>| {
+        let mut token = issuer.token().audience(&endpoint).subject(subject);
+        if let Some(actor) = actor {
+            token = token.actors([actor]);
+        }
+        McpClient::bearer(&endpoint, Some(&token.sign()))
+    };
+    let mut carol = session("user:carol", Some("client:agnt_a"));
+    carol.initialize().await.unwrap();
+    let r = carol.call("step", json!({})).await.unwrap();
+    let sealed = r.structured().unwrap_or_else(|| panic!("{}", r.text))["state"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let opened = |r: authgent_harness::mcp::McpResponse| r.structured().cloned().unwrap();
+    let again = opened(carol.call("step", json!({"state": sealed})).await.unwrap());
+    assert_eq!(again["opened"], "step-1 done");
+    for (subject, actor) in [
+        ("user:bob", Some("client:agnt_a")),
+        ("user:carol", Some("client:agnt_b")),
+        ("user:carol", None),
+    ] {
+        let mut other = session(subject, actor);
+        other.initialize().await.unwrap();
+        let r = opened(other.call("step", json!({"state": sealed})).await.unwrap());
+        assert!(
+            r["refused"].as_str().unwrap().contains("integrity"),
+            "{subject} {actor:?}: {r}"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let r = opened(carol.call("step", json!({"state": sealed})).await.unwrap());
+    assert!(r["refused"].as_str().unwrap().contains("expired"), "{r}");
 }
