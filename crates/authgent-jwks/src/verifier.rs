@@ -95,6 +95,11 @@ impl Verifier {
         &self.inner.issuer
     }
 
+    /// The clock leeway for `exp`, `nbf` and `iat` (default 60 s).
+    pub fn leeway(&self) -> Duration {
+        self.inner.request.validator().leeway()
+    }
+
     /// The DPoP mode.
     pub fn dpop_mode(&self) -> DpopMode {
         self.inner.request.dpop_mode()

@@ -73,6 +73,7 @@ mod identity;
 mod server;
 mod session;
 mod state;
+mod stream;
 
 pub use authgent_jwks::{AgentAuth, AuthContext, Caller, Guard};
 pub use identity::{AgentIdentity, auth_context, caller, tool_span};

@@ -249,7 +249,9 @@ impl McpAuth {
         S::Response: IntoResponse + 'static,
         S::Future: Send + 'static,
     {
-        let mut mcp: MethodRouter = any_service(service);
+        // An event stream ends when its token expires (`stream`).
+        let mut mcp: MethodRouter = any_service(service)
+            .layer::<_, Infallible>(axum::middleware::from_fn(crate::stream::end_at_expiry));
         if let Some(sessions) = &self.sessions {
             mcp = mcp.layer::<_, Infallible>(axum::middleware::from_fn_with_state(
                 sessions.clone(),

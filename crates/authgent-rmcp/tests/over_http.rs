@@ -465,3 +465,45 @@ async fn request_state_opens_only_for_the_caller_it_was_sealed_for() {
     let r = opened(carol.call("step", json!({"state": sealed})).await.unwrap());
     assert!(r["refused"].as_str().unwrap().contains("expired"), "{r}");
 }
+
+/// Issue 24, item 6c: a `GET` event stream was authenticated once, when it opened, and then
+/// outlived its token. It ends at the token's `exp` plus the verifier's leeway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stream_ends_when_its_token_expires() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (endpoint, _) = start_with(
+        &issuer,
+        |v| v.leeway(std::time::Duration::from_secs(1)),
+        |a| a,
+    )
+    .await;
+    let token = issuer
+        .token()
+        .audience(&endpoint)
+        .subject("user:dave")
+        .expires_in(std::time::Duration::from_secs(2))
+        .sign();
+    let mut client = McpClient::bearer(&endpoint, Some(&token));
+    let init = client.initialize().await.unwrap();
+    let session = init.header("mcp-session-id").unwrap().to_owned();
+    let opened = std::time::Instant::now();
+    let mut stream = reqwest::Client::new()
+        .get(&endpoint)
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its token by 17 s");
+    assert!(
+        opened.elapsed() >= std::time::Duration::from_secs(2),
+        "ended early: {:?}",
+        opened.elapsed()
+    );
+}
