@@ -446,7 +446,24 @@ async fn mcp_2026_07_28_headers_prompts_and_resources_are_decided_before_dispatc
     let base = serve(
         Router::new()
             .route("/mcp", post(|body: String| async move { body }))
-            .route_layer(RequireTools::new(policy))
+            .route_layer(
+                RequireTools::new(policy)
+                    .prompt_guard(
+                        "incident_report",
+                        authgent_axum::Guard::chain(
+                            authgent_core::ChainPolicy::builder()
+                                .require_human_root(true)
+                                .build(),
+                        ),
+                    )
+                    .resource_guard(
+                        "file:///payroll/*",
+                        authgent_axum::Guard::check(|id| match id.subject() {
+                            "user:alice" => Ok(()),
+                            _ => Err(authgent_core::ScopeError::new(["payroll:owner"]).into()),
+                        }),
+                    ),
+            )
             .layer(AgentAuthLayer::new(auth)),
     )
     .await;
@@ -475,7 +492,13 @@ async fn mcp_2026_07_28_headers_prompts_and_resources_are_decided_before_dispatc
             r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{"{member}":"{value}"}}}}"#
         )
     };
-    let all = token(&["deploy:run", "reports:read", "payroll:read"]);
+    let all = issuer
+        .token()
+        .audience(PUBLIC)
+        .subject("user:alice")
+        .human_root(true)
+        .scopes(["deploy:run", "reports:read", "payroll:read"])
+        .sign();
     for (method, member, value, header) in [
         ("tools/call", "name", "deploy", "=?base64?ZGVwbG95?="),
         ("tools/call", "name", "deploy", "deploy"),
@@ -520,6 +543,31 @@ async fn mcp_2026_07_28_headers_prompts_and_resources_are_decided_before_dispatc
             "{challenge}"
         );
     }
+    // Guards per prompt and per resource pattern, after the scopes.
+    let bob = token(&["deploy:run", "reports:read", "payroll:read"]);
+    let r = send(
+        bob.clone(),
+        message("prompts/get", "name", "incident_report"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "no_human_root", "{body}");
+    let r = send(
+        bob,
+        message("resources/read", "uri", "file:///payroll/q4.csv"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains(r#"scope="payroll:owner""#),
+        "{challenge}"
+    );
     // A header twice, not ASCII, or naming another target: 400 before dispatch.
     let deploy = message("tools/call", "name", "deploy");
     for headers in [

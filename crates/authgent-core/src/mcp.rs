@@ -308,6 +308,22 @@ impl<'de: 'a, 'a> Visitor<'de> for &mut Batch<'a> {
     }
 }
 
+/// Whether the resource `uri` matches `pattern`: equal to it, or, for a pattern ending in
+/// `*`, starting with what comes before the `*`.
+///
+/// ```
+/// use authgent_core::mcp::resource_matches;
+/// assert!(resource_matches("file:///payroll/*", "file:///payroll/q4.csv"));
+/// assert!(resource_matches("file:///a.txt", "file:///a.txt"));
+/// assert!(!resource_matches("file:///payroll/*", "file:///payrolls"));
+/// ```
+pub fn resource_matches(pattern: &str, uri: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => uri.starts_with(prefix),
+        None => uri == pattern,
+    }
+}
+
 /// Which `params` member names a method's target (SEP-2243's `Mcp-Name` source).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -376,11 +392,7 @@ impl ToolPolicy {
     pub fn scopes_for_resource(&self, uri: &str) -> Vec<String> {
         let mut out = Vec::new();
         for (pattern, scopes) in &self.resources {
-            let matches = match pattern.strip_suffix('*') {
-                Some(prefix) => uri.starts_with(prefix),
-                None => uri == pattern,
-            };
-            if matches {
+            if resource_matches(pattern, uri) {
                 out.extend(scopes.iter().cloned());
             }
         }

@@ -71,10 +71,18 @@ pub struct McpAuth {
 pub struct McpAuthBuilder {
     auth: AgentAuth,
     policy: ToolPolicyBuilder,
-    guards: Vec<(String, Guard)>,
+    guards: Vec<(Target, String, Guard)>,
     bind_sessions: bool,
     session_capacity: u64,
     session_idle: Duration,
+}
+
+/// What a guard is for.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Tool,
+    Prompt,
+    Resource,
 }
 
 impl McpAuthBuilder {
@@ -115,7 +123,20 @@ impl McpAuthBuilder {
     /// `tool` also needs `guard` — a chain policy (`403` with its code), a closure, an
     /// active token — checked before dispatch, after its scopes.
     pub fn tool_guard(mut self, tool: impl Into<String>, guard: Guard) -> Self {
-        self.guards.push((tool.into(), guard));
+        self.guards.push((Target::Tool, tool.into(), guard));
+        self
+    }
+
+    /// The prompt `name` also needs `guard`, checked before dispatch, after its scopes.
+    pub fn prompt_guard(mut self, name: impl Into<String>, guard: Guard) -> Self {
+        self.guards.push((Target::Prompt, name.into(), guard));
+        self
+    }
+
+    /// Resources matching `pattern` also need `guard`, checked before dispatch, after their
+    /// scopes.
+    pub fn resource_guard(mut self, pattern: impl Into<String>, guard: Guard) -> Self {
+        self.guards.push((Target::Resource, pattern.into(), guard));
         self
     }
 
@@ -168,8 +189,12 @@ impl McpAuthBuilder {
             Some(path) => path.to_owned(),
         };
         let mut tools = RequireTools::new(self.policy.build());
-        for (tool, guard) in self.guards {
-            tools = tools.guard(tool, guard);
+        for (target, name, guard) in self.guards {
+            tools = match target {
+                Target::Tool => tools.guard(name, guard),
+                Target::Prompt => tools.prompt_guard(name, guard),
+                Target::Resource => tools.resource_guard(name, guard),
+            };
         }
         Ok(McpAuth {
             auth: self.auth,

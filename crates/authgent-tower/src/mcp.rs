@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use authgent_core::mcp::{McpHeaders, McpRequest, ToolPolicy};
+use authgent_core::mcp::{McpHeaders, McpRequest, ToolPolicy, resource_matches};
 use authgent_core::{AuthgentError, RequestError};
 use authgent_jwks::{AuthContext, Guard, Rejection};
 use bytes::Bytes;
@@ -47,7 +47,12 @@ pub struct RequireTools {
 #[derive(Clone, Debug)]
 struct Rules {
     policy: ToolPolicy,
+    /// By tool name.
     guards: BTreeMap<String, Vec<Guard>>,
+    /// By prompt name.
+    prompt_guards: BTreeMap<String, Vec<Guard>>,
+    /// By resource URI pattern (exact, or a prefix before a trailing `*`).
+    resource_guards: Vec<(String, Guard)>,
 }
 
 impl RequireTools {
@@ -57,6 +62,8 @@ impl RequireTools {
             rules: Arc::new(Rules {
                 policy,
                 guards: BTreeMap::new(),
+                prompt_guards: BTreeMap::new(),
+                resource_guards: Vec::new(),
             }),
         }
     }
@@ -70,6 +77,27 @@ impl RequireTools {
             .entry(tool.into())
             .or_default()
             .push(guard);
+        self
+    }
+
+    /// The prompt `name` (`prompts/get`) also needs `guard`, checked after its scopes.
+    #[must_use]
+    pub fn prompt_guard(mut self, name: impl Into<String>, guard: Guard) -> Self {
+        Arc::make_mut(&mut self.rules)
+            .prompt_guards
+            .entry(name.into())
+            .or_default()
+            .push(guard);
+        self
+    }
+
+    /// Resources whose URI matches `pattern` (exact, or a prefix before a trailing `*`) also
+    /// need `guard` to be read or (un)subscribed to, checked after their scopes.
+    #[must_use]
+    pub fn resource_guard(mut self, pattern: impl Into<String>, guard: Guard) -> Self {
+        Arc::make_mut(&mut self.rules)
+            .resource_guards
+            .push((pattern.into(), guard));
         self
     }
 
@@ -121,10 +149,22 @@ async fn decide(
         }
         Err(e) => return Err(context.reject(e.into())),
     }
-    // Each tool's guards once, however often the batch calls it (linear in the batch).
-    let called: BTreeSet<&str> = request.tools.iter().map(String::as_str).collect();
-    for tool in called {
+    // Each guard once, however often the batch names its target (linear in the batch).
+    let tools: BTreeSet<&str> = request.tools.iter().map(String::as_str).collect();
+    for tool in tools {
         for guard in rules.guards.get(tool).into_iter().flatten() {
+            context.check(guard).await?;
+        }
+    }
+    let prompts: BTreeSet<&str> = request.prompts.iter().map(String::as_str).collect();
+    for prompt in prompts {
+        for guard in rules.prompt_guards.get(prompt).into_iter().flatten() {
+            context.check(guard).await?;
+        }
+    }
+    let uris: BTreeSet<&str> = request.resources.iter().map(String::as_str).collect();
+    for (pattern, guard) in &rules.resource_guards {
+        if uris.iter().any(|uri| resource_matches(pattern, uri)) {
             context.check(guard).await?;
         }
     }
