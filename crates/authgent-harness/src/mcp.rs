@@ -288,6 +288,10 @@ impl<'a, T: Tokens> McpContract<'a, T> {
         );
         case!("chain policy: human_only", self.human_only());
         case!(
+            "a prompt and a resource under the same policy, SEP-2243 names",
+            self.prompt_and_resource()
+        );
+        case!(
             "headers must agree with the body; batches",
             self.smuggling()
         );
@@ -421,6 +425,51 @@ impl<'a, T: Tokens> McpContract<'a, T> {
             .structured()
             .ok_or(format!("delete: {} {}", r.status, r.text))?;
         expect(s["deleted"] == "t", format!("delete result {s}"))
+    }
+
+    async fn prompt_and_resource(&self) -> Check {
+        let searcher = self.session(&["search:execute"]).await?;
+        let get = request(2, "prompts/get", json!({"name": "summary"}));
+        let headers = [("mcp-method", "prompts/get"), ("mcp-name", "summary")];
+        let r = searcher.post(&get, &headers).await?;
+        let messages = r
+            .message
+            .as_ref()
+            .map(|m| m["result"]["messages"].to_string())
+            .unwrap_or_default();
+        expect(
+            r.status == 200 && messages.contains("Summarise"),
+            format!("prompts/get summary: {} {}", r.status, r.text),
+        )?;
+        let read = request(3, "resources/read", json!({"uri": "notes://private"}));
+        // The name in SEP-2243's base64 form ("notes://private").
+        let headers = [
+            ("mcp-method", "resources/read"),
+            ("mcp-name", "=?base64?bm90ZXM6Ly9wcml2YXRl?="),
+        ];
+        let r = searcher.post(&read, &headers).await?;
+        let challenge = r.challenges().join(", ");
+        expect(
+            r.status == 403
+                && challenge.contains(r#"error="insufficient_scope""#)
+                && challenge.contains(r#"scope="db:delete""#),
+            format!("resources/read without db:delete: {} {challenge}", r.status),
+        )?;
+        let deleter = self.session(&["db:delete"]).await?;
+        let r = deleter.post(&read, &headers).await?;
+        expect(
+            r.status == 200 && r.text.contains("the private notes"),
+            format!("resources/read with db:delete: {} {}", r.status, r.text),
+        )?;
+        let r = deleter.post(&get, &[]).await?;
+        let challenge = r.challenges().join(", ");
+        expect(
+            r.status == 403 && challenge.contains(r#"scope="search:execute""#),
+            format!(
+                "prompts/get without search:execute: {} {challenge}",
+                r.status
+            ),
+        )
     }
 
     async fn human_only(&self) -> Check {

@@ -18,8 +18,10 @@ use example_support::{Settings, health_json, identity_json};
 use rmcp::handler::server::tool::{ToolCallContext, ToolRouter};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ServerCapabilities,
-    ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult, ListResourcesResult,
+    PaginatedRequestParams, Prompt, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::StreamableHttpService;
@@ -28,6 +30,10 @@ use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::Instrument;
+
+/// The prompt (scope `search:execute`) and the resource (scope `db:delete`) of EXAMPLES.md.
+const SUMMARY: &str = "summary";
+const NOTES: &str = "notes://private";
 
 #[derive(Deserialize, schemars::JsonSchema)]
 struct SearchArgs {
@@ -100,9 +106,59 @@ impl Tools {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Tools {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
-            Implementation::new("authgent-mcp-example", env!("CARGO_PKG_VERSION")),
-        )
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .build();
+        ServerConfig::new(capabilities).with_server_info(Implementation::new(
+            "authgent-mcp-example",
+            env!("CARGO_PKG_VERSION"),
+        ))
+    }
+
+    // One prompt and one resource, under the same policy as the tools (scopes in `main`).
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let summary = Prompt::new(SUMMARY, Some("A summary of the caller's work"), None);
+        Ok(ListPromptsResult::with_all_items(vec![summary]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        if request.name != SUMMARY {
+            return Err(ErrorData::invalid_params("no such prompt", None));
+        }
+        let caller = authgent_rmcp::caller(&context)?;
+        let text = format!("Summarise the recent work done for {}.", caller.subject());
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let notes = Resource::new(NOTES, "private notes");
+        Ok(ListResourcesResult::with_all_items(vec![notes]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if request.uri != NOTES {
+            return Err(ErrorData::resource_not_found("no such resource", None));
+        }
+        let contents = ResourceContents::text("the private notes", NOTES);
+        Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
     // Each call runs in a span naming the caller, its current actor and the chain depth, so
@@ -130,6 +186,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mcp = McpAuth::builder(resource.auth.clone())
         .tool("search", [search])
         .tool("delete_records", [delete])
+        .prompt(SUMMARY, [search])
+        .resource(NOTES, [delete])
         .tool_guard(
             "human_only",
             authgent_rmcp::Guard::chain(example_support::human_chain()),
