@@ -129,15 +129,21 @@ impl McpClient {
         }
     }
 
-    /// POSTs `body` with the client's credentials, session and `extra` headers.
+    /// POSTs `body` with the client's credentials, session and `extra` headers (an
+    /// `mcp-protocol-version` among them replaces the client's own).
     pub async fn post(&self, body: &str, extra: &[(&str, &str)]) -> Result<McpResponse, String> {
         let mut req = self
             .client
             .post(&self.endpoint)
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", PROTOCOL)
             .body(body.to_owned());
+        if !extra
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("mcp-protocol-version"))
+        {
+            req = req.header("mcp-protocol-version", PROTOCOL);
+        }
         if let Some(a) = &self.authorization {
             req = req.header("authorization", a);
         }
@@ -290,6 +296,10 @@ impl<'a, T: Tokens> McpContract<'a, T> {
         case!(
             "a prompt and a resource under the same policy, SEP-2243 names",
             self.prompt_and_resource()
+        );
+        case!(
+            "2026-07-28: self-contained requests, no session, same policy",
+            self.revision_2026_07_28()
         );
         case!(
             "headers must agree with the body; batches",
@@ -469,6 +479,94 @@ impl<'a, T: Tokens> McpContract<'a, T> {
                 "prompts/get without search:execute: {} {challenge}",
                 r.status
             ),
+        )
+    }
+
+    /// Protocol revision 2026-07-28 (SEP-2567: no `initialize`, no session): every POST
+    /// carries its version and the SEP-2243 headers, and is authenticated and decided alone.
+    async fn revision_2026_07_28(&self) -> Check {
+        let searcher = self
+            .tokens
+            .agent(&["search:execute"], &self.endpoint(), None)
+            .await;
+        let client = McpClient::bearer(&self.endpoint(), Some(&searcher));
+        let meta = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        let call = |id: u64, method: &str, mut params: Value| {
+            params["_meta"] = meta.clone();
+            request(id, method, params)
+        };
+        let headers = |method: &'static str, name: &'static str| {
+            [
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", method),
+                ("mcp-name", name),
+            ]
+        };
+        // "search" in the base64 form.
+        let body = call(
+            1,
+            "tools/call",
+            json!({"name": "search", "arguments": {"query": "q26"}}),
+        );
+        let r = client
+            .post(&body, &headers("tools/call", "=?base64?c2VhcmNo?="))
+            .await?;
+        let s = r
+            .structured()
+            .ok_or(format!("2026-07-28 search: {} {}", r.status, r.text))?;
+        expect(
+            s["query"] == "q26" && s["authenticated"] == true,
+            format!("2026-07-28 search result {s}"),
+        )?;
+        expect(
+            r.header("mcp-session-id").is_none(),
+            "a 2026-07-28 request got a session",
+        )?;
+        let body = call(
+            2,
+            "tools/call",
+            json!({"name": "delete_records", "arguments": {"table": "t"}}),
+        );
+        let r = client
+            .post(&body, &headers("tools/call", "delete_records"))
+            .await?;
+        let challenge = r.challenges().join(", ");
+        expect(
+            r.status == 403 && challenge.contains(r#"scope="db:delete""#),
+            format!(
+                "2026-07-28 delete without db:delete: {} {challenge}",
+                r.status
+            ),
+        )?;
+        let body = call(3, "prompts/get", json!({"name": "summary"}));
+        let r = client
+            .post(&body, &headers("prompts/get", "summary"))
+            .await?;
+        expect(
+            r.status == 200 && r.text.contains("Summarise"),
+            format!("2026-07-28 prompts/get: {} {}", r.status, r.text),
+        )?;
+        let body = call(4, "resources/read", json!({"uri": "notes://private"}));
+        let r = client
+            .post(&body, &headers("resources/read", "notes://private"))
+            .await?;
+        expect(
+            r.status == 403,
+            format!("2026-07-28 resources/read without db:delete: {}", r.status),
+        )?;
+        // The headers never authorize alone: naming a harmless tool for a scoped call is 400.
+        let body = call(
+            5,
+            "tools/call",
+            json!({"name": "delete_records", "arguments": {"table": "t"}}),
+        );
+        let r = client.post(&body, &headers("tools/call", "whoami")).await?;
+        expect(
+            r.status == 400,
+            format!("2026-07-28 Mcp-Name for another tool: {}", r.status),
         )
     }
 
