@@ -585,8 +585,11 @@ fn break_signature(token: &str) -> String {
 }
 
 /// A request as a client makes it: `GET`, and for a route that does not take it (an MCP
-/// endpoint, a tool: `405`, or `404` where routes are matched by method) a JSON-RPC
-/// `initialize` by `POST`.
+/// endpoint, a tool: `405`, or `404` where routes are matched by method) a JSON-RPC request by
+/// `POST` as an MCP client of the current revision sends it — `server/discover` with
+/// `MCP-Protocol-Version: 2026-07-28` and `Mcp-Method` (SEP-2243, SEP-2567) — then, when the
+/// server does not speak that revision (`400`, `404`, `405`, `415`), an `initialize` of
+/// 2025-06-18 as older clients do.
 async fn call(
     fetcher: &Fetcher,
     url: &str,
@@ -603,6 +606,16 @@ async fn call(
         return Ok(got);
     }
     headers.push(("content-type", "application/json"));
+    let mut current = headers.clone();
+    current.extend([
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "server/discover"),
+    ]);
+    let discover = r#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"authgent-doctor","version":"1"}}}}"#;
+    let got = fetcher.send("POST", url, &current, Some(discover)).await?;
+    if !matches!(got.status, 400 | 404 | 405 | 415) {
+        return Ok(got);
+    }
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"authgent-doctor","version":"1"}}}"#;
     fetcher.send("POST", url, &headers, Some(body)).await
 }
@@ -636,12 +649,55 @@ fn render(resource: &str, findings: Vec<Finding>) -> (Vec<Finding>, Outcome) {
             "check": f.check, "level": f.level.name(), "message": f.message, "fix": f.fix,
         })).collect::<Vec<_>>(),
     });
+    let github = github_annotations(resource, &findings, fails, warns, unknown);
     let code = match (fails, unknown) {
         (0, 0) => exit::OK,
         (0, _) => exit::INCONCLUSIVE,
         _ => exit::REFUSED,
     };
-    (findings, Outcome::new(text, json, code))
+    (findings, Outcome::new(text, json, code).with_github(github))
+}
+
+/// The findings as GitHub Actions workflow commands: `::error` for a failure, `::warning` for
+/// a warning or a could-not-tell, titled with the check's stable id; ok and skipped checks as
+/// one `::notice` summary.
+fn github_annotations(
+    resource: &str,
+    findings: &[Finding],
+    fails: usize,
+    warns: usize,
+    unknown: usize,
+) -> String {
+    // Workflow-command escaping: data (%, CR, LF), and properties (also : and ,).
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for f in findings {
+        let command = match f.level {
+            Level::Fail => "error",
+            Level::Warn | Level::Unknown => "warning",
+            Level::Ok | Level::Skip => continue,
+        };
+        let mut message = f.message.clone();
+        if let Some(fix) = &f.fix {
+            message.push_str(" — fix: ");
+            message.push_str(fix);
+        }
+        let title = property(&format!("authgent doctor {}", f.check));
+        let _ = writeln!(out, "::{command} title={title}::{}", data(&message));
+    }
+    let _ = writeln!(
+        out,
+        "::notice title=authgent doctor::{}",
+        data(&format!(
+            "{resource}: {fails} failure(s), {warns} warning(s), {unknown} could not tell"
+        ))
+    );
+    out
 }
 
 #[cfg(test)]

@@ -44,6 +44,9 @@ pub struct Outcome {
     pub text: String,
     /// The same, as one JSON value.
     pub json: serde_json::Value,
+    /// The same as GitHub Actions workflow commands (`--format github`), where the command
+    /// has findings to annotate (`doctor`); the text otherwise.
+    pub github: Option<String>,
     /// The process exit code ([`exit`]).
     pub code: u8,
 }
@@ -51,7 +54,19 @@ pub struct Outcome {
 impl Outcome {
     /// An outcome of `text`, `json` and exit `code`.
     pub fn new(text: String, json: serde_json::Value, code: u8) -> Self {
-        Outcome { text, json, code }
+        Outcome {
+            text,
+            json,
+            github: None,
+            code,
+        }
+    }
+
+    /// The same outcome with its GitHub Actions annotations.
+    #[must_use]
+    pub fn with_github(mut self, github: String) -> Self {
+        self.github = Some(github);
+        self
     }
 }
 

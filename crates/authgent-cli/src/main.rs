@@ -11,22 +11,40 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use authgent_cli::{CliError, Fetcher, Outcome, doctor, exit, inspect, keys, metadata, verify};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Look inside agent tokens (delegation chains, DPoP) and check the services that take them.
 // No `Debug`: the arguments hold tokens.
 #[derive(Parser)]
 #[command(name = "authgent", version, after_help = EXIT_CODES)]
 struct Cli {
-    /// Print one JSON value instead of text.
+    /// Print one JSON value instead of text (the same as `--format json`).
     #[arg(long, global = true)]
     json: bool,
+    /// `text` (default), `json` (one JSON value), or `github` (GitHub Actions annotations:
+    /// `::error`/`::warning` per doctor finding, titled with its check id).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// Say on stderr what is fetched (and, for `verify`, authgent's debug events: discovery,
     /// JWKS fetches, the reason of a refusal).
     #[arg(short, long, global = true)]
     verbose: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Github,
+}
+
+impl Cli {
+    fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 ok / valid / clean, 1 refused / invalid / findings, \
@@ -64,7 +82,11 @@ enum Command {
         /// The resource identifier, e.g. `https://api.example` or `https://api.example/mcp`.
         resource: String,
     },
-    /// Probe a live resource or MCP server for what clients will trip over.
+    /// Probe a live resource or MCP server for what clients will trip over. Each finding has a
+    /// stable check id: transport, metadata, resource, authorization-servers, challenge,
+    /// challenge-syntax, resource-metadata, challenge-error, dpop, audience, token, signature.
+    /// An MCP endpoint is probed as a 2026-07-28 client would (`server/discover`), then as an
+    /// older one (`initialize`).
     Doctor {
         /// The resource identifier, e.g. `https://api.example` or `https://api.example/mcp`.
         resource: String,
@@ -240,15 +262,17 @@ fn write_secret(path: &Path, content: &str) -> Result<(), CliError> {
 
 fn print(cli: &Cli, outcome: &Outcome) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
-    let written = if cli.json {
-        writeln!(
+    let written = match (cli.format(), &outcome.github) {
+        (Format::Json, _) => writeln!(
             stdout,
             "{}",
             serde_json::to_string_pretty(&outcome.json).unwrap_or_default()
-        )
-    } else {
-        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        write!(stdout, "{}", authgent_cli::paint(&outcome.text, colour))
+        ),
+        (Format::Github, Some(github)) => write!(stdout, "{github}"),
+        (Format::Text | Format::Github, _) => {
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            write!(stdout, "{}", authgent_cli::paint(&outcome.text, colour))
+        }
     };
     if written.is_err() {
         return ExitCode::from(exit::USAGE);
@@ -257,7 +281,7 @@ fn print(cli: &Cli, outcome: &Outcome) -> ExitCode {
 }
 
 fn fail(cli: &Cli, e: &CliError) -> ExitCode {
-    if cli.json {
+    if cli.format() == Format::Json {
         let json = serde_json::json!({"error": e.to_string(), "exit": e.code()});
         let _ = writeln!(std::io::stdout(), "{json}");
     }

@@ -407,6 +407,71 @@ async fn doctor_never_sends_a_token_to_an_environment_proxy() {
     server.abort();
 }
 
+/// Issue 24, item 8: `--format github` annotates each finding with its stable check id, and
+/// an MCP endpoint is probed as a 2026-07-28 client would (`server/discover` with the
+/// SEP-2243 headers), then with `initialize` for a server that does not speak it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_speaks_2026_07_28_first_and_annotates_for_github() {
+    let (mcp, server) = misconfigured().await;
+    let (code, out, _) = run(args(&["--format", "github", "doctor", &mcp]), None).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("::error title=authgent doctor resource::trailing slash"),
+        "{out}"
+    );
+    assert!(
+        out.contains("::warning title=authgent doctor challenge-error::"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("::notice title=authgent doctor::"),
+        "{out}"
+    );
+    assert!(!out.contains("[FAIL]"), "{out}");
+    server.abort();
+
+    // What the probe sends: a server that knows only 2025-06-18 refuses server/discover (400).
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/mcp",
+        any(
+            move |method: axum::http::Method, headers: HeaderMap, body: String| {
+                let record = std::sync::Arc::clone(&record);
+                async move {
+                    let mcp_method = headers
+                        .get("mcp-method")
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    record
+                        .lock()
+                        .unwrap()
+                        .push((method.to_string(), mcp_method, body.clone()));
+                    match method.as_str() {
+                        "GET" => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+                        _ if body.contains("server/discover") => {
+                            StatusCode::BAD_REQUEST.into_response()
+                        }
+                        _ => StatusCode::UNAUTHORIZED.into_response(),
+                    }
+                }
+            },
+        ),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let _ = run(args(&["doctor", &format!("{base}/mcp")]), None).await;
+    let seen = seen.lock().unwrap().clone();
+    let posts: Vec<_> = seen.iter().filter(|(m, _, _)| m == "POST").collect();
+    assert!(posts.len() >= 2, "{seen:?}");
+    assert_eq!(posts[0].1.as_deref(), Some("server/discover"), "{seen:?}");
+    assert!(posts[1].2.contains(r#""method":"initialize""#), "{seen:?}");
+    server.abort();
+}
+
 /// A real token from the real authgent-server (`cargo xtask test` starts it): inspected
 /// (its real claims and chain) and verified against the real server's discovery and JWKS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
