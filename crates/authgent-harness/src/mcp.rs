@@ -743,6 +743,22 @@ impl<'a, T: Tokens> McpContract<'a, T> {
             r.status == 404,
             format!("someone else's session: {} {}", r.status, r.text),
         )?;
+        // Nor can it resume the owner's event stream with a replayed Last-Event-ID (issue 24,
+        // 6e): the same 404, no stream.
+        let session = owner.session.clone().unwrap_or_default();
+        let resumed = reqwest::Client::new()
+            .get(self.endpoint())
+            .bearer_auth(&token)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .header("last-event-id", "0")
+            .send()
+            .await
+            .map_err(|e| format!("GET with Last-Event-ID: {e}"))?;
+        expect(
+            resumed.status() == 404,
+            format!("someone else's stream resumed: {}", resumed.status()),
+        )?;
         let r = owner.call("whoami", json!({})).await?;
         expect(r.status == 200, format!("owner afterwards: {}", r.status))
     }
