@@ -15,14 +15,25 @@ use authgent_client::{
 };
 use authgent_core::dpop::DpopKey;
 use authgent_rmcp::client::AuthgentHttpClient;
-use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 
 /// The walk-through against the authorization server `server` and the MCP endpoint `mcp`,
-/// returning what it printed (the tests run it too).
+/// returning what it printed (the tests run it too), as a client of the session protocol
+/// (`initialize`).
 pub async fn run(server: &str, mcp: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    run_with(server, mcp, ClientLifecycleMode::Initialize).await
+}
+
+/// [`run`] with the client's lifecycle: `Initialize` (2025-11-25 and before, a session) or
+/// `Discover` (2026-07-28: `server/discover`, then self-contained requests, no session).
+pub async fn run_with(
+    server: &str,
+    mcp: &str,
+    lifecycle: ClientLifecycleMode,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let mut said = Vec::new();
 
     // 1. Discovery: the MCP server's 401 names its RFC 9728 document; the document names the
@@ -66,7 +77,7 @@ pub async fn run(server: &str, mcp: &str) -> Result<Vec<String>, Box<dyn std::er
         http.clone(),
         StreamableHttpClientTransportConfig::with_uri(mcp),
     );
-    let client = ().serve(transport).await?;
+    let client = ().serve_with_lifecycle(transport, lifecycle).await?;
     let tools = client.list_all_tools().await?;
     let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
     names.sort();

@@ -12,9 +12,16 @@ use authgent_harness::real_server::required_env;
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-server");
 
 async fn walk_through(issuer: &str) -> Vec<String> {
+    walk_through_with(issuer, rmcp::service::ClientLifecycleMode::Initialize).await
+}
+
+async fn walk_through_with(
+    issuer: &str,
+    lifecycle: rmcp::service::ClientLifecycleMode,
+) -> Vec<String> {
     let server = ServerProcess::trusting(BIN, issuer).await;
     let endpoint = format!("http://{}/mcp", server.addr);
-    let said = mcp_agent::run(issuer, &endpoint)
+    let said = mcp_agent::run_with(issuer, &endpoint, lifecycle)
         .await
         .unwrap_or_else(|e| panic!("the agent walk-through: {e}"));
     assert!(server.terminate().await);
@@ -49,4 +56,16 @@ async fn interop_the_rmcp_client_with_authgent_credentials_discovers_calls_and_s
 async fn interop_the_rmcp_client_against_a_server_requiring_dpop_nonces() {
     let issuer = required_env("AUTHGENT_INTEROP_DPOP_URL");
     check(&walk_through(&issuer).await, &issuer);
+}
+
+/// Issue 24, item 7: rmcp's client at protocol 2026-07-28 (`server/discover`, no session,
+/// every request self-contained with the SEP-2243 headers rmcp adds) through
+/// `AuthgentHttpClient`, DPoP-bound, with the same step-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_the_rmcp_client_at_2026_07_28_discovers_calls_and_steps_up() {
+    let issuer = required_env("AUTHGENT_INTEROP_URL");
+    let lifecycle = rmcp::service::ClientLifecycleMode::Discover {
+        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+    };
+    check(&walk_through_with(&issuer, lifecycle).await, &issuer);
 }
