@@ -16,7 +16,11 @@ It does what a Python MCP client does, with the SDK's own helpers wherever it ha
              delete_records (the last lacks its scope);
   challenge  the 403 of that call read by extract_scope_from_www_auth / extract_field_from_www_auth;
   dpop       a DPoP-bound token (a proof from the authgent Python SDK's DPoPClient) and a
-             ClientSession whose every request carries a fresh proof (an httpx2.Auth flow).
+             ClientSession whose every request carries a fresh proof (an httpx2.Auth flow);
+  modern     the SDK's Client pinned to protocol 2026-07-28 (single exchange: no initialize, no
+             session, the SEP-2243 headers the SDK adds): list_tools, call_tool whoami,
+             get_prompt summary, read_resource notes://private (which the token's scope does not
+             cover: the SDK surfaces the 403).
 """
 
 import asyncio
@@ -27,6 +31,7 @@ import urllib.parse
 import httpx2
 from authgent.dpop import DPoPClient
 from mcp import ClientSession
+from mcp.client.client import Client
 from mcp.client.auth import utils
 from mcp.client.streamable_http import streamable_http_client
 
@@ -101,6 +106,25 @@ async def session_run(endpoint, client, calls):
     return out
 
 
+async def modern_run(endpoint, client):
+    out = {}
+    transport = streamable_http_client(endpoint, http_client=client)
+    async with Client(transport, mode="2026-07-28") as c:
+        out["protocol_version"] = c.protocol_version
+        tools = await c.list_tools()
+        out["tools"] = sorted(t.name for t in tools.tools)
+        result = await c.call_tool("whoami", {})
+        out["whoami"] = {"ok": not result.is_error, "structured": structured(result)}
+        prompt = await c.get_prompt("summary")
+        out["prompt"] = prompt.messages[0].content.text
+        try:
+            await c.read_resource("notes://private")
+            out["resource"] = {"ok": True}
+        except Exception as e:  # the HTTP refusal, as the SDK reports it
+            out["resource"] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    return out
+
+
 class DPoPAuth(httpx2.Auth):
     """A fresh DPoP proof (htm, htu, ath) on every request the SDK sends."""
 
@@ -130,6 +154,8 @@ async def main(req):
             "scope": utils.extract_scope_from_www_auth(r),
             "resource_metadata": utils.extract_resource_metadata_from_www_auth(r),
         }
+    async with httpx2.AsyncClient(headers={"authorization": f"Bearer {bearer}"}) as client:
+        out["modern"] = await modern_run(endpoint, client)
     async with httpx2.AsyncClient(headers={"authorization": f"Bearer {bearer}"}) as client:
         out["bearer"] = await session_run(endpoint, client, [
             ("whoami", "whoami", {}),

@@ -69,6 +69,30 @@ async fn interop_the_python_mcp_sdk_discovers_calls_tools_and_reads_the_challeng
     assert_eq!(b["delete"]["ok"], false, "{out:#}");
     assert!(b["delete"]["structured"].is_null(), "{out:#}");
 
+    // Protocol 2026-07-28 (issue 24): the SDK's Client pinned to the revision, no session;
+    // tools, the prompt (the caller's subject in it), and the resource the token's scope does
+    // not cover refused before the server reads it.
+    let m = &out["modern"];
+    assert_eq!(m["protocol_version"], "2026-07-28", "{out:#}");
+    assert_eq!(
+        m["tools"],
+        json!(["delete_records", "human_only", "search", "whoami"]),
+        "{out:#}"
+    );
+    assert_eq!(
+        m["whoami"]["structured"]["subject"],
+        agent.subject(),
+        "{out:#}"
+    );
+    assert!(
+        m["prompt"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&agent.subject()),
+        "{out:#}"
+    );
+    assert_eq!(m["resource"]["ok"], false, "{out:#}");
+
     // DPoP: a Python-made key and proofs, a DPoP-bound token from the real server, a session
     // whose every request carries a fresh proof; the tool sees the key's thumbprint.
     assert_eq!(out["dpop_token_type"], "DPoP", "{out:#}");
