@@ -103,13 +103,14 @@ struct StepArgs {
     state: Option<String>,
 }
 
-/// One sealer for every server of this test binary, with a short TTL to test expiry.
+/// One sealer for every server of this test binary, with a TTL short enough to test expiry
+/// and long enough for a loaded machine to open a state it just sealed.
 fn caller_states() -> &'static authgent_rmcp::CallerState {
     static STATES: OnceLock<authgent_rmcp::CallerState> = OnceLock::new();
     STATES.get_or_init(|| {
         authgent_rmcp::CallerState::new(*b"over_http test key, 32 bytes or more")
             .unwrap()
-            .ttl(std::time::Duration::from_secs(2))
+            .ttl(std::time::Duration::from_secs(5))
     })
 }
 
@@ -461,7 +462,7 @@ async fn request_state_opens_only_for_the_caller_it_was_sealed_for() {
             "{subject} {actor:?}: {r}"
         );
     }
-    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5_300)).await;
     let r = opened(carol.call("step", json!({"state": sealed})).await.unwrap());
     assert!(r["refused"].as_str().unwrap().contains("expired"), "{r}");
 }
