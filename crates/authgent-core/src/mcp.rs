@@ -283,6 +283,8 @@ struct Message<'a> {
 struct Batch<'a> {
     max: usize,
     messages: Vec<Message<'a>>,
+    /// Set when the batch had more than `max` messages (the error that stopped reading).
+    too_long: bool,
 }
 
 impl<'de: 'a, 'a> de::DeserializeSeed<'de> for &mut Batch<'a> {
@@ -300,6 +302,7 @@ impl<'de: 'a, 'a> Visitor<'de> for &mut Batch<'a> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(message) = seq.next_element::<Message<'de>>()? {
             if self.messages.len() == self.max {
+                self.too_long = true;
                 return Err(de::Error::custom("batch too long"));
             }
             self.messages.push(message);
@@ -445,12 +448,13 @@ impl ToolPolicy {
                 let mut batch = Batch {
                     max: self.max_batch,
                     messages: Vec::new(),
+                    too_long: false,
                 };
                 let mut de = serde_json::Deserializer::from_slice(body);
                 de::DeserializeSeed::deserialize(&mut batch, &mut de)
                     .and_then(|()| de.end())
-                    .map_err(|e| {
-                        if e.to_string().starts_with("batch too long") {
+                    .map_err(|_| {
+                        if batch.too_long {
                             invalid("the batch has more messages than this server reads")
                         } else {
                             invalid("the body is not a JSON-RPC message or batch")
@@ -468,48 +472,44 @@ impl ToolPolicy {
             _ => return Err(invalid("the body is not a JSON-RPC message")),
         };
         let mut request = McpRequest::default();
-        let mut names: Vec<Option<String>> = Vec::with_capacity(messages.len());
+        // The target of the last message; compared with `Mcp-Name` only when it is the one.
+        let mut named: Option<String> = None;
         for message in messages {
             let Some(method) = message.method else {
                 continue; // a response to the server's request: calls nothing
             };
             let params = message.params.unwrap_or_default();
-            let name = match target(&method) {
+            let target = match target(&method) {
                 None => None,
-                Some(Target::Tool) => {
-                    let n = params
-                        .name
-                        .0
-                        .ok_or(invalid("tools/call without a string params.name"))?;
-                    request.tools.push(n.clone().into_owned());
-                    Some(n.into_owned())
-                }
-                Some(Target::Prompt) => {
-                    let n = params
-                        .name
-                        .0
-                        .ok_or(invalid("prompts/get without a string params.name"))?;
-                    request.prompts.push(n.clone().into_owned());
-                    Some(n.into_owned())
-                }
-                Some(Target::Resource) => {
-                    let u = params
-                        .uri
-                        .0
-                        .ok_or(invalid("a resources request without a string params.uri"))?;
-                    request.resources.push(u.clone().into_owned());
-                    Some(u.into_owned())
-                }
-                Some(Target::Task) => {
-                    let t = params
-                        .task_id
-                        .0
-                        .ok_or(invalid("a tasks request without a string params.taskId"))?;
-                    request.tasks.push(t.clone().into_owned());
-                    Some(t.into_owned())
+                Some(Target::Tool) => Some((
+                    params.name.0,
+                    &mut request.tools,
+                    "tools/call without a string params.name",
+                )),
+                Some(Target::Prompt) => Some((
+                    params.name.0,
+                    &mut request.prompts,
+                    "prompts/get without a string params.name",
+                )),
+                Some(Target::Resource) => Some((
+                    params.uri.0,
+                    &mut request.resources,
+                    "a resources request without a string params.uri",
+                )),
+                Some(Target::Task) => Some((
+                    params.task_id.0,
+                    &mut request.tasks,
+                    "a tasks request without a string params.taskId",
+                )),
+            };
+            named = match target {
+                None => None,
+                Some((value, list, missing)) => {
+                    let value = value.ok_or(invalid(missing))?.into_owned();
+                    list.push(value.clone());
+                    Some(value)
                 }
             };
-            names.push(name);
             request.methods.push(method.into_owned());
         }
         if let Some(header) = &headers.method
@@ -519,7 +519,7 @@ impl ToolPolicy {
         }
         if let Some(raw) = &headers.name {
             let sent = decoded_name(raw)?;
-            if names.len() != 1 || names[0].as_deref() != Some(&*sent) {
+            if request.methods.len() != 1 || named.as_deref() != Some(&*sent) {
                 return Err(RequestError::McpHeaderMismatch("Mcp-Name"));
             }
         }
