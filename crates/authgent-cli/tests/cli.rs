@@ -365,45 +365,24 @@ async fn doctor_cannot_tell_from_a_server_error() {
 async fn doctor_never_sends_a_token_to_an_environment_proxy() {
     let issuer = TestIssuer::start().await.unwrap();
     let (mcp, server) = failing_with_credentials(&issuer, StatusCode::OK).await;
-    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&seen);
-    let recorder = tokio::spawn(async move {
-        while let Ok((_stream, _)) = proxy.accept().await {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
+    let proxy = authgent_harness::env_proxy::CountingProxy::start();
     let token = issuer.token().audience(&mcp).sign();
-    let out = tokio::task::spawn_blocking(move || {
-        let mut cmd = authgent();
-        cmd.args(["doctor", &mcp, "--token", &token]);
-        cmd.env_remove("NO_PROXY").env_remove("no_proxy");
-        for name in [
-            "http_proxy",
-            "HTTP_PROXY",
-            "https_proxy",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-        ] {
-            cmd.env(name, &proxy_url);
-        }
-        cmd.output().unwrap()
-    })
-    .await
-    .unwrap();
+    let mut cmd = authgent();
+    cmd.args(["doctor", &mcp, "--token", &token]);
+    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+    for name in authgent_harness::env_proxy::PROXY_VARIABLES {
+        cmd.env(name, proxy.url());
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     // (The stub accepts any token, so the broken-signature check fails: beside the point.)
     assert!(
         text.contains("[ok] token: a token for this resource is accepted (200)"),
         "{text}"
     );
-    assert_eq!(
-        seen.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "connections to the proxy"
-    );
-    recorder.abort();
+    assert_eq!(proxy.connections(), 0, "connections to the proxy");
     server.abort();
 }
 

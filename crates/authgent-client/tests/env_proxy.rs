@@ -7,13 +7,8 @@
 
 mod common;
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use authgent_client::{AgentAuthClient, TokenManager};
+use authgent_harness::env_proxy::CountingProxy;
 use common::{TOKEN_OK_BEARER, creds, header, http, serve};
 
 const CHILD: &str = "AUTHGENT_ENV_PROXY_CHILD";
@@ -23,43 +18,10 @@ fn credentials_never_go_to_an_environment_proxy() {
     if std::env::var_os(CHILD).is_some() {
         return child();
     }
-    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", proxy.local_addr().unwrap());
-    let seen = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in proxy.incoming().flatten() {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let mut stream = stream;
-            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
-        }
-    });
-    let mut child = Command::new(std::env::current_exe().unwrap());
-    child
-        .args(["--exact", "credentials_never_go_to_an_environment_proxy"])
-        .args(["--test-threads", "1", "--nocapture"])
-        .env(CHILD, "1")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy");
-    for name in [
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ] {
-        child.env(name, &url);
-    }
-    let out = child.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let proxy = CountingProxy::start();
+    proxy.run_child_test("credentials_never_go_to_an_environment_proxy", CHILD);
     assert_eq!(
-        seen.load(Ordering::SeqCst),
+        proxy.connections(),
         0,
         "connections to the environment proxy"
     );

@@ -14,6 +14,7 @@
 pub mod challenges;
 pub mod contract;
 pub mod doctor;
+pub mod env_proxy;
 pub mod mcp;
 pub mod real_server;
 pub mod redis;

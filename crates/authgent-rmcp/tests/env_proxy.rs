@@ -1,17 +1,16 @@
 //! Issue 23, item 2, for rmcp's client: `AuthgentHttpClient` sends every MCP request with a
 //! token, so it must not take a proxy from the environment (an `http_proxy` would receive the
-//! token in clear from a loopback endpoint). The variables are set for a child process; the
-//! proxy is a listener of this process that counts connections.
+//! token in clear from a loopback endpoint). The variables are set for a child process
+//! (`authgent_harness::env_proxy`).
 #![cfg(feature = "client")]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use authgent_client::{AgentAuthClient, ClientCredentials, TokenKey, TokenManager};
+use authgent_harness::env_proxy::CountingProxy;
 use authgent_rmcp::client::AuthgentHttpClient;
 use rmcp::transport::streamable_http_client::StreamableHttpClient;
 
@@ -50,45 +49,13 @@ fn the_mcp_client_never_sends_its_token_to_an_environment_proxy() {
     if std::env::var_os(CHILD).is_some() {
         return child();
     }
-    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", proxy.local_addr().unwrap());
-    let seen = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for mut stream in proxy.incoming().flatten() {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
-        }
-    });
-    let mut child = Command::new(std::env::current_exe().unwrap());
-    child
-        .args([
-            "--exact",
-            "the_mcp_client_never_sends_its_token_to_an_environment_proxy",
-        ])
-        .args(["--test-threads", "1", "--nocapture"])
-        .env(CHILD, "1")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy");
-    for name in [
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ] {
-        child.env(name, &url);
-    }
-    let out = child.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let proxy = CountingProxy::start();
+    proxy.run_child_test(
+        "the_mcp_client_never_sends_its_token_to_an_environment_proxy",
+        CHILD,
     );
     assert_eq!(
-        seen.load(Ordering::SeqCst),
+        proxy.connections(),
         0,
         "connections to the environment proxy"
     );
