@@ -21,6 +21,33 @@ async fn store(redis: &RedisServer, namespace: &str) -> RedisReplayStore {
         .expect("connects")
 }
 
+/// Once Redis can record again (within 15 s; every answer until then is `unavailable`), `id`
+/// is recorded fresh, and then refused as a replay.
+async fn records_again(
+    store: &RedisReplayStore,
+    id: ProofId,
+    now: SystemTime,
+    until: SystemTime,
+    unavailable: &ReplayVerdict,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match store.check_and_record(id, now, until).await {
+            ReplayVerdict::Fresh => break,
+            v => assert_eq!(&v, unavailable),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not recording again within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store.check_and_record(id, now, until).await,
+        ReplayVerdict::Replayed
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_once_per_namespace_under_a_hashed_expiring_key() {
     let redis = RedisServer::start();
@@ -140,22 +167,7 @@ async fn fails_closed_when_redis_is_down_or_frozen_and_recovers() {
     assert_eq!(store.stats().admitted_unchecked, 0);
 
     redis.restart();
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        match store.check_and_record(id(9), now, until).await {
-            ReplayVerdict::Fresh => break,
-            v => assert_eq!(v, unavailable),
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no reconnect within 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        store.check_and_record(id(9), now, until).await,
-        ReplayVerdict::Replayed
-    );
+    records_again(&store, id(9), now, until, &unavailable).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,22 +295,7 @@ async fn finding_eviction_policy_other_than_noeviction_refuses() {
     }
     redis.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
     // Fixed: recorded again once the connection is back (it may still be reconnecting).
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        match store.check_and_record(id(7), now, until).await {
-            ReplayVerdict::Fresh => break,
-            v => assert_eq!(v, unavailable),
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not recording again within 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        store.check_and_record(id(7), now, until).await,
-        ReplayVerdict::Replayed
-    );
+    records_again(&store, id(7), now, until, &unavailable).await;
 }
 
 /// Issue 23, item 4: where `CONFIG` is disabled (managed Redis), the policy cannot be checked:
