@@ -55,7 +55,7 @@ impl Deref for AgentIdentity {
 }
 
 /// What to do when a tool finds no authentication on its request.
-const MISSING_FIX: &str = "authgent: this MCP request was not authenticated by authgent; \
+pub(crate) const MISSING_FIX: &str = "authgent: this MCP request was not authenticated by authgent; \
      mount the service with authgent_rmcp::McpAuth::router(service)";
 
 /// The [`AuthContext`] of the request a tool runs for, if authgent authenticated it.

@@ -74,8 +74,10 @@ mod server;
 mod session;
 mod state;
 mod stream;
+mod tasks;
 
 pub use authgent_jwks::{AgentAuth, AuthContext, Caller, Guard};
 pub use identity::{AgentIdentity, auth_context, caller, tool_span};
 pub use server::{McpAuth, McpAuthBuilder};
 pub use state::CallerState;
+pub use tasks::CallerTasks;

@@ -22,13 +22,13 @@ use moka::sync::Cache;
 /// The header naming a session (MCP streamable HTTP transport).
 const SESSION_HEADER: &str = "mcp-session-id";
 
-/// Who a session belongs to. `None`: created anonymously (optional mode), open to anonymous
-/// requests only.
+/// Who a session or a task belongs to: issuer, subject, client and current actor. `None`:
+/// created anonymously (optional mode), open to anonymous requests only.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Owner(Option<Arc<[String; 4]>>);
+pub(crate) struct Owner(Option<Arc<[String; 4]>>);
 
 impl Owner {
-    fn of(context: &AuthContext) -> Self {
+    pub(crate) fn of(context: &AuthContext) -> Self {
         Owner(context.identity().map(|id| Arc::new(owner_key(id))))
     }
 }

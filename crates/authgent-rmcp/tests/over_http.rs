@@ -12,10 +12,12 @@ use authgent_testkit::TestIssuer;
 use rmcp::handler::server::tool::{ToolCallContext, ToolRouter};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, CreateTaskResult,
+    GetTaskParams, GetTaskResult, ServerCapabilities, ServerConfig, UpdateTaskParams,
 };
 use rmcp::schemars;
 use rmcp::service::{RequestContext, RoleServer};
+use rmcp::task_manager::{TaskExit, TaskOptions};
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
@@ -54,13 +56,15 @@ impl Write for Capture {
 #[derive(Clone)]
 struct Tools {
     tool_router: ToolRouter<Self>,
+    tasks: authgent_rmcp::CallerTasks,
 }
 
 #[tool_router]
 impl Tools {
-    fn new() -> Self {
+    fn new(tasks: authgent_rmcp::CallerTasks) -> Self {
         Tools {
             tool_router: Self::tool_router(),
+            tasks,
         }
     }
 
@@ -117,7 +121,12 @@ fn caller_states() -> &'static authgent_rmcp::CallerState {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Tools {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
     }
 
     async fn call_tool(
@@ -125,15 +134,56 @@ impl ServerHandler for Tools {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if request.name == "report" {
+            // A task (SEP-2663) that runs until cancelled, reporting for its creator.
+            let subject = authgent_rmcp::caller(&context)?.subject().to_owned();
+            let options = TaskOptions::new()
+                .with_poll_interval_ms(10)
+                .with_status_message(format!("report for {subject}"));
+            let task = self.tasks.spawn(&context, options, move |ctx| {
+                Box::pin(async move {
+                    ctx.cancelled().await;
+                    Err(TaskExit::Cancelled)
+                })
+            })?;
+            return Ok(CallToolResponse::Task(CreateTaskResult::new(task)));
+        }
         let span = authgent_rmcp::tool_span(&request.name, &context);
         let call = ToolCallContext::new(self, request, context);
         self.tool_router.call(call).instrument(span).await
     }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let task = self.tasks.get_task(&context, &request.task_id)?;
+        Ok(GetTaskResult::new(task))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let (id, responses) = (&request.task_id, request.input_responses);
+        self.tasks.update_task(&context, id, responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.tasks.cancel_task(&context, &request.task_id)
+    }
 }
 
 fn service(mcp: &McpAuth) -> StreamableHttpService<Tools, LocalSessionManager> {
+    let tasks = authgent_rmcp::CallerTasks::new();
     StreamableHttpService::new(
-        || Ok(Tools::new()),
+        move || Ok(Tools::new(tasks.clone())),
         LocalSessionManager::default().into(),
         mcp.server_config(),
     )
@@ -508,4 +558,139 @@ async fn an_event_stream_ends_when_its_token_expires() {
         "ended before its token expired: {:?}",
         issued.elapsed()
     );
+}
+
+/// Issue 24, items 3 and 6e: a task (SEP-2663) belongs to the caller who created it. Its id
+/// in another caller's `tasks/get`, `tasks/update` or `tasks/cancel` — another user, the same
+/// user through another agent, an anonymous caller — gets exactly the answer an unknown id
+/// gets, on the 2026-07-28 revision (each request alone, no session) and on a 2025-11-25
+/// session; the creator reads and cancels it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_is_served_only_to_the_caller_who_created_it() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (endpoint, _) = start(&issuer, |b| b.optional()).await;
+    let client = |subject: Option<&str>, actor: Option<&str>| {
+        let token = subject.map(|subject| {
+            let mut token = issuer.token().audience(&endpoint).subject(subject);
+            if let Some(actor) = actor {
+                token = token.actors([actor]);
+            }
+            token.sign()
+        });
+        McpClient::bearer(&endpoint, token.as_deref())
+    };
+    // A self-contained 2026-07-28 request declaring the tasks extension.
+    let send = |client: &McpClient, method: &'static str, mut params: serde_json::Value| {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities":
+                {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+        });
+        let name = ["name", "taskId"]
+            .iter()
+            .find_map(|k| params[*k].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let client = client.clone();
+        async move {
+            let headers = [
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", method),
+                ("mcp-name", name.as_str()),
+            ];
+            let r = client.post(&request(3, method, params), &headers).await;
+            let r = r.unwrap();
+            assert_eq!(r.status, 200, "{method}: {}", r.text);
+            r.message.unwrap_or_else(|| panic!("{method}: {}", r.text))
+        }
+    };
+    let alice = client(Some("user:alice"), Some("client:agnt_a"));
+    let created = send(
+        &alice,
+        "tools/call",
+        json!({"name": "report", "arguments": {}}),
+    )
+    .await;
+    let task_id = created["result"]["taskId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no task created: {created}"))
+        .to_owned();
+    let get = json!({"taskId": task_id});
+    let mine = send(&alice, "tasks/get", get.clone()).await;
+    assert_eq!(
+        mine["result"]["statusMessage"], "report for user:alice",
+        "{mine}"
+    );
+
+    // What anyone gets for an id that does not exist.
+    let unknown = send(&alice, "tasks/get", json!({"taskId": "no-such-task"})).await;
+    let unknown = unknown["error"]["message"]
+        .as_str()
+        .unwrap()
+        .replace("no-such-task", &task_id);
+    let others = [
+        (
+            "another user",
+            client(Some("user:bob"), Some("client:agnt_a")),
+        ),
+        (
+            "another agent",
+            client(Some("user:alice"), Some("client:agnt_b")),
+        ),
+        ("no agent", client(Some("user:alice"), None)),
+        ("anonymous", client(None, None)),
+    ];
+    for (who, other) in &others {
+        for (method, params) in [
+            ("tasks/get", get.clone()),
+            (
+                "tasks/update",
+                json!({"taskId": task_id, "inputResponses": {}}),
+            ),
+            ("tasks/cancel", get.clone()),
+        ] {
+            let r = send(other, method, params).await;
+            assert_eq!(r["error"]["code"], -32602, "{method}, {who}: {r}");
+            assert_eq!(r["error"]["message"], unknown.as_str(), "{method}: {r}");
+            assert!(r.get("result").is_none(), "{method}: {r}");
+        }
+    }
+    // On a 2025-11-25 session the task is just as much someone else's.
+    let mut bob = client(Some("user:bob"), None);
+    let body = request(
+        0,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25",
+               "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+               "clientInfo": {"name": "bob", "version": "1"}}),
+    );
+    let r = bob
+        .post(&body, &[("mcp-protocol-version", "2025-11-25")])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    bob.session = r.header("mcp-session-id").map(str::to_owned);
+    let r = bob
+        .post(
+            &request(4, "tasks/get", get.clone()),
+            &[("mcp-protocol-version", "2025-11-25")],
+        )
+        .await
+        .unwrap();
+    let error = &r.message.as_ref().unwrap_or_else(|| panic!("{}", r.text))["error"];
+    assert_eq!(error["message"], unknown.as_str(), "{}", r.text);
+
+    // Nothing the others sent reached the task: still working; the creator cancels it.
+    let still = send(&alice, "tasks/get", get.clone()).await;
+    assert_eq!(still["result"]["status"], "working", "{still}");
+    let cancelled = send(&alice, "tasks/cancel", get.clone()).await;
+    assert!(cancelled.get("error").is_none(), "{cancelled}");
+    let settled = loop {
+        let r = send(&alice, "tasks/get", get.clone()).await;
+        if r["result"]["status"] != "working" {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert_eq!(settled["result"]["status"], "cancelled", "{settled}");
 }
