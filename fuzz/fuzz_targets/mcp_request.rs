@@ -1,9 +1,10 @@
 //! The MCP request decision (issue 24): body bytes and the SEP-2243 / version headers through
 //! `McpHeaders::from_values`, `ToolPolicy::inspect_request` and `check`. No input may panic,
-//! and an accepted request's scopes are decided.
+//! an accepted request's scopes are decided, and a header refusal's JSON-RPC answer is valid
+//! JSON with the code -32020.
 #![no_main]
 
-use authgent_core::mcp::{McpHeaders, ToolPolicy};
+use authgent_core::mcp::{HEADER_MISMATCH, McpHeaders, ToolPolicy, header_error_body};
 use libfuzzer_sys::fuzz_target;
 
 /// A header sent once (when not empty), as `from_values` takes it.
@@ -26,10 +27,15 @@ fuzz_target!(|data: &[u8]| {
         .covers("admin", ["deploy:run", "reports:read", "payroll:read"])
         .max_batch(8)
         .build();
-    let Ok(headers) = McpHeaders::from_values(&method, &name, &version) else {
-        return;
+    let headers = match McpHeaders::from_values(&method, &name, &version) {
+        Ok(headers) => headers,
+        Err(error) => return answered(&error, body),
     };
-    if let Ok(request) = policy.inspect_request(body, &headers) {
+    let decided = policy.inspect_request(body, &headers);
+    if let Err(error) = &decided {
+        answered(error, body);
+    }
+    if let Ok(request) = decided {
         let _ = policy.check(&request, &["admin"]);
         let refused = policy.check(&request, &[] as &[&str]);
         if request.tools.is_empty() && request.prompts.is_empty() && request.resources.is_empty() {
@@ -37,3 +43,12 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// A header refusal's body is one JSON-RPC error response with the HeaderMismatch code.
+fn answered(error: &authgent_core::RequestError, body: &[u8]) {
+    if let Some(answer) = header_error_body(error, body) {
+        let answer: serde_json::Value = serde_json::from_slice(&answer).expect("valid JSON");
+        assert_eq!(answer["error"]["code"], HEADER_MISMATCH);
+        assert!(answer["id"].is_null() || answer["id"].is_string() || answer["id"].is_i64() || answer["id"].is_u64());
+    }
+}

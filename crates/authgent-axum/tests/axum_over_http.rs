@@ -568,7 +568,9 @@ async fn mcp_2026_07_28_headers_prompts_and_resources_are_decided_before_dispatc
         challenge.contains(r#"scope="payroll:owner""#),
         "{challenge}"
     );
-    // A header twice, not ASCII, or naming another target: 400 before dispatch.
+    // A header twice, not ASCII, or naming another target: 400 before dispatch, with the
+    // JSON-RPC error -32020 (HeaderMismatch) the 2026-07-28 revision requires of a server,
+    // answering the request's id.
     let deploy = message("tools/call", "name", "deploy");
     for headers in [
         vec![
@@ -583,10 +585,33 @@ async fn mcp_2026_07_28_headers_prompts_and_resources_are_decided_before_dispatc
             .await
             .unwrap();
         assert_eq!(r.status(), 400, "{headers:?}");
+        assert_eq!(r.headers()["content-type"], "application/json");
         let body: Value = r.json().await.unwrap();
-        assert_eq!(body["error"], "invalid_request", "OAuth-shaped: {body}");
+        assert_eq!(body["jsonrpc"], "2.0", "JSON-RPC-shaped: {body}");
+        assert_eq!(body["id"], deploy_id(&deploy), "{body}");
+        assert_eq!(body["error"]["code"], -32020, "{body}");
+        let said = body["error"]["message"].as_str().unwrap();
+        assert!(said.starts_with("Header mismatch: the Mcp-"), "{said}");
     }
+    // A body the authorization layer cannot decide on stays an OAuth-shaped 400 that says why.
+    let r = send(
+        all.clone(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#.to_owned(),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request", "OAuth-shaped: {body}");
+    let said = body["error_description"].as_str().unwrap();
+    assert!(said.contains("params.name that is not a string"), "{said}");
     // No batches on 2026-07-28.
     let r = send(all, format!("[{deploy}]"), vec![]).await.unwrap();
     assert_eq!(r.status(), 400);
+}
+
+/// The id of a JSON-RPC request body.
+fn deploy_id(body: &str) -> Value {
+    serde_json::from_str::<Value>(body).unwrap()["id"].clone()
 }

@@ -339,10 +339,11 @@ impl ErrorResponse {
     /// ```
     pub fn new(error: &AuthgentError, scheme: Option<Scheme>, config: &ChallengeConfig) -> Self {
         let code = error.code();
-        let description = if config.verbose {
-            error.to_string()
-        } else {
-            terse(error).to_owned()
+        let description = match error {
+            // About the request the client itself sent, never about a token: say what to fix.
+            AuthgentError::Request(request) => request.to_string(),
+            _ if config.verbose => error.to_string(),
+            _ => terse(error).to_owned(),
         };
         let mut response = ErrorResponse {
             status: error.status(),
@@ -508,7 +509,7 @@ fn terse(error: &AuthgentError) -> &'static str {
         AuthgentError::Dpop(_) => "the DPoP proof is invalid",
         AuthgentError::Scope(_) => "the access token lacks a required scope",
         AuthgentError::Delegation(_) => "the delegation chain is not allowed here",
-        AuthgentError::Request(_) => "the request is malformed",
+        AuthgentError::Request(_) => "the request is malformed", // said in full above
         AuthgentError::KeysUnavailable { .. } => "the issuer's keys are temporarily unavailable",
         AuthgentError::RevocationCheckUnavailable { .. } => {
             "the token's revocation status is temporarily unavailable"

@@ -264,11 +264,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaybeStr<'a> {
 #[derive(Debug, Default, Deserialize)]
 struct Params<'a> {
     #[serde(borrow, default)]
-    name: MaybeStr<'a>,
+    name: Option<MaybeStr<'a>>,
     #[serde(borrow, default)]
-    uri: MaybeStr<'a>,
+    uri: Option<MaybeStr<'a>>,
     #[serde(borrow, default, rename = "taskId")]
-    task_id: MaybeStr<'a>,
+    task_id: Option<MaybeStr<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,6 +277,111 @@ struct Message<'a> {
     method: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     params: Option<Params<'a>>,
+}
+
+/// A JSON-RPC request id, kept only to answer with it: a string or an integer (anything else
+/// is skipped, not built, and answered as `null`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum RequestId {
+    Str(String),
+    Int(serde_json::Number),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for RequestId {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RequestId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON-RPC id")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RequestId::Str(v.to_owned()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(RequestId::Int(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(RequestId::Int(v.into()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RequestId::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RequestId::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(RequestId::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RequestId::Other)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RequestId::Other)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// The JSON-RPC error code of a header that disagrees with the body, or is missing or
+/// malformed: `HeaderMismatch` (MCP 2026-07-28, SEP-2243).
+pub const HEADER_MISMATCH: i64 = -32020;
+
+/// The answer MCP 2026-07-28 prescribes when `error` is about the MCP request headers
+/// (`Mcp-Method`, `Mcp-Name`, `MCP-Protocol-Version`: disagreeing with the body, sent twice,
+/// not visible ASCII): HTTP `400` with a JSON-RPC error response, code [`HEADER_MISMATCH`]
+/// (streamable HTTP, "Server Validation": both MUST), the request's `id` when `body` is one
+/// request that has one, else `null`. `None` for any other error, which stays an OAuth-shaped
+/// `400 invalid_request` of the authorization layer.
+///
+/// ```
+/// use authgent_core::RequestError;
+/// use authgent_core::mcp::{HEADER_MISMATCH, header_error_body};
+/// let body = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"deploy"}}"#;
+/// let answer = header_error_body(&RequestError::McpHeaderMismatch("Mcp-Name"), body).unwrap();
+/// let answer: serde_json::Value = serde_json::from_slice(&answer)?;
+/// assert_eq!(answer["id"], 7);
+/// assert_eq!(answer["error"]["code"], HEADER_MISMATCH);
+/// assert!(header_error_body(&RequestError::MultipleDpop, body).is_none());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn header_error_body(error: &RequestError, body: &[u8]) -> Option<Vec<u8>> {
+    let header = match error {
+        RequestError::McpHeaderMismatch(header) | RequestError::InvalidHeader(header) => header,
+        _ => return None,
+    };
+    if !MCP_HEADERS.contains(header) {
+        return None;
+    }
+    let id = match serde_json::from_slice::<IdOnly>(body) {
+        Ok(IdOnly {
+            id: Some(RequestId::Str(id)),
+        }) => serde_json::Value::from(id),
+        Ok(IdOnly {
+            id: Some(RequestId::Int(id)),
+        }) => serde_json::Value::Number(id),
+        _ => serde_json::Value::Null,
+    };
+    let answer = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {"code": HEADER_MISMATCH, "message": format!("Header mismatch: {error}")},
+    });
+    serde_json::to_vec(&answer).ok()
+}
+
+/// The request headers [`header_error_body`] answers for.
+const MCP_HEADERS: [&str; 3] = ["Mcp-Method", "Mcp-Name", "MCP-Protocol-Version"];
+
+/// Only the id of one JSON-RPC message.
+#[derive(Deserialize)]
+struct IdOnly {
+    #[serde(default)]
+    id: Option<RequestId>,
 }
 
 /// A batch, refused past `max` messages before they are all read.
@@ -422,9 +527,12 @@ impl ToolPolicy {
     /// message's method, and `Mcp-Name` (base64 form decoded) the name, URI or task id that
     /// method's target is named by — `params.name` for `tools/call` and `prompts/get`,
     /// `params.uri` for `resources/read|subscribe|unsubscribe`, `params.taskId` for
-    /// `tasks/get|update|cancel` — and absent for other methods. `400 invalid_request`
-    /// otherwise (an OAuth-shaped refusal of the authorization layer, before any JSON-RPC
-    /// is dispatched, like every other refusal of a request it cannot decide on).
+    /// `tasks/get|update|cancel` — and absent for other methods, else
+    /// [`RequestError::McpHeaderMismatch`] (answer it with [`header_error_body`]: the JSON-RPC
+    /// `-32020` the revision requires). A body it cannot decide on is
+    /// [`RequestError::InvalidMcpRequest`]. A target member that is absent or `null` names
+    /// nothing (no scope is needed for it; the MCP server refuses the call); one that is not a
+    /// string is refused, not guessed.
     pub fn inspect_request(
         &self,
         body: &[u8],
@@ -479,36 +587,41 @@ impl ToolPolicy {
                 continue; // a response to the server's request: calls nothing
             };
             let params = message.params.unwrap_or_default();
-            let target = match target(&method) {
-                None => None,
-                Some(Target::Tool) => Some((
-                    params.name.0,
-                    &mut request.tools,
-                    "tools/call without a string params.name",
-                )),
-                Some(Target::Prompt) => Some((
-                    params.name.0,
-                    &mut request.prompts,
-                    "prompts/get without a string params.name",
-                )),
-                Some(Target::Resource) => Some((
-                    params.uri.0,
-                    &mut request.resources,
-                    "a resources request without a string params.uri",
-                )),
-                Some(Target::Task) => Some((
-                    params.task_id.0,
-                    &mut request.tasks,
-                    "a tasks request without a string params.taskId",
-                )),
+            // A target member that is absent (or null) names nothing: there is no tool, prompt,
+            // resource or task for a scope to be needed for, and the MCP server refuses the
+            // call itself (-32602, or 404 -32601 for a method the revision removed). One that
+            // is present but not a string is refused here: not guessed.
+            let (member, list, not_a_string) = match target(&method) {
+                None => (None, None, ""),
+                Some(Target::Tool) => (
+                    params.name,
+                    Some(&mut request.tools),
+                    "tools/call with a params.name that is not a string",
+                ),
+                Some(Target::Prompt) => (
+                    params.name,
+                    Some(&mut request.prompts),
+                    "prompts/get with a params.name that is not a string",
+                ),
+                Some(Target::Resource) => (
+                    params.uri,
+                    Some(&mut request.resources),
+                    "a resources request with a params.uri that is not a string",
+                ),
+                Some(Target::Task) => (
+                    params.task_id,
+                    Some(&mut request.tasks),
+                    "a tasks request with a params.taskId that is not a string",
+                ),
             };
-            named = match target {
-                None => None,
-                Some((value, list, missing)) => {
-                    let value = value.ok_or(invalid(missing))?.into_owned();
+            named = match (member, list) {
+                (Some(MaybeStr(Some(value))), Some(list)) => {
+                    let value = value.into_owned();
                     list.push(value.clone());
                     Some(value)
                 }
+                (Some(MaybeStr(None)), Some(_)) => return Err(invalid(not_a_string)),
+                _ => None,
             };
             request.methods.push(method.into_owned());
         }
@@ -656,7 +769,8 @@ mod tests {
         for bad in [
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"delete_records"}}"#.as_slice(),
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#,
-            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":["a"]}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":{"a":1}}}"#,
             br#"[]"#,
             br#"[1]"#,
             br#""tools/call""#,
@@ -670,6 +784,22 @@ mod tests {
         }
         let big = format!(r#"{{"method":"ping","pad":"{}"}}"#, "x".repeat(5000));
         assert!(p.inspect(big.as_bytes(), None, None).is_err());
+        // A call naming no target (no member, or null) names nothing to authorize: the MCP
+        // server refuses it (-32602, or 404 -32601 where the revision removed the method),
+        // and `Mcp-Name` cannot agree with it.
+        for nothing in [
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#.as_slice(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":null}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"_meta":{}}}"#,
+        ] {
+            let r = p.inspect(nothing, None, None).unwrap();
+            assert!(r.tools.is_empty() && r.resources.is_empty(), "{r:?}");
+            assert_eq!(r.methods.len(), 1);
+            assert_eq!(
+                p.inspect(nothing, None, Some("delete_records")),
+                Err(RequestError::McpHeaderMismatch("Mcp-Name"))
+            );
+        }
         // A response from the client (no method) calls nothing.
         let r = p
             .inspect(br#"{"jsonrpc":"2.0","id":9,"result":{}}"#, None, None)

@@ -557,16 +557,21 @@ impl<'a, T: Tokens> McpContract<'a, T> {
             r.status == 403,
             format!("2026-07-28 resources/read without db:delete: {}", r.status),
         )?;
-        // The headers never authorize alone: naming a harmless tool for a scoped call is 400.
+        // The headers never authorize alone: naming a harmless tool for a scoped call is 400,
+        // with the JSON-RPC error -32020 (HeaderMismatch) the revision requires.
         let body = call(
             5,
             "tools/call",
             json!({"name": "delete_records", "arguments": {"table": "t"}}),
         );
         let r = client.post(&body, &headers("tools/call", "whoami")).await?;
+        let code = r.message.as_ref().map(|m| m["error"]["code"].clone());
         expect(
-            r.status == 400,
-            format!("2026-07-28 Mcp-Name for another tool: {}", r.status),
+            r.status == 400 && code == Some(json!(-32020)),
+            format!(
+                "2026-07-28 Mcp-Name for another tool: {} {}",
+                r.status, r.text
+            ),
         )
     }
 

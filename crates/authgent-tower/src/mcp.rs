@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use authgent_core::mcp::{McpHeaders, McpRequest, ToolPolicy, resource_matches};
+use authgent_core::mcp::{McpHeaders, McpRequest, ToolPolicy, header_error_body, resource_matches};
 use authgent_core::{AuthgentError, RequestError};
 use authgent_jwks::{AuthContext, Guard, Rejection};
 use bytes::Bytes;
@@ -20,9 +20,10 @@ use crate::response::rejection_response;
 /// [`Guard`]s, after [`AgentAuthLayer`](crate::AgentAuthLayer): each `POST` body is read
 /// (bounded by the policy), its calls decided — `403 insufficient_scope` naming every scope the
 /// called tools, prompts and resources need, the guard's refusal (a chain policy's 403, a
-/// closure's error), `400` for a body or an `Mcp-Method`/`Mcp-Name` header (SEP-2243: sent
-/// twice, not ASCII, or naming something else than the body) it cannot decide on — and only
-/// then handed to the MCP server, unchanged. `GET` (the event stream) and `DELETE` (end of session) call no tool
+/// closure's error), `400 invalid_request` for a body it cannot decide on, and `400` with the
+/// JSON-RPC error `-32020` (`HeaderMismatch`, as MCP 2026-07-28 requires of a server) for an
+/// `Mcp-Method`/`Mcp-Name`/`MCP-Protocol-Version` header sent twice, not visible ASCII, or
+/// naming something else than the body — and only then handed to the MCP server, unchanged. `GET` (the event stream) and `DELETE` (end of session) call no tool
 /// and pass.
 ///
 /// Every authorised tool call is logged (target `authgent::mcp`, level `INFO`) with the tool,
@@ -125,13 +126,46 @@ pub struct RequireToolsService<S> {
     rules: Arc<Rules>,
 }
 
+/// Why a request is not handed to the MCP server.
+enum Refusal {
+    /// The authorization layer's refusal (OAuth-shaped, with its challenge).
+    Auth(Rejection),
+    /// An MCP request header that fails validation: `400` with this JSON-RPC error body
+    /// (`-32020`, MCP 2026-07-28 streamable HTTP, "Server Validation").
+    Header(Vec<u8>),
+}
+
+impl From<Rejection> for Refusal {
+    fn from(rejection: Rejection) -> Self {
+        Refusal::Auth(rejection)
+    }
+}
+
+impl Refusal {
+    fn response<B: From<String>>(self) -> Response<B> {
+        match self {
+            Refusal::Auth(rejection) => rejection_response(&rejection),
+            Refusal::Header(body) => {
+                let mut response =
+                    Response::new(B::from(String::from_utf8_lossy(&body).into_owned()));
+                *response.status_mut() = http::StatusCode::BAD_REQUEST;
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                response
+            }
+        }
+    }
+}
+
 /// The verdict on one request's body.
 async fn decide(
     rules: &Rules,
     context: &AuthContext,
     headers: &http::HeaderMap,
     body: &[u8],
-) -> Result<McpRequest, Rejection> {
+) -> Result<McpRequest, Refusal> {
     let values =
         |name: &str| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
     let request = McpHeaders::from_values(
@@ -140,14 +174,17 @@ async fn decide(
         &values("mcp-protocol-version"),
     )
     .and_then(|mcp| rules.policy.inspect_request(body, &mcp))
-    .map_err(|e| context.reject(e.into()))?;
+    .map_err(|e| match header_error_body(&e, body) {
+        Some(answer) => Refusal::Header(answer),
+        None => Refusal::Auth(context.reject(e.into())),
+    })?;
     let granted: &[String] = context.identity().map_or(&[], |i| i.scopes());
     match rules.policy.check(&request, granted) {
         Ok(()) => {}
         Err(_) if context.identity().is_none() => {
-            return Err(context.reject(AuthgentError::MissingCredentials));
+            return Err(context.reject(AuthgentError::MissingCredentials).into());
         }
-        Err(e) => return Err(context.reject(e.into())),
+        Err(e) => return Err(context.reject(e.into()).into()),
     }
     // Each guard once, however often the batch names its target (linear in the batch).
     let tools: BTreeSet<&str> = request.tools.iter().map(String::as_str).collect();
@@ -250,7 +287,7 @@ where
             };
             let request = match decide(&rules, &context, &parts.headers, &bytes).await {
                 Ok(request) => request,
-                Err(rejection) => return Ok(rejection_response(&rejection)),
+                Err(refusal) => return Ok(refusal.response()),
             };
             let response = inner
                 .call(Request::from_parts(parts, B::from(bytes)))

@@ -155,7 +155,12 @@ impl ServerHandler for Tools {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         if request.uri != NOTES {
-            return Err(ErrorData::resource_not_found("no such resource", None));
+            // SEP-2164: the error names the URI it did not find.
+            let data = serde_json::json!({ "uri": request.uri });
+            return Err(ErrorData::resource_not_found(
+                "no such resource",
+                Some(data),
+            ));
         }
         let contents = ResourceContents::text("the private notes", NOTES);
         Ok(ReadResourceResult::new(vec![contents]).into())

