@@ -85,6 +85,11 @@ impl Tools {
         CallToolResult::structured(json!({"pong": true}))
     }
 
+    #[tool(description = "a regional lookup; its region is mirrored in Mcp-Param-Region")]
+    async fn regional(&self, Parameters(args): Parameters<RegionArgs>) -> CallToolResult {
+        CallToolResult::structured(json!({"region": args.region}))
+    }
+
     #[tool(description = "two steps: the first seals state for its caller, the second opens it")]
     async fn step(
         &self,
@@ -100,6 +105,13 @@ impl Tools {
             },
         })
     }
+}
+
+/// A tool argument promoted to a header (SEP-2243 `x-mcp-header`: `Mcp-Param-Region`).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct RegionArgs {
+    #[schemars(extend("x-mcp-header" = "Region"))]
+    region: String,
 }
 
 #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -693,4 +705,62 @@ async fn a_task_is_served_only_to_the_caller_who_created_it() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     };
     assert_eq!(settled["result"]["status"], "cancelled", "{settled}");
+}
+
+/// Issue 24, item 2: `Mcp-Param-*` headers (SEP-2243 custom headers, from a tool's
+/// `x-mcp-header` schema annotations) are passed to rmcp untouched: authorization reads the
+/// body, never these headers, and rmcp — which knows the tool's schema — checks them against
+/// the body. A matching header reaches the tool; a mismatching one gets rmcp's own -32020,
+/// which it could not give had authgent changed or dropped the header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_param_headers_reach_rmcp_untouched_and_rmcp_checks_them() {
+    let issuer = TestIssuer::start().await.unwrap();
+    let (endpoint, _) = start(&issuer, |b| b).await;
+    let token = issuer
+        .token()
+        .audience(&endpoint)
+        .subject("user:dana")
+        .sign();
+    let client = McpClient::bearer(&endpoint, Some(&token));
+    let call = |region: &str| {
+        let mut params = json!({"name": "regional", "arguments": {"region": region}});
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        request(5, "tools/call", params)
+    };
+    let headers = |region: &'static str| {
+        [
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "regional"),
+            ("mcp-param-region", region),
+        ]
+    };
+    let r = client
+        .post(&call("eu-west"), &headers("eu-west"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.structured().unwrap()["region"], "eu-west", "{}", r.text);
+    // The base64 form, decoded by rmcp.
+    let r = client
+        .post(&call("eu-west"), &headers("=?base64?ZXUtd2VzdA==?="))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = client
+        .post(&call("eu-west"), &headers("us-east"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text);
+    let error = &r.message.as_ref().unwrap_or_else(|| panic!("{}", r.text))["error"];
+    assert_eq!(error["code"], -32020, "{error}");
+    let said = error["message"].as_str().unwrap();
+    assert!(
+        said.contains("Mcp-Param-Region"),
+        "rmcp's check of the header: {said}"
+    );
 }
