@@ -20,7 +20,8 @@ It does what a Python MCP client does, with the SDK's own helpers wherever it ha
   modern     the SDK's Client pinned to protocol 2026-07-28 (single exchange: no initialize, no
              session, the SEP-2243 headers the SDK adds): list_tools, call_tool whoami,
              get_prompt summary, read_resource notes://private (which the token's scope does not
-             cover: the SDK surfaces the 403).
+             cover: the SDK surfaces the refusal, and the 403's challenge is read with the SDK's
+             helpers from inside the request flow).
 """
 
 import asyncio
@@ -106,6 +107,27 @@ async def session_run(endpoint, client, calls):
     return out
 
 
+class ChallengeRecorder(httpx2.Auth):
+    """Bearer auth that reads every 403's challenge with the SDK's helpers, as its OAuth flow
+    does before stepping up."""
+
+    def __init__(self, access_token):
+        self.access_token = access_token
+        self.challenges = []
+
+    def auth_flow(self, request):
+        request.headers["authorization"] = f"Bearer {self.access_token}"
+        response = yield request
+        if response.status_code == 403:
+            self.challenges.append({
+                "status": response.status_code,
+                "mcp_method": request.headers.get("mcp-method"),
+                "error": utils.extract_field_from_www_auth(response, "error"),
+                "scope": utils.extract_scope_from_www_auth(response),
+                "resource_metadata": utils.extract_resource_metadata_from_www_auth(response),
+            })
+
+
 async def modern_run(endpoint, client):
     out = {}
     transport = streamable_http_client(endpoint, http_client=client)
@@ -154,8 +176,10 @@ async def main(req):
             "scope": utils.extract_scope_from_www_auth(r),
             "resource_metadata": utils.extract_resource_metadata_from_www_auth(r),
         }
-    async with httpx2.AsyncClient(headers={"authorization": f"Bearer {bearer}"}) as client:
+    recorder = ChallengeRecorder(bearer)
+    async with httpx2.AsyncClient(auth=recorder) as client:
         out["modern"] = await modern_run(endpoint, client)
+    out["modern"]["challenges"] = recorder.challenges
     async with httpx2.AsyncClient(headers={"authorization": f"Bearer {bearer}"}) as client:
         out["bearer"] = await session_run(endpoint, client, [
             ("whoami", "whoami", {}),

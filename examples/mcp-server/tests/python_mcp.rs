@@ -92,6 +92,16 @@ async fn interop_the_python_mcp_sdk_discovers_calls_tools_and_reads_the_challeng
         "{out:#}"
     );
     assert_eq!(m["resource"]["ok"], false, "{out:#}");
+    // The refusal is the HTTP 403 the SDK's helpers read: one, for resources/read, naming the
+    // resource's scope and where the metadata is.
+    let refused = json!([{
+        "status": 403,
+        "mcp_method": "resources/read",
+        "error": "insufficient_scope",
+        "scope": "db:delete",
+        "resource_metadata": d["resource_metadata"],
+    }]);
+    assert_eq!(m["challenges"], refused, "{out:#}");
 
     // DPoP: a Python-made key and proofs, a DPoP-bound token from the real server, a session
     // whose every request carries a fresh proof; the tool sees the key's thumbprint.
