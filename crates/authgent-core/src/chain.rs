@@ -72,16 +72,30 @@ pub struct DelegationChain {
     root_subject: String,
     human_root_claim: Option<bool>,
     actors: Arc<[Actor]>,
+    /// Whether the chain starts at a human, decided once by the verifier's
+    /// [`ClaimsProfile`](crate::ClaimsProfile).
+    human_root: bool,
 }
 
 impl DelegationChain {
-    /// The chain of a token's claims.
+    /// The chain of a token's claims, its human root decided by the default
+    /// [`HumanRootRule`] (a verifier decides it by its
+    /// [`ClaimsProfile`](crate::ClaimsProfile)).
     pub fn from_claims(claims: &crate::TokenClaims) -> Self {
-        DelegationChain {
+        let mut chain = DelegationChain {
             root_subject: claims.subject().unwrap_or_default().to_owned(),
             human_root_claim: claims.human_root(),
             actors: Arc::clone(claims.actor_list()),
-        }
+            human_root: false,
+        };
+        chain.human_root = HumanRootRule::default().is_human_rooted(&chain);
+        chain
+    }
+
+    /// The same chain, its human root decided elsewhere (the claims profile).
+    pub(crate) fn with_human_root(mut self, human_root: bool) -> Self {
+        self.human_root = human_root;
+        self
     }
 
     /// The actors, newest (current) first. Empty for a token nobody delegated.
@@ -120,9 +134,11 @@ impl DelegationChain {
         self.human_root_claim
     }
 
-    /// Whether the chain starts at a human, by the default [`HumanRootRule`].
+    /// Whether the chain starts at a human: as the verifier's
+    /// [`ClaimsProfile`](crate::ClaimsProfile) decided (the default profile: a `human_root`
+    /// claim or a `user:` subject).
     pub fn human_root(&self) -> bool {
-        HumanRootRule::default().is_human_rooted(self)
+        self.human_root
     }
 
     /// Whether any actor has subject `subject`.
@@ -248,7 +264,7 @@ pub struct ChainPolicy {
     allowed_actors: Option<HashSet<String>>,
     allowed_current_actor: Option<HashSet<String>>,
     require_human_root: bool,
-    human_root_rule: HumanRootRule,
+    human_root_rule: Option<HumanRootRule>,
 }
 
 impl ChainPolicy {
@@ -269,7 +285,11 @@ impl ChainPolicy {
         }
         // Unlike the Python SDK this also applies to undelegated tokens: a client acting for
         // itself has no human root either.
-        if self.require_human_root && !self.human_root_rule.is_human_rooted(chain) {
+        let human_rooted = match &self.human_root_rule {
+            Some(rule) => rule.is_human_rooted(chain),
+            None => chain.human_root(),
+        };
+        if self.require_human_root && !human_rooted {
             return Err(DelegationError::NoHumanRoot);
         }
         if let Some(allowed) = &self.allowed_actors
@@ -292,9 +312,10 @@ impl ChainPolicy {
         Ok(())
     }
 
-    /// The human-root rule this policy uses.
-    pub fn human_root_rule(&self) -> &HumanRootRule {
-        &self.human_root_rule
+    /// The human-root rule this policy uses instead of the verifier's decision
+    /// ([`DelegationChain::human_root`]), if one was set.
+    pub fn human_root_rule(&self) -> Option<&HumanRootRule> {
+        self.human_root_rule.as_ref()
     }
 }
 
@@ -337,9 +358,10 @@ impl ChainPolicyBuilder {
         self
     }
 
-    /// Replace the default [`HumanRootRule`].
+    /// Decide the human root with `rule` on this route, instead of the verifier's
+    /// [`ClaimsProfile`](crate::ClaimsProfile) (which decides it once for every route).
     pub fn human_root_rule(mut self, rule: HumanRootRule) -> Self {
-        self.0.human_root_rule = rule;
+        self.0.human_root_rule = Some(rule);
         self
     }
 

@@ -33,6 +33,15 @@ pub const REGISTERED_CLAIMS: [&str; 20] = [
     "agent_instance_id",
 ];
 
+/// Claims other providers put scopes and client ids in (`scp`, `permissions`, `roles`, `azp`,
+/// `cid`, `appid`): kept while the token is parsed, read when a
+/// [`ClaimsProfile`](crate::ClaimsProfile) says so, and still reported by
+/// [`TokenClaims::extra`].
+pub(crate) const PROFILE_CLAIMS: [&str; 6] = ["scp", "permissions", "roles", "azp", "cid", "appid"];
+
+/// The values of [`PROFILE_CLAIMS`] as sent, in that order.
+pub(crate) type ProfileValues = [Option<Value>; 6];
+
 /// OIDC-A agent claims (`agent_type`, `agent_model`, …) when the issuer sets them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -114,6 +123,7 @@ pub struct TokenClaims {
     agent: AgentMetadata,
     actors: Arc<[Actor]>,
     may_act: Option<MayAct>,
+    profile: Box<ProfileValues>,
 }
 
 /// All claims as sent: a map already built, or the verified payload, parsed into a map only
@@ -179,9 +189,19 @@ fn registered_index(name: &str) -> Option<usize> {
         "agent_version" => Some(17),
         "agent_provider" => Some(18),
         "agent_instance_id" => Some(19),
+        "scp" => Some(20),
+        "permissions" => Some(21),
+        "roles" => Some(22),
+        "azp" => Some(23),
+        "cid" => Some(24),
+        "appid" => Some(25),
         _ => None,
     }
 }
+
+/// How many claims [`registered_index`] captures: [`REGISTERED_CLAIMS`], then
+/// [`PROFILE_CLAIMS`].
+const CAPTURED: usize = REGISTERED_CLAIMS.len() + PROFILE_CLAIMS.len();
 
 impl TokenClaims {
     /// Types the registered claims of a claims object; `max_act_depth` caps `act` nesting
@@ -189,6 +209,7 @@ impl TokenClaims {
     pub fn from_json(raw: Map<String, Value>, max_act_depth: usize) -> Result<Self, TokenError> {
         let registered = REGISTERED_CLAIMS
             .iter()
+            .chain(&PROFILE_CLAIMS)
             .map(|name| raw.get(*name).map(Cow::Borrowed))
             .collect();
         let claims = Self::typed(registered, max_act_depth)?;
@@ -202,9 +223,8 @@ impl TokenClaims {
     /// read, every other member is checked (strict JSON, no duplicate names at any depth) but
     /// not built; [`raw`](Self::raw) parses them only when asked.
     pub(crate) fn from_payload(payload: Vec<u8>, max_act_depth: usize) -> Result<Self, TokenError> {
-        let values =
-            crate::json::parse_registered(&payload, REGISTERED_CLAIMS.len(), registered_index)
-                .map_err(|_| TokenError::Malformed("payload is not a JSON object"))?;
+        let values = crate::json::parse_registered(&payload, CAPTURED, registered_index)
+            .map_err(|_| TokenError::Malformed("payload is not a JSON object"))?;
         let registered = values.into_iter().map(|v| v.map(Cow::Owned)).collect();
         let claims = Self::typed(registered, max_act_depth)?;
         Ok(TokenClaims {
@@ -217,6 +237,11 @@ impl TokenClaims {
     }
 
     fn typed(mut r: Registered<'_>, max_act_depth: usize) -> Result<Self, TokenError> {
+        let profile: ProfileValues = std::array::from_fn(|i| {
+            r.get_mut(REGISTERED_CLAIMS.len() + i)
+                .and_then(Option::take)
+                .map(Cow::into_owned)
+        });
         let mut take = |name: &str| registered_index(name).and_then(|i| r[i].take());
         let cnf_jkt = confirmation_jkt(object_claim(take("cnf").as_deref(), "cnf")?)?;
         let human_root = match take("human_root").as_deref() {
@@ -263,7 +288,13 @@ impl TokenClaims {
             actors: actor_chain(take("act"), max_act_depth)?.into(),
             may_act: object_claim(take("may_act").as_deref(), "may_act")?
                 .map(|m| MayAct { raw: m.clone() }),
+            profile: Box::new(profile),
         })
+    }
+
+    /// The value of a [`PROFILE_CLAIMS`] member as sent.
+    pub(crate) fn profile_claim(&self, index: usize) -> Option<&Value> {
+        self.profile.get(index).and_then(Option::as_ref)
     }
 
     /// `iss`.

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::chain::DelegationChain;
 use crate::claims::{AgentMetadata, TokenClaims};
+use crate::profile::ClientIdClaim;
 
 /// A verified caller, built from a verified access token.
 ///
@@ -31,15 +32,35 @@ pub struct AgentIdentity {
     scopes: Arc<[String]>,
     chain: DelegationChain,
     claims: TokenClaims,
+    client_id: Option<ClientIdClaim>,
 }
 
 impl AgentIdentity {
-    /// Builds an identity from verified claims (`sub` and `iss` are required by the validator).
+    /// Builds an identity from verified claims (`sub` and `iss` are required by the validator)
+    /// as authgent-server shapes them: scopes in `scope`, the client in `client_id`. A
+    /// verifier builds it through its [`ClaimsProfile`](crate::ClaimsProfile) instead.
     pub fn from_claims(claims: TokenClaims) -> Self {
+        let client_id = claims.client_id().map(|_| ClientIdClaim::ClientId);
         AgentIdentity {
             scopes: Arc::clone(claims.scope_list()),
             chain: DelegationChain::from_claims(&claims),
             claims,
+            client_id,
+        }
+    }
+
+    /// An identity as a profile read it.
+    pub(crate) fn with_profile(
+        claims: TokenClaims,
+        scopes: Arc<[String]>,
+        client_id: Option<ClientIdClaim>,
+        human_root: bool,
+    ) -> Self {
+        AgentIdentity {
+            scopes,
+            chain: DelegationChain::from_claims(&claims).with_human_root(human_root),
+            claims,
+            client_id,
         }
     }
 
@@ -73,9 +94,11 @@ impl AgentIdentity {
         scopes.iter().any(|s| self.has_scope(s.as_ref()))
     }
 
-    /// `client_id`: the OAuth client that holds the token (the current actor when delegated).
+    /// The OAuth client that holds the token (the current actor when delegated): `client_id`,
+    /// or the claim the verifier's [`ClaimsProfile`](crate::ClaimsProfile) reads it from
+    /// (`azp`, `cid`, `appid`).
     pub fn client_id(&self) -> Option<&str> {
-        self.claims.client_id()
+        crate::profile::client_id_of(&self.claims, self.client_id)
     }
 
     /// `aud`.

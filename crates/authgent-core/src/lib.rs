@@ -60,6 +60,7 @@ mod jws;
 pub mod key;
 pub mod mcp;
 pub mod metadata;
+pub mod profile;
 pub mod request;
 pub mod scope;
 pub mod signing;
@@ -80,6 +81,7 @@ pub use error::{
 };
 pub use identity::AgentIdentity;
 pub use key::{KeyError, KeyResolver, KeySet, SkippedKey, VerificationKey};
+pub use profile::{ClaimsProfile, ClientIdClaim, ScopeClaim};
 pub use scope::{ScopeMatch, ScopeRequirement};
 pub use signing::SigningKey;
 pub use thumbprint::{ThumbprintError, jwk_thumbprint};

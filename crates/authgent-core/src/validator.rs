@@ -10,6 +10,7 @@ use crate::error::{ConfigError, TokenError};
 use crate::identity::AgentIdentity;
 use crate::jws::{self, CompactJws};
 use crate::key::{KeyResolver, VerificationKey};
+use crate::profile::ClaimsProfile;
 use crate::time::{secs, unix_seconds};
 
 /// Default clock leeway for `exp`, `nbf` and `iat`.
@@ -131,6 +132,7 @@ pub struct TokenValidator {
     typ: TypPolicy,
     max_token_bytes: usize,
     max_act_depth: usize,
+    profile: ClaimsProfile,
 }
 
 impl TokenValidator {
@@ -146,6 +148,7 @@ impl TokenValidator {
                 typ: TypPolicy::default(),
                 max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
                 max_act_depth: DEFAULT_MAX_ACT_DEPTH,
+                profile: ClaimsProfile::default(),
             },
         }
     }
@@ -173,6 +176,11 @@ impl TokenValidator {
     /// The allowed algorithms.
     pub fn algorithms(&self) -> &[Algorithm] {
         &self.algorithms
+    }
+
+    /// The claims profile identities are read with.
+    pub fn claims_profile(&self) -> &ClaimsProfile {
+        &self.profile
     }
 
     /// The clock leeway.
@@ -223,7 +231,7 @@ impl TokenValidator {
         {
             return Err(TokenError::AudienceMismatch);
         }
-        Ok(AgentIdentity::from_claims(claims))
+        self.profile.identity(claims)
     }
 
     /// Parses, resolves the key by `kid` (no fallback key), and verifies.
@@ -357,6 +365,14 @@ impl TokenValidatorBuilder {
     /// `typ` policy (default [`TypPolicy::Compatible`]).
     pub fn typ_policy(mut self, typ: TypPolicy) -> Self {
         self.inner.typ = typ;
+        self
+    }
+
+    /// Where scopes, the client id and the human root come from (default
+    /// [`ClaimsProfile::authgent_server`]; presets for RFC 9068, Keycloak, Auth0, Okta and
+    /// Microsoft Entra ID).
+    pub fn claims_profile(mut self, profile: ClaimsProfile) -> Self {
+        self.inner.profile = profile;
         self
     }
 

@@ -475,6 +475,7 @@ pub struct VerifierBuilder {
     algorithms: Option<Vec<Algorithm>>,
     leeway: Duration,
     typ: TypPolicy,
+    profile: authgent_core::ClaimsProfile,
     max_token_bytes: usize,
     max_act_depth: usize,
     dpop_mode: DpopMode,
@@ -517,6 +518,7 @@ impl Default for VerifierBuilder {
             algorithms: None,
             leeway: authgent_core::validator::DEFAULT_LEEWAY,
             typ: TypPolicy::default(),
+            profile: authgent_core::ClaimsProfile::default(),
             max_token_bytes: authgent_core::validator::DEFAULT_MAX_TOKEN_BYTES,
             max_act_depth: authgent_core::validator::DEFAULT_MAX_ACT_DEPTH,
             dpop_mode: DpopMode::Allowed,
@@ -617,6 +619,26 @@ impl VerifierBuilder {
     /// Access-token `typ` policy (default compatible with authgent-server's `JWT`).
     pub fn typ_policy(mut self, typ: TypPolicy) -> Self {
         self.typ = typ;
+        self
+    }
+
+    /// Where the issuer puts scopes, the client id and the mark of a human (default
+    /// [`ClaimsProfile::authgent_server`](authgent_core::ClaimsProfile::authgent_server)).
+    /// A token with scopes in a claim the profile does not read is refused, naming the claim.
+    ///
+    /// ```
+    /// use authgent_core::ClaimsProfile;
+    /// let verifier = authgent_jwks::Verifier::builder()
+    ///     .issuer("https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0")
+    ///     .audience("api://orders")
+    ///     .external_url("https://orders.example")
+    ///     .claims_profile(ClaimsProfile::entra_id())
+    ///     .build()?;
+    /// # let _ = verifier;
+    /// # Ok::<(), authgent_core::ConfigError>(())
+    /// ```
+    pub fn claims_profile(mut self, profile: authgent_core::ClaimsProfile) -> Self {
+        self.profile = profile;
         self
     }
 
@@ -845,6 +867,7 @@ impl VerifierBuilder {
         let mut validator = validator
             .leeway(self.leeway)
             .typ_policy(self.typ)
+            .claims_profile(self.profile)
             .max_token_bytes(self.max_token_bytes)
             .max_act_depth(self.max_act_depth);
         if let Some(algs) = self.algorithms {
