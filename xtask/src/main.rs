@@ -9,10 +9,10 @@
 //! Adding a step is one line in [`test_steps`].
 
 mod bench;
-mod conformance;
 mod demo;
 mod fuzz;
 mod interop;
+mod npm_tools;
 mod proxy;
 mod redis;
 mod snippets;
@@ -305,7 +305,12 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
         let conformance = waiting_for(
             "the MCP conformance suite",
             "with its Node 22, npm-installed on first use",
-            conformance::ensure_suite,
+            npm_tools::ensure_conformance,
+        )?;
+        let oidc_provider = waiting_for(
+            "oidc-provider",
+            "the second authorization server, with its Node 22, npm-installed on first use",
+            npm_tools::ensure_oidc_provider,
         )?;
         let redis = waiting_for(
             "redis-server",
@@ -318,6 +323,10 @@ fn with_servers(f: impl FnOnce() -> ExitCode) -> ExitCode {
             &conformance.display().to_string(),
         );
         set_env("AUTHGENT_INTEROP_PYTHON", &python.display().to_string());
+        set_env(
+            "AUTHGENT_INTEROP_OIDC_PROVIDER",
+            &oidc_provider.display().to_string(),
+        );
         set_env("AUTHGENT_INTEROP_URL", &default.url);
         set_env(
             "AUTHGENT_INTEROP_ENV",

@@ -1,0 +1,144 @@
+//! Issue 25: the verifier against a second, independent authorization server — panva's
+//! oidc-provider (OpenID Certified), one per test (`authgent_harness::oidc`), installed and
+//! pinned by `cargo xtask test`. Its tokens are RFC 9068 JWTs (`typ: at+jwt`), found through
+//! OIDC discovery (it serves no RFC 8414 document), signed with keys made at its start.
+
+use authgent_core::{ClaimsProfile, TypPolicy};
+use authgent_harness::oidc::{AGENT_A, AGENT_B, OidcProvider};
+use authgent_jwks::Verifier;
+
+/// Any loopback resource: the provider issues tokens for it, nothing needs to listen there.
+const RESOURCE: &str = "http://127.0.0.1:9/orders";
+
+fn verifier(provider: &OidcProvider, profile: ClaimsProfile) -> Verifier {
+    Verifier::builder()
+        .issuer(&provider.url)
+        .audience(RESOURCE)
+        .external_url("http://127.0.0.1:9")
+        .typ_policy(TypPolicy::Strict)
+        .claims_profile(profile)
+        .build()
+        .unwrap()
+}
+
+fn access_token(answer: &serde_json::Value) -> &str {
+    answer["access_token"].as_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_oidc_provider_client_credentials_and_exchanges_verify_with_the_rfc9068_profile() {
+    let provider = OidcProvider::start(false).await;
+    let v = verifier(&provider, ClaimsProfile::rfc9068());
+
+    let agent = provider
+        .client_credentials(AGENT_A, "search:execute db:read", Some(RESOURCE))
+        .await;
+    let id = v.verify_token(access_token(&agent)).await.unwrap();
+    assert_eq!(id.subject(), AGENT_A);
+    assert_eq!(id.client_id(), Some(AGENT_A));
+    assert_eq!(id.scopes(), ["search:execute", "db:read"]);
+    assert!(
+        !id.delegation_chain().human_root(),
+        "a client is not a human"
+    );
+    assert_eq!(id.delegation_chain().depth(), 0);
+
+    // RFC 8693 through the exchange grant registered on the provider: `act` nests.
+    let once = provider
+        .exchange(
+            AGENT_B,
+            access_token(&agent),
+            RESOURCE,
+            Some("search:execute"),
+        )
+        .await;
+    let id = v.verify_token(access_token(&once)).await.unwrap();
+    assert_eq!(id.subject(), AGENT_A);
+    assert_eq!(id.client_id(), Some(AGENT_B));
+    assert_eq!(id.scopes(), ["search:execute"]);
+    let chain = id.delegation_chain();
+    assert_eq!(chain.depth(), 1);
+    assert_eq!(chain.current_actor().unwrap().subject(), AGENT_B);
+    let twice = provider
+        .exchange(AGENT_A, access_token(&once), RESOURCE, None)
+        .await;
+    let id = v.verify_token(access_token(&twice)).await.unwrap();
+    let actors: Vec<&str> = id
+        .delegation_chain()
+        .actors()
+        .iter()
+        .map(|a| a.subject())
+        .collect();
+    assert_eq!(actors, [AGENT_A, AGENT_B], "newest first");
+    assert!(!id.delegation_chain().human_root());
+
+    // The default profile (authgent-server's) refuses nothing here: RFC 9068 puts scopes in
+    // `scope` too. Its human-root rule (`user:` subjects) is the difference, below.
+    let default = verifier(&provider, ClaimsProfile::default());
+    assert!(default.verify_token(access_token(&agent)).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_oidc_provider_a_signed_in_user_is_a_human_root_directly_and_after_exchanges() {
+    let provider = OidcProvider::start(false).await;
+    let v = verifier(&provider, ClaimsProfile::rfc9068());
+    // The authorization-code flow through the provider's login: `sub` is a bare account id.
+    let user = provider
+        .user_token("23f9ac1b", "search:execute", RESOURCE)
+        .await;
+    let id = v.verify_token(access_token(&user)).await.unwrap();
+    assert_eq!(id.subject(), "23f9ac1b");
+    assert_eq!(id.client_id(), Some("web-app"));
+    assert!(id.delegation_chain().human_root());
+    let exchanged = provider
+        .exchange(AGENT_A, access_token(&user), RESOURCE, None)
+        .await;
+    let id = v.verify_token(access_token(&exchanged)).await.unwrap();
+    assert_eq!(id.subject(), "23f9ac1b");
+    assert_eq!(
+        id.delegation_chain().current_actor().unwrap().subject(),
+        AGENT_A
+    );
+    assert!(id.delegation_chain().human_root());
+    let again = provider
+        .exchange(AGENT_B, access_token(&exchanged), RESOURCE, None)
+        .await;
+    let id = v.verify_token(access_token(&again)).await.unwrap();
+    assert_eq!(id.delegation_chain().depth(), 2);
+    assert!(id.delegation_chain().human_root());
+    // authgent-server's rule does not know this user: a bare account id is no `user:`.
+    let default = verifier(&provider, ClaimsProfile::default());
+    let id = default.verify_token(access_token(&user)).await.unwrap();
+    assert!(!id.delegation_chain().human_root());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_oidc_provider_key_rotation_costs_one_jwks_refetch() {
+    let mut provider = OidcProvider::start(false).await;
+    let v = verifier(&provider, ClaimsProfile::rfc9068());
+    let before = provider
+        .client_credentials(AGENT_A, "search:execute", Some(RESOURCE))
+        .await;
+    v.verify_token(access_token(&before)).await.unwrap();
+    let fetches = v.stats().jwks_fetches;
+    assert_eq!(fetches, 1);
+
+    // Restarted with new keys on the same port: a rotation.
+    provider.rotate_keys().await;
+    let after = provider
+        .client_credentials(AGENT_A, "search:execute", Some(RESOURCE))
+        .await;
+    v.verify_token(access_token(&after)).await.unwrap();
+    assert_eq!(
+        v.stats().jwks_fetches,
+        fetches + 1,
+        "one refetch for the new kid"
+    );
+    for _ in 0..5 {
+        let again = provider
+            .client_credentials(AGENT_A, "search:execute", Some(RESOURCE))
+            .await;
+        v.verify_token(access_token(&again)).await.unwrap();
+    }
+    assert_eq!(v.stats().jwks_fetches, fetches + 1, "and no more");
+}
