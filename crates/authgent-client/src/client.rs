@@ -308,8 +308,9 @@ impl AgentAuthClient {
         self.inner.nonces.get(&url::Url::parse(url).ok()?)
     }
 
-    /// Fetches the server's RFC 8414 metadata once (its `issuer` must equal the server URL) and
-    /// from then on sends requests to the endpoints it names. Without this, the authgent
+    /// Fetches the server's RFC 8414 metadata once — or, where the server has none (`404`), its
+    /// OpenID Connect discovery document — (its `issuer` must equal the server URL) and from
+    /// then on sends requests to the endpoints it names. Without this, the authgent
     /// defaults (`/token`, `/introspect`, `/revoke`, `/register`, `/authorize`) are used.
     ///
     /// Every endpoint the document names must be one credentials may go to: `https://`, or
@@ -322,10 +323,18 @@ impl AgentAuthClient {
             .get_or_try_init(|| async {
                 let url = well_known_url(&self.inner.base, "oauth-authorization-server")
                     .map_err(|e| ClientError::Config(e.to_string()))?;
-                let answer = self
-                    .send(self.inner.http.get(&url))
-                    .await?
-                    .ok_or_error(&[200])?;
+                let mut answer = self.send(self.inner.http.get(&url)).await?;
+                let mut url = url;
+                if answer.status == StatusCode::NOT_FOUND {
+                    // An OpenID provider without RFC 8414 (oidc-provider, Keycloak, Entra ID):
+                    // OIDC Discovery 1.0 §4, the issuer with the well-known path appended.
+                    url = format!(
+                        "{}/.well-known/openid-configuration",
+                        self.inner.base.trim_end_matches('/')
+                    );
+                    answer = self.send(self.inner.http.get(&url)).await?;
+                }
+                let answer = answer.ok_or_error(&[200])?;
                 let metadata = AuthorizationServerMetadata::parse(&answer.body, &self.inner.base)
                     .map_err(|e| ClientError::InvalidResponse {
                     endpoint: url,
