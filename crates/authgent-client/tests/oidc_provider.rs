@@ -1,7 +1,7 @@
 //! Issue 25: the agent side against a second, independent authorization server — panva's
-//! oidc-provider (OpenID Certified), one per test (`authgent_harness::oidc`). It serves OIDC
-//! discovery and no RFC 8414 document, wants `resource` for JWT access tokens, and can require
-//! its DPoP nonces; the tokens are checked with the verifier (RFC 9068 profile).
+//! oidc-provider (OpenID Certified), one per test (`authgent_harness::oidc`). It wants
+//! `resource` for JWT access tokens and can require its DPoP nonces; the tokens are checked
+//! with the verifier (RFC 9068 profile).
 
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ fn creds(id: &str) -> ClientCredentials {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn interop_oidc_provider_discovery_falls_back_to_openid_configuration() {
+async fn interop_oidc_provider_discovery() {
     let provider = OidcProvider::start(false).await;
     let auth = client(&provider, None);
     let metadata = auth.discover().await.unwrap();
@@ -141,4 +141,23 @@ async fn interop_oidc_provider_exchange_nests_act() {
         id.delegation_chain().current_actor().unwrap().subject(),
         AGENT_B
     );
+}
+
+/// A provider that serves only OpenID Connect discovery (Keycloak, Entra ID): the client's
+/// RFC 8414 request gets 404 and it reads `/.well-known/openid-configuration` instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_reads_openid_configuration_where_there_is_no_rfc8414_document() {
+    let issuer = authgent_testkit::TestIssuer::start().await.unwrap();
+    issuer.set_discovery(authgent_testkit::Discovery::OpenIdOnly);
+    let auth = AgentAuthClient::builder(issuer.issuer())
+        .allow_insecure_http()
+        .build()
+        .unwrap();
+    let metadata = auth.discover().await.unwrap();
+    assert_eq!(metadata.issuer, issuer.issuer());
+    assert_eq!(
+        issuer.requests_to("/.well-known/oauth-authorization-server"),
+        1
+    );
+    assert_eq!(issuer.requests_to("/.well-known/openid-configuration"), 1);
 }

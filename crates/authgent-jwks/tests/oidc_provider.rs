@@ -1,7 +1,7 @@
 //! Issue 25: the verifier against a second, independent authorization server — panva's
 //! oidc-provider (OpenID Certified), one per test (`authgent_harness::oidc`), installed and
-//! pinned by `cargo xtask test`. Its tokens are RFC 9068 JWTs (`typ: at+jwt`), found through
-//! OIDC discovery (it serves no RFC 8414 document), signed with keys made at its start.
+//! pinned by `cargo xtask test`. Its tokens are RFC 9068 JWTs (`typ: at+jwt`), signed with
+//! keys made at its start.
 
 use authgent_core::{ClaimsProfile, TypPolicy};
 use authgent_harness::oidc::{AGENT_A, AGENT_B, OidcProvider};
