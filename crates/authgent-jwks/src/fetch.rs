@@ -38,6 +38,17 @@ pub enum JwksError {
         /// The 3xx status.
         status: u16,
     },
+    /// An OAuth error answer (RFC 6749 §5.2: 400 or 401 with a JSON `error` code), as an
+    /// introspection endpoint gives for a token it will not introspect.
+    #[error("{url} answered HTTP {status} with the OAuth error {error:?}")]
+    OAuthError {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The `error` code, e.g. `unsupported_token_type`.
+        error: String,
+    },
     /// A status other than 200.
     #[error("{url} answered HTTP {status}")]
     Status {
@@ -186,16 +197,41 @@ impl Fetcher {
                 status: status.as_u16(),
             });
         }
+        let too_large = || JwksError::TooLarge {
+            url: url.to_owned(),
+            limit: self.max_body,
+        };
+        if status == reqwest::StatusCode::BAD_REQUEST || status == reqwest::StatusCode::UNAUTHORIZED
+        {
+            // An OAuth error body (bounded like every body read here).
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(transport)? {
+                if body.len() + chunk.len() > self.max_body {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let error = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error")?.as_str().map(str::to_owned));
+            return Err(match error {
+                Some(error) => JwksError::OAuthError {
+                    url: url.to_owned(),
+                    status: status.as_u16(),
+                    error,
+                },
+                None => JwksError::Status {
+                    url: url.to_owned(),
+                    status: status.as_u16(),
+                },
+            });
+        }
         if status != reqwest::StatusCode::OK {
             return Err(JwksError::Status {
                 url: url.to_owned(),
                 status: status.as_u16(),
             });
         }
-        let too_large = || JwksError::TooLarge {
-            url: url.to_owned(),
-            limit: self.max_body,
-        };
         if response
             .content_length()
             .is_some_and(|n| n > self.max_body as u64)

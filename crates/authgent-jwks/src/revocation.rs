@@ -149,6 +149,7 @@ impl RevocationCheck {
         Ok(Revocation {
             config: self,
             verdicts,
+            jwt_unsupported: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
@@ -169,6 +170,10 @@ impl Expiry<TokenDigest, Verdict> for VerdictExpiry {
 
 pub(crate) struct Revocation {
     config: RevocationCheck,
+    /// Set once the issuer answered `unsupported_token_type`: it will not introspect its JWT
+    /// access tokens (oidc-provider does this), so no check can succeed; every later request
+    /// fails at once, as a configuration error, without asking again.
+    jwt_unsupported: std::sync::atomic::AtomicBool,
     /// Verdicts by SHA-256 of the token (the token itself is never stored). A dropped entry
     /// only costs one more introspection, so a bounded cache is safe here.
     verdicts: moka::sync::Cache<TokenDigest, Verdict>,
@@ -188,11 +193,27 @@ impl Revocation {
         now: SystemTime,
         retry_after: Duration,
     ) -> Result<(), AuthgentError> {
+        use std::sync::atomic::Ordering;
+        if self.jwt_unsupported.load(Ordering::Relaxed) {
+            return self.unsupported();
+        }
         let digest: TokenDigest = openssl::sha::sha256(token.as_bytes());
         if let Some(v) = self.verdicts.get(&digest) {
             return verdict(v.active);
         }
         match self.introspect(keys, token).await {
+            Err(JwksError::OAuthError { url, error, .. }) if error == "unsupported_token_type" => {
+                if !self.jwt_unsupported.swap(true, Ordering::Relaxed) {
+                    tracing::error!(target: "authgent_jwks", endpoint = %url,
+                        "the issuer will not introspect its JWT access tokens \
+                         (unsupported_token_type), so their revocation cannot be checked: \
+                         turn the revocation check off for this issuer and keep its tokens \
+                         short-lived, or have it issue opaque tokens (introspected, and so \
+                         revocable); until then every token is refused as a configuration \
+                         error (fail-closed) or accepted unchecked (fail_open)");
+                }
+                self.unsupported()
+            }
             Ok(active) => {
                 let remaining = identity
                     .expires_at()
@@ -215,6 +236,18 @@ impl Revocation {
                 Err(AuthgentError::RevocationCheckUnavailable { retry_after })
             }
         }
+    }
+
+    /// The answer once the issuer is known not to introspect its JWTs.
+    fn unsupported(&self) -> Result<(), AuthgentError> {
+        if self.config.fail_open {
+            return Ok(());
+        }
+        Err(AuthgentError::Config(ConfigError::Invalid {
+            setting: "revocation_check",
+            reason: "the issuer does not introspect its JWT access tokens \
+                     (unsupported_token_type): revocation cannot be checked",
+        }))
     }
 
     async fn introspect(&self, keys: &KeyCache, token: &str) -> Result<bool, JwksError> {

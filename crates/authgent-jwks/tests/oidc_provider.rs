@@ -142,3 +142,60 @@ async fn interop_oidc_provider_key_rotation_costs_one_jwks_refetch() {
     }
     assert_eq!(v.stats().jwks_fetches, fetches + 1, "and no more");
 }
+
+/// oidc-provider does not introspect its JWT access tokens (400 `unsupported_token_type`). A
+/// verifier checking revocation learns it at the first check and says so — a configuration
+/// error (500), never a 503 per request — and asks no more: the third token below is refused
+/// the same way after the provider is gone. Fail-open accepts them unchecked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_oidc_provider_jwt_revocation_checks_fail_as_configuration_not_per_request() {
+    use authgent_core::{AuthgentError, ConfigError};
+    use authgent_harness::oidc::{RESOURCE_SERVER, secret};
+    use authgent_jwks::RevocationCheck;
+
+    let provider = OidcProvider::start(false).await;
+    let checked = |fail_open: bool| {
+        Verifier::builder()
+            .issuer(&provider.url)
+            .audience(RESOURCE)
+            .external_url("http://127.0.0.1:9")
+            .claims_profile(ClaimsProfile::rfc9068())
+            .revocation_check(
+                RevocationCheck::new()
+                    .client_credentials(RESOURCE_SERVER, secret(RESOURCE_SERVER))
+                    .fail_open(fail_open),
+            )
+            .build()
+            .unwrap()
+    };
+    let mut tokens = Vec::new();
+    for _ in 0..4 {
+        let answer = provider
+            .client_credentials(AGENT_A, "search:execute", Some(RESOURCE))
+            .await;
+        tokens.push(access_token(&answer).to_owned());
+    }
+    let closed = checked(false);
+    let open = checked(true);
+    let is_config = |r: Result<_, AuthgentError>| {
+        matches!(
+            r,
+            Err(AuthgentError::Config(ConfigError::Invalid {
+                setting: "revocation_check",
+                ..
+            }))
+        )
+    };
+    let first = closed.verify_token(&tokens[0]).await;
+    let status = first.as_ref().err().map(AuthgentError::status);
+    assert!(is_config(first), "the first check names the limitation");
+    assert_eq!(status, Some(500));
+    assert!(is_config(closed.verify_token(&tokens[1]).await));
+    assert!(open.verify_token(&tokens[3]).await.is_ok(), "fail-open: unchecked");
+
+    drop(provider);
+    assert!(
+        is_config(closed.verify_token(&tokens[2]).await),
+        "no introspection is attempted any more (it would be a 503 now)"
+    );
+}
