@@ -6,7 +6,8 @@
 // It issues, for the loopback resources the tests run:
 // - RFC 9068 JWT access tokens through resource indicators (client credentials with
 //   `resource`), DPoP-bound when the request carries a proof (with `--dpop-nonce`, only with the
-//   server's DPoP nonce); opaque access tokens when no resource is named;
+//   server's DPoP nonce); opaque access tokens for resources whose path starts with /opaque
+//   (introspected and revocable) and when no resource is named;
 // - token introspection and revocation with client authentication (RFC 7662, RFC 7009);
 // - an RFC 8693 token-exchange grant registered here (the provider has none built in) that
 //   keeps the subject token's `sub` and nests its `act` under the requesting client;
@@ -111,6 +112,10 @@ const configuration = {
       useGrantedResource: async () => true,
       getResourceServerInfo: async (ctx, resource) => {
         if (!isTestResource(resource)) throw new errors.InvalidTarget();
+        // Resources under /opaque get opaque tokens (introspected); the others RFC 9068 JWTs.
+        if (new URL(resource).pathname.startsWith('/opaque')) {
+          return { scope: SCOPES.join(' '), audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: 300 };
+        }
         return {
           scope: SCOPES.join(' '),
           audience: resource,

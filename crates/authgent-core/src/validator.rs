@@ -209,6 +209,60 @@ impl TokenValidator {
         now: SystemTime,
     ) -> Result<AgentIdentity, TokenError> {
         let claims = verify_signature_and_claims(&token.jws, token.alg, key, self.max_act_depth)?;
+        self.accept(claims, now)
+    }
+
+    /// The identity of an **opaque** access token from its issuer's RFC 7662 introspection
+    /// response (the JSON object, `active` included): the same checks a JWT's claims pass —
+    /// `active` must be `true`, `exp` present and not passed, `iss` this validator's issuer,
+    /// `sub` present (or, for a client's own token, `client_id`: RFC 9068 §2.2), `aud` one of
+    /// the configured audiences — and the same claims profile.
+    /// Only for a response fetched from the issuer's own introspection endpoint over an
+    /// authenticated channel: nothing here is signed.
+    ///
+    /// ```
+    /// use authgent_core::TokenValidator;
+    /// let v = TokenValidator::builder("https://as.example").audience("https://api.example").build()?;
+    /// let response = serde_json::json!({"active": true, "iss": "https://as.example",
+    ///     "sub": "agent-a", "client_id": "agent-a", "aud": "https://api.example",
+    ///     "scope": "orders:read", "exp": 2000000000, "token_type": "Bearer"});
+    /// let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_900_000_000);
+    /// let id = v.verify_introspected(response.as_object().unwrap(), now)?;
+    /// assert_eq!(id.scopes(), ["orders:read"]);
+    /// let inactive = serde_json::json!({"active": false});
+    /// assert!(v.verify_introspected(inactive.as_object().unwrap(), now).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_introspected(
+        &self,
+        response: &serde_json::Map<String, Value>,
+        now: SystemTime,
+    ) -> Result<AgentIdentity, TokenError> {
+        match response.get("active") {
+            Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Err(TokenError::Revoked),
+            _ => {
+                return Err(TokenError::InvalidClaim {
+                    claim: "active",
+                    reason: "must be a boolean",
+                });
+            }
+        }
+        let mut claims = response.clone();
+        claims.remove("active");
+        // RFC 7662 makes `sub` optional; a client's own token (client credentials) names only
+        // its `client_id`, which RFC 9068 §2.2 makes the subject of such a token.
+        if !claims.contains_key("sub")
+            && let Some(client) = claims.get("client_id").cloned()
+        {
+            claims.insert("sub".into(), client);
+        }
+        let claims = TokenClaims::from_json(claims, self.max_act_depth)?;
+        self.accept(claims, now)
+    }
+
+    /// The checks every token's claims pass, signed or introspected.
+    fn accept(&self, claims: TokenClaims, now: SystemTime) -> Result<AgentIdentity, TokenError> {
         check_time(&claims, now, self.leeway, true)?;
         if claims.issuer() != Some(self.issuer.as_str()) {
             return Err(match claims.issuer() {

@@ -4,7 +4,8 @@
 //! loopback port (fresh state, its own keys), like a database per test.
 //!
 //! The configuration (`interop/oidc-provider/server.mjs`) issues RFC 9068 JWT access tokens for
-//! loopback resources (client credentials with `resource`), opaque ones without a resource,
+//! loopback resources (client credentials with `resource`), opaque ones for resources under
+//! `/opaque` and without a resource,
 //! DPoP-bound tokens (optionally only with its nonces), introspection and revocation with client
 //! authentication, an RFC 8693 exchange that nests `act`, and authorization-code tokens for
 //! signed-in users. Its clients are [`AGENT_A`], [`AGENT_B`], [`WEB_APP`] and
@@ -114,6 +115,43 @@ impl OidcProvider {
         self.token(client, &form).await
     }
 
+    /// [`client_credentials`](Self::client_credentials) with a DPoP proof made by `key` for
+    /// the token endpoint: a DPoP-bound token (the provider here requires no nonce).
+    pub async fn client_credentials_dpop(
+        &self,
+        client: &str,
+        scope: &str,
+        resource: &str,
+        key: &authgent_core::dpop::DpopKey,
+    ) -> Value {
+        let proof = key
+            .proof(
+                "POST",
+                &self.token_endpoint(),
+                None,
+                None,
+                std::time::SystemTime::now(),
+            )
+            .unwrap();
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("resource", resource),
+        ];
+        let r = reqwest::Client::new()
+            .post(self.token_endpoint())
+            .basic_auth(client, Some(secret(client)))
+            .header("dpop", proof)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "DPoP token request of {client}: {body}");
+        body
+    }
+
     /// An RFC 8693 exchange of `subject_token` by `client` for `resource`.
     pub async fn exchange(
         &self,
@@ -207,6 +245,23 @@ impl OidcProvider {
             };
         }
         panic!("the authorization-code flow did not end with a code");
+    }
+
+    /// Revokes `token` as `client` (RFC 7009; the provider lets a client revoke its own).
+    pub async fn revoke(&self, client: &str, token: &str) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/token/revocation", self.url))
+            .basic_auth(client, Some(secret(client)))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "revocation: {}",
+            r.text().await.unwrap_or_default()
+        );
     }
 
     /// POSTs `form` to the token endpoint as `client` (`client_secret_basic`); the JSON answer

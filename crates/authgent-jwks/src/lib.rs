@@ -44,6 +44,7 @@ mod fetch;
 mod keys;
 mod multi;
 mod nonce_secrets;
+mod opaque;
 pub mod replay;
 mod revocation;
 mod stats;
@@ -64,6 +65,7 @@ pub use multi::MultiIssuerVerifier;
 pub use nonce_secrets::{
     NONCE_SECRET_PREVIOUS_VAR, NONCE_SECRET_VAR, nonce_secrets_from, nonce_secrets_from_env,
 };
+pub use opaque::OpaqueTokens;
 pub use replay::{MemoryReplayStore, ReplayFuture, ReplayStore};
 #[cfg(feature = "redis")]
 pub use replay::{RedisReplayError, RedisReplayStats, RedisReplayStore, RedisReplayStoreBuilder};

@@ -251,33 +251,48 @@ impl Revocation {
     }
 
     async fn introspect(&self, keys: &KeyCache, token: &str) -> Result<bool, JwksError> {
-        let endpoint =
-            match &self.config.endpoint {
-                Some(url) => url.clone(),
-                None => keys.introspection_endpoint().await?.ok_or_else(|| {
-                    JwksError::InvalidDocument {
-                        url: "issuer metadata".into(),
-                        reason: "no introspection_endpoint to check revocation with".into(),
-                    }
-                })?,
-            };
-        let basic = self
-            .config
-            .credentials
-            .as_ref()
-            .map(|(id, secret)| (id.as_str(), secret.as_str()));
-        let form = [("token", token), ("token_type_hint", "access_token")];
-        let fetched = keys.fetcher().post_form(&endpoint, &form, basic).await?;
-        let invalid = |reason: &str| JwksError::InvalidDocument {
-            url: endpoint.clone(),
-            reason: reason.into(),
-        };
-        let body: Value = serde_json::from_slice(&fetched.body).map_err(|_| invalid("not JSON"))?;
+        let credentials = self.config.credentials.as_ref();
+        let (endpoint, body) =
+            introspect(keys, self.config.endpoint.as_deref(), credentials, token).await?;
         // RFC 7662 §2.2: `active` is REQUIRED and a boolean; anything else is no answer.
         match body.get("active") {
             Some(Value::Bool(active)) => Ok(*active),
-            _ => Err(invalid("no boolean active member")),
+            _ => Err(JwksError::InvalidDocument {
+                url: endpoint,
+                reason: "no boolean active member".into(),
+            }),
         }
+    }
+}
+
+/// One RFC 7662 introspection of `token` at `endpoint` (else the issuer's discovered
+/// `introspection_endpoint`), authenticated with HTTP Basic `credentials` when given: the
+/// endpoint asked and its JSON object.
+pub(crate) async fn introspect(
+    keys: &KeyCache,
+    endpoint: Option<&str>,
+    credentials: Option<&(String, String)>,
+    token: &str,
+) -> Result<(String, serde_json::Map<String, Value>), JwksError> {
+    let endpoint = match endpoint {
+        Some(url) => url.to_owned(),
+        None => keys
+            .introspection_endpoint()
+            .await?
+            .ok_or_else(|| JwksError::InvalidDocument {
+                url: "issuer metadata".into(),
+                reason: "no introspection_endpoint to introspect tokens with".into(),
+            })?,
+    };
+    let basic = credentials.map(|(id, secret)| (id.as_str(), secret.as_str()));
+    let form = [("token", token), ("token_type_hint", "access_token")];
+    let fetched = keys.fetcher().post_form(&endpoint, &form, basic).await?;
+    match serde_json::from_slice(&fetched.body) {
+        Ok(Value::Object(body)) => Ok((endpoint, body)),
+        _ => Err(JwksError::InvalidDocument {
+            url: endpoint,
+            reason: "not a JSON object".into(),
+        }),
     }
 }
 

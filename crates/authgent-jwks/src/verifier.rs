@@ -16,6 +16,7 @@ use tracing::{Instrument, debug_span};
 use crate::HeaderSource;
 use crate::fetch::{Fetcher, JwksError};
 use crate::keys::{KeyCache, KeySetInfo, KeySettings};
+use crate::opaque::OpaqueTokens;
 use crate::replay::{GuardStore, MemoryReplayStore, ReplayStore};
 use crate::revocation::{RevocationCheck, SharedRevocation};
 use crate::stats::{Stats, VerifierStats};
@@ -58,6 +59,7 @@ struct Inner {
     replay: SharedReplayStore,
     chain_policy: Option<ChainPolicy>,
     revocation: Option<SharedRevocation>,
+    opaque: Option<crate::opaque::Opaque>,
     external_url: Option<String>,
     htu_from_host: bool,
     trust_forwarded: bool,
@@ -262,6 +264,23 @@ impl Verifier {
             },
         };
         let token = credentials.token();
+        if let Some(opaque) = &inner.opaque
+            && !crate::opaque::is_jwt(token)
+        {
+            // Introspection is the whole verdict (revocation included); the DPoP binding is
+            // checked as for a cached JWT.
+            let validator = inner.request.validator();
+            let identity = opaque
+                .identity(&inner.keys, validator, token, now, self.retry_after())
+                .await?;
+            let proof =
+                inner
+                    .request
+                    .cached_binding_unrecorded(&credentials, request, &identity, now)?;
+            self.record_proof(proof, now).await?;
+            self.check_policy(&identity)?;
+            return Ok(Some(identity));
+        }
         let revocation = inner.revocation.as_ref().filter(|r| r.every_request());
         // The token cache is consulted before the token is even parsed: a hit costs the
         // lookup and a comparison of the token.
@@ -483,6 +502,7 @@ pub struct VerifierBuilder {
     dpop_iat_window: Duration,
     chain_policy: Option<ChainPolicy>,
     revocation: Option<RevocationCheck>,
+    opaque: Option<OpaqueTokens>,
     external_url: Option<String>,
     htu_from_host: bool,
     trust_forwarded: bool,
@@ -526,6 +546,7 @@ impl Default for VerifierBuilder {
             dpop_iat_window: authgent_core::dpop::DEFAULT_IAT_WINDOW,
             chain_policy: None,
             revocation: None,
+            opaque: None,
             external_url: None,
             htu_from_host: false,
             trust_forwarded: false,
@@ -601,6 +622,13 @@ impl VerifierBuilder {
     /// Check revocation by RFC 7662 introspection (CONFORMANCE 32); off by default.
     pub fn revocation_check(mut self, check: RevocationCheck) -> Self {
         self.revocation = Some(check);
+        self
+    }
+
+    /// Accept opaque (non-JWT) access tokens by RFC 7662 introspection at the issuer (see
+    /// [`OpaqueTokens`]); off by default, when only JWTs are accepted.
+    pub fn opaque_tokens(mut self, opaque: OpaqueTokens) -> Self {
+        self.opaque = Some(opaque);
         self
     }
 
@@ -883,6 +911,7 @@ impl VerifierBuilder {
             Some(check) => Some(Arc::new(check.build()?)),
             None => None,
         };
+        let opaque = self.opaque.map(OpaqueTokens::build).transpose()?;
         let fetcher = Fetcher::new(
             self.fetch_timeout,
             self.max_jwks_bytes,
@@ -929,6 +958,7 @@ impl VerifierBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryReplayStore::default())),
                 chain_policy: self.chain_policy,
                 revocation,
+                opaque,
                 external_url: self.external_url,
                 htu_from_host: self.htu_from_host,
                 trust_forwarded: self.trust_forwarded,

@@ -191,11 +191,154 @@ async fn interop_oidc_provider_jwt_revocation_checks_fail_as_configuration_not_p
     assert!(is_config(first), "the first check names the limitation");
     assert_eq!(status, Some(500));
     assert!(is_config(closed.verify_token(&tokens[1]).await));
-    assert!(open.verify_token(&tokens[3]).await.is_ok(), "fail-open: unchecked");
+    assert!(
+        open.verify_token(&tokens[3]).await.is_ok(),
+        "fail-open: unchecked"
+    );
 
     drop(provider);
     assert!(
         is_config(closed.verify_token(&tokens[2]).await),
         "no introspection is attempted any more (it would be a 503 now)"
     );
+}
+
+/// Opaque access tokens (oidc-provider issues them for the `/opaque` resources here),
+/// verified by client-authenticated RFC 7662 introspection: the same identity as a JWT would
+/// give, DPoP binding from `cnf.jkt`, and revocation at the provider taking effect within the
+/// cache time (immediately with no cache).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_oidc_provider_opaque_tokens_by_introspection_and_their_revocation() {
+    use authgent_core::{AuthgentError, TokenError};
+    use authgent_harness::oidc::{RESOURCE_SERVER, secret};
+    use authgent_jwks::OpaqueTokens;
+    use std::time::Duration;
+
+    const OPAQUE: &str = "http://127.0.0.1:9/opaque/orders";
+    let provider = OidcProvider::start(false).await;
+    let verifier = |cache: Duration| {
+        Verifier::builder()
+            .issuer(&provider.url)
+            .audience(OPAQUE)
+            .external_url("http://127.0.0.1:9")
+            .claims_profile(ClaimsProfile::rfc9068())
+            .opaque_tokens(
+                OpaqueTokens::new()
+                    .client_credentials(RESOURCE_SERVER, secret(RESOURCE_SERVER))
+                    .cache_ttl(cache),
+            )
+            .build()
+            .unwrap()
+    };
+    let answer = provider
+        .client_credentials(AGENT_A, "search:execute db:read", Some(OPAQUE))
+        .await;
+    let token = access_token(&answer);
+    assert!(!token.contains('.'), "an opaque token: {token}");
+    let uncached = verifier(Duration::ZERO);
+    let cached = verifier(Duration::from_secs(60));
+    for v in [&uncached, &cached] {
+        let id = v.verify_token(token).await.unwrap();
+        assert_eq!(id.subject(), AGENT_A);
+        assert_eq!(id.client_id(), Some(AGENT_A));
+        assert_eq!(id.scopes(), ["search:execute", "db:read"]);
+        assert_eq!(id.issuer(), provider.url);
+    }
+    // A token for another resource is refused by audience, as a JWT would be.
+    let other = provider
+        .client_credentials(
+            AGENT_A,
+            "search:execute",
+            Some("http://127.0.0.1:9/opaque/other"),
+        )
+        .await;
+    assert!(matches!(
+        uncached.verify_token(access_token(&other)).await,
+        Err(AuthgentError::Token(TokenError::AudienceMismatch))
+    ));
+
+    provider.revoke(AGENT_A, token).await;
+    assert!(
+        matches!(
+            uncached.verify_token(token).await,
+            Err(AuthgentError::Token(TokenError::Revoked))
+        ),
+        "revoked at the provider: refused"
+    );
+    assert!(
+        cached.verify_token(token).await.is_ok(),
+        "within the cache time the verdict stands (the documented bound)"
+    );
+
+    // Without the opaque configuration, an opaque token is just malformed.
+    let jwt_only = verifier(Duration::ZERO);
+    drop(jwt_only);
+    let plain = Verifier::builder()
+        .issuer(&provider.url)
+        .audience(OPAQUE)
+        .external_url("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    let fresh = provider
+        .client_credentials(AGENT_A, "search:execute", Some(OPAQUE))
+        .await;
+    assert!(matches!(
+        plain.verify_token(access_token(&fresh)).await,
+        Err(AuthgentError::Token(TokenError::Malformed(_)))
+    ));
+    // An issuer that cannot be asked: 503, never accepted.
+    drop(provider);
+    assert!(matches!(
+        uncached.verify_token(access_token(&fresh)).await,
+        Err(AuthgentError::RevocationCheckUnavailable { .. })
+    ));
+}
+
+/// A DPoP-bound opaque token: the binding comes from the introspection response's
+/// `cnf.jkt`; presented as Bearer it is refused, with a proof of its key it passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_oidc_provider_dpop_bound_opaque_tokens() {
+    use authgent_core::dpop::DpopKey;
+    use authgent_core::{AuthgentError, TokenError};
+    use authgent_harness::oidc::{RESOURCE_SERVER, secret};
+    use authgent_jwks::OpaqueTokens;
+
+    const OPAQUE: &str = "http://127.0.0.1:9/opaque/orders";
+    let provider = OidcProvider::start(false).await;
+    let v = Verifier::builder()
+        .issuer(&provider.url)
+        .audience(OPAQUE)
+        .external_url("http://127.0.0.1:9")
+        .claims_profile(ClaimsProfile::rfc9068())
+        .opaque_tokens(
+            OpaqueTokens::new().client_credentials(RESOURCE_SERVER, secret(RESOURCE_SERVER)),
+        )
+        .build()
+        .unwrap();
+    let key = DpopKey::generate_es256().unwrap();
+    let answer = provider
+        .client_credentials_dpop(AGENT_A, "search:execute", OPAQUE, &key)
+        .await;
+    assert_eq!(answer["token_type"], "DPoP");
+    let token = access_token(&answer);
+    assert!(matches!(
+        v.verify_token(token).await,
+        Err(AuthgentError::Token(TokenError::DpopBoundAsBearer))
+    ));
+    let proof = key
+        .proof(
+            "GET",
+            OPAQUE,
+            Some(token),
+            None,
+            std::time::SystemTime::now(),
+        )
+        .unwrap();
+    let request = http::Request::get("/opaque/orders")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .body(())
+        .unwrap();
+    let id = v.verify(&request.into_parts().0).await.unwrap().unwrap();
+    assert_eq!(id.dpop_jkt(), Some(key.jkt()));
 }
