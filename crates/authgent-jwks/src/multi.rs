@@ -1,5 +1,6 @@
 //! Several trusted issuers: route each token by its (unverified) `iss` to the verifier
-//! configured for exactly that issuer; never to anyone else.
+//! configured for exactly that issuer; never to anyone else. An opaque token (no `iss` to
+//! read) goes to the one verifier configured with [`OpaqueTokens`](crate::OpaqueTokens).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,6 +49,19 @@ impl MultiIssuerVerifier {
     }
 
     pub(crate) fn route(&self, token: &str) -> Result<&Verifier, AuthgentError> {
+        if !crate::opaque::is_jwt(token) {
+            // An opaque token names no issuer: it goes to the one verifier that introspects
+            // opaque tokens, and is refused when there are several (which issuer would be
+            // asked is then a guess) or none.
+            let mut opaque = self
+                .by_issuer
+                .values()
+                .filter(|v| v.accepts_opaque_tokens());
+            return match (opaque.next(), opaque.next()) {
+                (Some(v), None) => Ok(v),
+                _ => Err(AuthgentError::Token(TokenError::IssuerMismatch)),
+            };
+        }
         authgent_core::validator::unverified_issuer(token)
             .and_then(|iss| self.by_issuer.get(&iss))
             .ok_or(AuthgentError::Token(TokenError::IssuerMismatch))

@@ -439,6 +439,11 @@ impl Verifier {
         (nonces.remaining_in_bucket(now) * 4 <= nonces.bucket_length()).then(|| nonces.issue(now))
     }
 
+    /// Whether opaque tokens are accepted ([`VerifierBuilder::opaque_tokens`]).
+    pub fn accepts_opaque_tokens(&self) -> bool {
+        self.inner.opaque.is_some()
+    }
+
     /// The configured external URL (the DPoP `htu` base), if any.
     pub fn external_url(&self) -> Option<&str> {
         self.inner.external_url.as_deref()
