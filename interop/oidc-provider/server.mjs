@@ -3,16 +3,18 @@
 //
 //   node server.mjs <port> [--dpop-nonce]
 //
-// It issues, for the loopback resources the tests run:
+// It issues, for the resources the tests name (any http(s) URL):
 // - RFC 9068 JWT access tokens through resource indicators (client credentials with
 //   `resource`), DPoP-bound when the request carries a proof (with `--dpop-nonce`, only with the
 //   server's DPoP nonce); opaque access tokens for resources whose path starts with /opaque
 //   (introspected and revocable) and when no resource is named;
 // - token introspection and revocation with client authentication (RFC 7662, RFC 7009);
 // - an RFC 8693 token-exchange grant registered here (the provider has none built in) that
-//   keeps the subject token's `sub` and nests its `act` under the requesting client;
+//   keeps the subject token's `sub` and `auth_time` and nests its `act` under the requesting
+//   client;
 // - authorization-code tokens for signed-in users (the provider's development login: any
-//   account id, no password), whose `sub` is a bare account id.
+//   account id, no password), whose `sub` is a bare account id, with `auth_time`
+//   (RFC 9068 §2.2.1).
 //
 // Clients are static, with the secrets below (test fixtures, loopback only). Signing keys are
 // made at each start: restarting on the same port is a key rotation.
@@ -81,11 +83,10 @@ const clients = [
   },
 ];
 
-/** Loopback resources only: the tests' servers. */
+/** Any http(s) resource: the tests' servers, and the foreign audiences they must refuse. */
 function isTestResource(resource) {
   try {
-    const url = new URL(resource);
-    return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    return ['http:', 'https:'].includes(new URL(resource).protocol);
   } catch {
     return false;
   }
@@ -126,8 +127,19 @@ const configuration = {
       },
     },
   },
-  // The exchange grant sets these on the token it builds (below).
-  extraTokenClaims: async (ctx, token) => (token.exchangeAct ? { act: token.exchangeAct } : undefined),
+  // RFC 9068 §2.2.1: a token issued for a user's authentication says when it happened
+  // (`auth_time`; the provider leaves it out by default); the exchange grant (below) keeps it
+  // and adds `act`.
+  extraTokenClaims: async (ctx, token) => {
+    const extra = {};
+    if (token.exchangeAct) extra.act = token.exchangeAct;
+    if (token.exchangeAuthTime) extra.auth_time = token.exchangeAuthTime;
+    const code = ctx?.oidc?.entities?.AuthorizationCode;
+    if (token.kind === 'AccessToken' && token.accountId && code?.authTime) {
+      extra.auth_time = code.authTime;
+    }
+    return Object.keys(extra).length ? extra : undefined;
+  },
   formats: {
     customizers: {
       jwt: async (ctx, token, jwt) => {
@@ -197,6 +209,8 @@ provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
   token.resourceServer = resourceServer;
   token.exchangeSubject = subject.sub;
   token.exchangeAct = subject.act ? { sub: actor, act: subject.act } : { sub: actor };
+  // The user's authentication, if the subject token came from one (RFC 9068 §2.2.1).
+  if (typeof subject.auth_time === 'number') token.exchangeAuthTime = subject.auth_time;
   await applyDpopBinding(provider, ctx, dPoP, token);
   helpers.checkDpopRequired(ctx, dPoP);
   const value = await token.save();

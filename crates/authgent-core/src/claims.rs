@@ -34,13 +34,22 @@ pub const REGISTERED_CLAIMS: [&str; 20] = [
 ];
 
 /// Claims other providers put scopes and client ids in (`scp`, `permissions`, `roles`, `azp`,
-/// `cid`, `appid`): kept while the token is parsed, read when a
+/// `cid`, `appid`), and `auth_time` (RFC 9068 §2.2.1: the token results from a user's
+/// authentication): kept while the token is parsed, read when a
 /// [`ClaimsProfile`](crate::ClaimsProfile) says so, and still reported by
 /// [`TokenClaims::extra`].
-pub(crate) const PROFILE_CLAIMS: [&str; 6] = ["scp", "permissions", "roles", "azp", "cid", "appid"];
+pub(crate) const PROFILE_CLAIMS: [&str; 7] = [
+    "scp",
+    "permissions",
+    "roles",
+    "azp",
+    "cid",
+    "appid",
+    "auth_time",
+];
 
 /// The values of [`PROFILE_CLAIMS`] as sent, in that order.
-pub(crate) type ProfileValues = [Option<Value>; 6];
+pub(crate) type ProfileValues = [Option<Value>; 7];
 
 /// OIDC-A agent claims (`agent_type`, `agent_model`, …) when the issuer sets them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -195,6 +204,7 @@ fn registered_index(name: &str) -> Option<usize> {
         "azp" => Some(23),
         "cid" => Some(24),
         "appid" => Some(25),
+        "auth_time" => Some(26),
         _ => None,
     }
 }

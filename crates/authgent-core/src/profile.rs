@@ -73,9 +73,11 @@ impl ClientIdClaim {
 enum HumanRoot {
     /// authgent-server's marks: a `human_root: true` claim or a `user:` subject.
     AuthgentServer,
-    /// RFC 9068 §2.2: a client-credentials token's `sub` is the client id, so a root subject
-    /// that is not a client — not the token's client id, no actor's subject — is an end user.
-    /// Also: not `<client>@clients` (Auth0's machine-to-machine subjects); when
+    /// RFC 9068 §2.2: a client-credentials token's `sub` is the client id, so the subject of
+    /// an undelegated token that is not its client is an end user. After an exchange the
+    /// client is the actor's, so a delegated chain is human-rooted only when the token carries
+    /// the user's authentication (`auth_time`, RFC 9068 §2.2.1) — fail-closed otherwise. Never
+    /// an actor's subject, nor `<client>@clients` (Auth0's machine-to-machine subjects); when
     /// `delegated_scopes` is set, only a token carrying delegated scopes (`scp`: Entra ID puts
     /// them in user tokens only); when `service_accounts` is set, not a token with a
     /// `client_id` claim (Keycloak adds it to service-account tokens only).
@@ -146,9 +148,11 @@ impl ClaimsProfile {
 
     /// RFC 9068 (JWT access tokens), for any provider that follows it — panva's
     /// `oidc-provider`, Ory Hydra, …: scopes in `scope`, the client in `client_id`, and a
-    /// human root wherever the root subject is not a client (§2.2: a client-credentials
-    /// token's `sub` is its client id; see [`ClaimsProfile::human_root_rule`] for chains whose
-    /// exchanges hide that).
+    /// human root where the subject of an undelegated token is not its client (§2.2: a
+    /// client-credentials token's `sub` is its client id) and, for a delegated chain, where
+    /// the token carries the user's authentication time (`auth_time`, §2.2.1), which the
+    /// exchange must keep. A provider that omits `auth_time` makes delegated chains
+    /// agent-rooted (fail-closed); [`ClaimsProfile::human_root_rule`] replaces the rule.
     pub fn rfc9068() -> Self {
         ClaimsProfile {
             name: "RFC 9068",
@@ -398,9 +402,17 @@ fn not_a_client(
         return true;
     }
     let root = chain.root_subject();
-    let is_client = client_id_of(claims, client) == Some(root)
-        || chain.has_actor(root)
-        || root.ends_with("@clients");
-    let delegated = !delegated_scopes || value(claims, "scp").is_some();
-    !root.is_empty() && !is_client && delegated
+    if root.is_empty() || root.ends_with("@clients") || chain.has_actor(root) {
+        return false;
+    }
+    if delegated_scopes && value(claims, "scp").is_none() {
+        return false;
+    }
+    if chain.is_delegated() {
+        // After an exchange `sub` is still the root, but the client is the actor's: nothing
+        // in `sub` tells a user from a client any more. Only the user's authentication,
+        // carried through the exchange (RFC 9068 §2.2.1 `auth_time`), does.
+        return value(claims, "auth_time").is_some_and(serde_json::Value::is_number);
+    }
+    client_id_of(claims, client) != Some(root)
 }

@@ -888,7 +888,7 @@ pub async fn mcp_example_follows_the_contract(binary: &str) {
     let issuer = authgent_testkit::TestIssuer::start()
         .await
         .expect("test issuer");
-    run_against(binary, issuer.issuer(), &issuer).await;
+    run_against(binary, issuer.issuer(), &issuer, &[]).await;
 }
 
 /// The MCP example with the **real** authgent-server as its issuer and its tokens (Bearer,
@@ -896,11 +896,25 @@ pub async fn mcp_example_follows_the_contract(binary: &str) {
 pub async fn mcp_example_against_the_real_server(binary: &str) {
     let tokens = RealTokens::register(crate::real_server::RealServer::default_instance()).await;
     let issuer = tokens.server.url.clone();
-    run_against(binary, &issuer, &tokens).await;
+    run_against(binary, &issuer, &tokens, &[]).await;
 }
 
-async fn run_against(binary: &str, issuer: &str, tokens: &impl Tokens) {
-    let server = crate::contract::ServerProcess::trusting(binary, issuer).await;
+/// The MCP example with panva's **oidc-provider** as its issuer (`AUTHGENT_CLAIMS_PROFILE=
+/// rfc9068`) and its tokens (client credentials for the endpoint, DPoP-bound, a signed-in
+/// user's token exchanged by an agent), through the whole contract.
+pub async fn mcp_example_against_oidc_provider(binary: &str) {
+    let provider = crate::oidc::OidcProvider::start(false).await;
+    let tokens = crate::oidc::OidcTokens::new(&provider);
+    let profile = [("AUTHGENT_CLAIMS_PROFILE", "rfc9068")];
+    run_against(binary, &provider.url, &tokens, &profile).await;
+}
+
+async fn run_against(binary: &str, issuer: &str, tokens: &impl Tokens, env: &[(&str, &str)]) {
+    let mut all = vec![("AUTHGENT_ISSUER", issuer), ("BIND", "127.0.0.1:0")];
+    all.extend_from_slice(env);
+    let server = crate::contract::ServerProcess::start(binary, &[], &all)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let base = format!("http://{}", server.addr);
     let report = McpContract::new(&base, issuer, tokens).run().await;
     assert!(

@@ -356,3 +356,266 @@ impl Browser {
         r
     }
 }
+
+/// The MCP contract's tokens from oidc-provider: [`AGENT_A`]'s client-credentials tokens for
+/// the audience (DPoP-bound on request); human-rooted ones are a signed-in user's token (the
+/// authorization-code flow) exchanged by [`AGENT_A`].
+#[derive(Debug)]
+pub struct OidcTokens<'p> {
+    provider: &'p OidcProvider,
+}
+
+impl<'p> OidcTokens<'p> {
+    /// Tokens from `provider`.
+    pub fn new(provider: &'p OidcProvider) -> Self {
+        OidcTokens { provider }
+    }
+}
+
+impl crate::mcp::Tokens for OidcTokens<'_> {
+    fn agent<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        audience: &'a str,
+        dpop: Option<&'a authgent_core::dpop::DpopKey>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send + 'a>> {
+        Box::pin(async move {
+            let scope = scopes.join(" ");
+            let answer = match dpop {
+                Some(key) => {
+                    self.provider
+                        .client_credentials_dpop(AGENT_A, &scope, audience, key)
+                        .await
+                }
+                None => {
+                    self.provider
+                        .client_credentials(AGENT_A, &scope, Some(audience))
+                        .await
+                }
+            };
+            answer["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+    }
+
+    fn human_rooted<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+        audience: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send + 'a>> {
+        Box::pin(async move {
+            let scope = scopes.join(" ");
+            let user = self.provider.user_token("alice", &scope, audience).await;
+            let user = user["access_token"].as_str().unwrap_or_default();
+            let exchanged = self.provider.exchange(AGENT_A, user, audience, None).await;
+            exchanged["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+    }
+}
+
+/// A resource-server example (`binary`) with panva's oidc-provider as its issuer
+/// (`AUTHGENT_CLAIMS_PROFILE=rfc9068`), through the EXAMPLES.md routes with its real tokens:
+/// scopes, 401s, exchanged chains (strict depth), a signed-in user as the human root (directly
+/// and after an exchange), an agent refused as one, DPoP-bound tokens (and a replayed proof),
+/// forged tokens, and clean shutdown.
+pub async fn example_against_oidc_provider(binary: &str) {
+    use crate::contract::{ServerProcess, send};
+    let provider = OidcProvider::start(false).await;
+    let server = ServerProcess::start(
+        binary,
+        &[],
+        &[
+            ("AUTHGENT_ISSUER", &provider.url),
+            ("AUTHGENT_CLAIMS_PROFILE", "rfc9068"),
+            ("BIND", "127.0.0.1:0"),
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!("http://{}", server.addr);
+    let at = |path: &str| format!("{base}{path}");
+    let bearer = |t: &str| format!("Bearer {t}");
+    let token = |answer: Value| {
+        answer["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let meta = send("GET", &at("/.well-known/oauth-protected-resource"), &[]).await;
+    assert_eq!(
+        meta.body["authorization_servers"],
+        serde_json::json!([provider.url])
+    );
+
+    // Scopes, for the resource the example is (its PUBLIC_URL, the default audience).
+    let search = token(
+        provider
+            .client_credentials(AGENT_A, "search:execute", Some(&base))
+            .await,
+    );
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &bearer(&search))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["subject"], AGENT_A);
+    assert_eq!(r.body["client_id"], AGENT_A);
+    assert_eq!(r.body["human_root"], false);
+    let r = send(
+        "POST",
+        &at("/tools/delete"),
+        &[("authorization", &bearer(&search))],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    assert!(
+        r.challenges
+            .iter()
+            .any(|c| c.contains(r#"scope="db:delete""#))
+    );
+    assert_eq!(send("POST", &at("/tools/search"), &[]).await.status, 401);
+    // A token for another resource is refused.
+    let elsewhere = token(
+        provider
+            .client_credentials(AGENT_A, "search:execute", Some("http://127.0.0.1:9/other"))
+            .await,
+    );
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &bearer(&elsewhere))],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+
+    // Chains through the provider's exchange: one hop passes the strict route, two do not;
+    // an agent-rooted chain has no human root.
+    let hop1 = token(provider.exchange(AGENT_B, &search, &base, None).await);
+    let hop2 = token(provider.exchange(AGENT_A, &hop1, &base, None).await);
+    let r = send(
+        "GET",
+        &at("/chain/strict"),
+        &[("authorization", &bearer(&hop1))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["actors"], serde_json::json!([AGENT_B]));
+    let r = send(
+        "GET",
+        &at("/chain/strict"),
+        &[("authorization", &bearer(&hop2))],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (403, Some("delegation_depth_exceeded"))
+    );
+    let r = send(
+        "GET",
+        &at("/chain/human"),
+        &[("authorization", &bearer(&hop1))],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (403, Some("no_human_root"))
+    );
+
+    // A signed-in user (a bare account id as `sub`) is a human root, and stays one when an
+    // agent acts for them.
+    let user = token(provider.user_token("alice", "search:execute", &base).await);
+    let r = send(
+        "GET",
+        &at("/chain/human"),
+        &[("authorization", &bearer(&user))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["subject"], "alice");
+    assert_eq!(r.body["human_root"], true);
+    let acting = token(provider.exchange(AGENT_A, &user, &base, None).await);
+    let r = send(
+        "GET",
+        &at("/chain/human"),
+        &[("authorization", &bearer(&acting))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["current_actor"], AGENT_A);
+    assert_eq!(r.body["delegation_depth"], 1);
+
+    // DPoP-bound: a proof of the key passes once; its replay does not; as Bearer it does not.
+    let key = authgent_core::dpop::DpopKey::generate_es256().unwrap();
+    let bound = token(
+        provider
+            .client_credentials_dpop(AGENT_A, "search:execute", &base, &key)
+            .await,
+    );
+    let proof = key
+        .proof(
+            "POST",
+            &at("/tools/search"),
+            Some(&bound),
+            None,
+            std::time::SystemTime::now(),
+        )
+        .unwrap();
+    let dpop = format!("DPoP {bound}");
+    let headers = [("authorization", dpop.as_str()), ("dpop", proof.as_str())];
+    let r = send("POST", &at("/tools/search"), &headers).await;
+    assert_eq!(
+        (r.status, r.body["dpop_jkt"].as_str()),
+        (200, Some(key.jkt())),
+        "{}",
+        r.body
+    );
+    let r = send("POST", &at("/tools/search"), &headers).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
+    let r = send(
+        "POST",
+        &at("/tools/search"),
+        &[("authorization", &bearer(&bound))],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+
+    // Forged from a real token: a tampered payload, a stripped signature.
+    let (head, rest) = search.split_once('.').unwrap_or_default();
+    let (payload, _) = rest.split_once('.').unwrap_or_default();
+    for forged in [
+        format!("{head}.{payload}x.AAAA"),
+        format!("{head}.{payload}."),
+    ] {
+        let r = send(
+            "POST",
+            &at("/tools/search"),
+            &[("authorization", &bearer(&forged))],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (401, Some("invalid_token"))
+        );
+    }
+    assert!(
+        server.terminate().await,
+        "{binary}: SIGTERM shuts it down cleanly"
+    );
+}

@@ -267,21 +267,36 @@ async fn rfc9068_human_root_is_a_subject_that_is_not_a_client() {
     )
     .sign();
     assert!(!read(&v, &machine).await.unwrap().2);
-    // After an exchange (RFC 8693): the user's token acted on by an agent stays human-rooted;
-    // the agent's own token acted on by another agent does not become human.
+    // After an exchange (RFC 8693) `sub` stays the root but the client is the actor's, so
+    // only the user's authentication time (§2.2.1 `auth_time`, kept by the exchange) marks a
+    // human: an agent's own token exchanged by another agent is not human-rooted, with or
+    // without the older agent among the actors.
     let exchanged = shaped(
         &issuer,
-        json!({"sub": "23f9ac1b", "client_id": "agent-b", "scope": "orders:read", "act": {"sub": "agent-b"}}),
+        json!({"sub": "23f9ac1b", "client_id": "agent-b", "scope": "orders:read",
+               "auth_time": 1_796_370_000, "act": {"sub": "agent-b"}}),
     )
     .sign();
     assert!(read(&v, &exchanged).await.unwrap().2);
+    let agent_rooted = shaped(
+        &issuer,
+        json!({"sub": "agent-a", "client_id": "agent-b", "scope": "orders:read", "act": {"sub": "agent-b"}}),
+    )
+    .sign();
+    assert!(
+        !read(&v, &agent_rooted).await.unwrap().2,
+        "no auth_time: fail-closed"
+    );
     let agents = shaped(
         &issuer,
         json!({"sub": "agent-a", "client_id": "agent-b", "scope": "orders:read",
-               "act": {"sub": "agent-b", "act": {"sub": "agent-a"}}}),
+               "auth_time": 1_796_370_000, "act": {"sub": "agent-b", "act": {"sub": "agent-a"}}}),
     )
     .sign();
-    assert!(!read(&v, &agents).await.unwrap().2);
+    assert!(
+        !read(&v, &agents).await.unwrap().2,
+        "an actor is never the human root"
+    );
     // The default (authgent-server) profile knows nothing of this: a bare account id is not
     // a `user:` subject.
     assert!(

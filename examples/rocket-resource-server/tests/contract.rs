@@ -24,6 +24,12 @@ async fn interop_with_the_real_authgent_server_as_issuer() {
     contract::example_against_the_real_server(BIN).await;
 }
 
+/// Issue 25: the routes with panva's oidc-provider as the issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_with_oidc_provider_as_issuer() {
+    authgent_harness::oidc::example_against_oidc_provider(BIN).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authgent_doctor_finds_nothing_to_fix() {
     authgent_harness::doctor::example_passes_the_doctor(

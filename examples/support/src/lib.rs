@@ -36,8 +36,31 @@ pub struct Settings {
     /// `AUTHGENT_REPLAY_REDIS`: the Redis every replica records DPoP proofs in (default: an
     /// in-memory store, right for one process only).
     pub replay_redis: Option<Redacted>,
+    /// `AUTHGENT_CLAIMS_PROFILE`: where the issuer puts scopes, the client id and the mark of
+    /// a human — `authgent-server` (default), `rfc9068`, `keycloak`, `auth0`, `okta`,
+    /// `entra-id`.
+    pub claims_profile: authgent_core::ClaimsProfile,
     /// `--embedded`.
     pub embedded: bool,
+}
+
+/// The claims profile named by `AUTHGENT_CLAIMS_PROFILE`.
+pub fn claims_profile(name: &str) -> Result<authgent_core::ClaimsProfile, String> {
+    use authgent_core::ClaimsProfile;
+    Ok(match name {
+        "authgent-server" => ClaimsProfile::authgent_server(),
+        "rfc9068" => ClaimsProfile::rfc9068(),
+        "keycloak" => ClaimsProfile::keycloak(),
+        "auth0" => ClaimsProfile::auth0(),
+        "okta" => ClaimsProfile::okta(),
+        "entra-id" => ClaimsProfile::entra_id(),
+        other => {
+            return Err(format!(
+                "AUTHGENT_CLAIMS_PROFILE={other:?}: use authgent-server, rfc9068, keycloak, \
+                 auth0, okta or entra-id"
+            ));
+        }
+    })
 }
 
 impl Settings {
@@ -54,6 +77,11 @@ impl Settings {
             dpop_nonce_secret: authgent_jwks::nonce_secrets_from_env()
                 .map_err(|e| format!("AUTHGENT_DPOP_NONCE_SECRET: {e}"))?,
             replay_redis: var("AUTHGENT_REPLAY_REDIS").map(Redacted),
+            claims_profile: claims_profile(
+                var("AUTHGENT_CLAIMS_PROFILE")
+                    .as_deref()
+                    .unwrap_or("authgent-server"),
+            )?,
             embedded,
         };
         if settings.issuer.is_none() && !settings.embedded {
@@ -149,7 +177,8 @@ async fn prepare_endpoint(
     let mut builder = Verifier::builder()
         .issuer(&issuer)
         .audience(&audience)
-        .external_url(&public_url);
+        .external_url(&public_url)
+        .claims_profile(settings.claims_profile.clone());
     // Nonces every replica accepts come from a shared secret; a generated one suits a single
     // process only.
     match (&settings.dpop_nonce_secret, settings.dpop_nonce) {
