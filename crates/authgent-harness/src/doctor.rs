@@ -23,24 +23,80 @@ pub enum Kind {
 pub async fn example_passes_the_doctor(binary: &str, kind: Kind) {
     let issuer = TestIssuer::start().await.expect("test issuer");
     let server = ServerProcess::trusting(binary, issuer.issuer()).await;
+    let resource = resource(&server, kind);
+    let token = |audience: &str| {
+        issuer
+            .token()
+            .audience(audience)
+            .scopes(["search:execute"])
+            .sign()
+    };
+    let (ours, theirs) = (token(&resource), token("https://another-service.example"));
+    clean(binary, kind, &resource, issuer.issuer(), ours, theirs).await;
+    assert!(server.terminate().await);
+}
+
+/// [`example_passes_the_doctor`] with panva's oidc-provider as the issuer
+/// (`AUTHGENT_CLAIMS_PROFILE=rfc9068`) and its tokens.
+pub async fn example_passes_the_doctor_with_oidc_provider(binary: &str, kind: Kind) {
+    use crate::oidc::{AGENT_A, OidcProvider};
+    let provider = OidcProvider::start(false).await;
+    let server = ServerProcess::start(
+        binary,
+        &[],
+        &[
+            ("AUTHGENT_ISSUER", &provider.url),
+            ("AUTHGENT_CLAIMS_PROFILE", "rfc9068"),
+            ("BIND", "127.0.0.1:0"),
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let resource = resource(&server, kind);
+    let token = |answer: serde_json::Value| answer["access_token"].as_str().unwrap().to_owned();
+    let ours = token(
+        provider
+            .client_credentials(AGENT_A, "search:execute", Some(&resource))
+            .await,
+    );
+    let theirs = provider
+        .client_credentials(
+            AGENT_A,
+            "search:execute",
+            Some("https://another-service.example"),
+        )
+        .await;
+    clean(binary, kind, &resource, &provider.url, ours, token(theirs)).await;
+    assert!(server.terminate().await);
+}
+
+/// The protected resource of the example `server`.
+fn resource(server: &ServerProcess, kind: Kind) -> String {
     let base = format!("http://{}", server.addr);
-    let (resource, options) = match kind {
-        Kind::ResourceServer => (base.clone(), Options::default().path("/tools/search")),
-        Kind::Mcp => (format!("{base}/mcp"), Options::default()),
+    match kind {
+        Kind::ResourceServer => base,
+        Kind::Mcp => format!("{base}/mcp"),
+    }
+}
+
+/// The doctor run twice against `resource` — with `ours` (accepted, its broken-signature twin
+/// refused) and with `theirs`, for another audience (refused) — both reports clean, then a
+/// valid `metadata` naming `issuer`.
+async fn clean(
+    binary: &str,
+    kind: Kind,
+    resource: &str,
+    issuer: &str,
+    ours: String,
+    theirs: String,
+) {
+    let options = match kind {
+        Kind::ResourceServer => Options::default().path("/tools/search"),
+        Kind::Mcp => Options::default(),
     };
     let fetcher = Fetcher::new(false).expect("http client");
-    let ours = issuer
-        .token()
-        .audience(&resource)
-        .scopes(["search:execute"])
-        .sign();
-    let theirs = issuer
-        .token()
-        .audience("https://another-service.example")
-        .scopes(["search:execute"])
-        .sign();
     for (token, expect) in [(ours, "token"), (theirs, "audience")] {
-        let (findings, outcome) = doctor(&fetcher, &resource, &options.clone().token(token))
+        let (findings, outcome) = doctor(&fetcher, resource, &options.clone().token(token))
             .await
             .unwrap_or_else(|e| panic!("{binary}: doctor could not run: {e}"));
         assert_eq!(outcome.code, exit::OK, "{binary}:\n{}", outcome.text);
@@ -69,15 +125,14 @@ pub async fn example_passes_the_doctor(binary: &str, kind: Kind) {
             );
         }
     }
-    let metadata = authgent_cli::metadata::metadata(&fetcher, &resource)
+    let metadata = authgent_cli::metadata::metadata(&fetcher, resource)
         .await
         .expect("metadata");
     assert_eq!(metadata.code, exit::OK, "{binary}:\n{}", metadata.text);
     assert_eq!(
         metadata.json["authorization_servers"][0]["metadata"]["issuer"],
-        issuer.issuer()
+        issuer
     );
-    assert!(server.terminate().await);
 }
 
 /// The resource server `binary` misconfigured the way a TLS-terminating proxy misleads it:

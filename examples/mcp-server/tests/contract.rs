@@ -38,6 +38,16 @@ async fn interop_with_the_real_authgent_server_as_issuer() {
     mcp::mcp_example_against_the_real_server(BIN).await;
 }
 
+/// Issue 25: `authgent doctor` is clean with oidc-provider as the issuer too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_authgent_doctor_finds_nothing_to_fix_with_oidc_provider() {
+    authgent_harness::doctor::example_passes_the_doctor_with_oidc_provider(
+        BIN,
+        authgent_harness::doctor::Kind::Mcp,
+    )
+    .await;
+}
+
 /// Issue 25: the whole MCP contract with panva's oidc-provider as the issuer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interop_with_oidc_provider_as_issuer() {

@@ -24,6 +24,16 @@ async fn interop_with_the_real_authgent_server_as_issuer() {
     contract::example_against_the_real_server(BIN).await;
 }
 
+/// Issue 25: `authgent doctor` is clean with oidc-provider as the issuer too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_authgent_doctor_finds_nothing_to_fix_with_oidc_provider() {
+    authgent_harness::doctor::example_passes_the_doctor_with_oidc_provider(
+        BIN,
+        authgent_harness::doctor::Kind::ResourceServer,
+    )
+    .await;
+}
+
 /// Issue 25: the routes with panva's oidc-provider as the issuer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interop_with_oidc_provider_as_issuer() {
