@@ -11,7 +11,8 @@
 //! ```
 
 use authgent_client::{
-    AgentAuthClient, AgentRegistration, ScopeStepUp, TokenKey, TokenManager, resource_metadata_url,
+    AgentAuthClient, AgentRegistration, ClientCredentials, ScopeStepUp, TokenKey, TokenManager,
+    resource_metadata_url,
 };
 use authgent_core::dpop::DpopKey;
 use authgent_rmcp::client::AuthgentHttpClient;
@@ -34,10 +35,36 @@ pub async fn run_with(
     mcp: &str,
     lifecycle: ClientLifecycleMode,
 ) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let mut said = Vec::new();
+    let (auth, mut said) = discover(server, mcp).await?;
+    // 2. An agent with both scopes registered, but asking for the narrow one first.
+    let agent = auth
+        .register_agent(
+            &AgentRegistration::new("mcp-example-agent").scopes(["search:execute", "db:delete"]),
+        )
+        .await?;
+    said.extend(call_tools(auth, agent.credentials(), mcp, lifecycle).await?);
+    Ok(said)
+}
 
-    // 1. Discovery: the MCP server's 401 names its RFC 9728 document; the document names the
-    //    authorization server, which must be ours (RFC 8414, issuer checked).
+/// [`run_with`] for an agent the authorization server already knows (`credentials`), for
+/// servers without authgent's agent registration.
+pub async fn run_as(
+    server: &str,
+    mcp: &str,
+    credentials: ClientCredentials,
+    lifecycle: ClientLifecycleMode,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let (auth, mut said) = discover(server, mcp).await?;
+    said.extend(call_tools(auth, credentials, mcp, lifecycle).await?);
+    Ok(said)
+}
+
+/// 1. Discovery: the MCP server's 401 names its RFC 9728 document; the document names the
+///    authorization server, which must be `server` (its metadata, issuer checked).
+async fn discover(
+    server: &str,
+    mcp: &str,
+) -> Result<(AgentAuthClient, Vec<String>), Box<dyn std::error::Error>> {
     let probe = reqwest::Client::new()
         .post(mcp)
         .header("content-type", "application/json")
@@ -52,18 +79,23 @@ pub async fn run_with(
         .build()?;
     let document = auth.discover_resource(mcp, Some(&hint)).await?;
     auth.discover().await?;
-    said.push(format!(
+    let said = format!(
         "discovered {} -> {:?}, scopes {:?}",
         document.resource, document.authorization_servers, document.scopes_supported
-    ));
+    );
+    Ok((auth, vec![said]))
+}
 
-    // 2. An agent with both scopes registered, but asking for the narrow one first.
-    let agent = auth
-        .register_agent(
-            &AgentRegistration::new("mcp-example-agent").scopes(["search:execute", "db:delete"]),
-        )
-        .await?;
-    let tokens = TokenManager::builder(auth, agent.credentials())
+/// 2–4. A token for the endpoint with the narrow scope, rmcp's client with authgent's HTTP
+/// client, the tools, and a step-up.
+async fn call_tools(
+    auth: AgentAuthClient,
+    credentials: ClientCredentials,
+    mcp: &str,
+    lifecycle: ClientLifecycleMode,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut said = Vec::new();
+    let tokens = TokenManager::builder(auth, credentials)
         .scope("search:execute")
         .resource(mcp)
         .allow_insecure_http() // the walk-through runs on loopback http

@@ -69,3 +69,41 @@ async fn interop_the_rmcp_client_at_2026_07_28_discovers_calls_and_steps_up() {
     };
     check(&walk_through_with(&issuer, lifecycle).await, &issuer);
 }
+
+/// Issue 25: the same walk-through with panva's oidc-provider as the authorization server
+/// (its metadata found from the MCP server's 401, a DPoP-bound token for the endpoint, the
+/// step-up), on both protocol revisions; its agent is configured there, not registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_the_rmcp_client_against_oidc_provider() {
+    use authgent_harness::oidc::{AGENT_A, OidcProvider, secret};
+    let provider = OidcProvider::start(false).await;
+    for lifecycle in [
+        rmcp::service::ClientLifecycleMode::Initialize,
+        rmcp::service::ClientLifecycleMode::Discover {
+            preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+        },
+    ] {
+        let server = ServerProcess::start(
+            BIN,
+            &[],
+            &[
+                ("AUTHGENT_ISSUER", &provider.url),
+                ("AUTHGENT_CLAIMS_PROFILE", "rfc9068"),
+                ("BIND", "127.0.0.1:0"),
+            ],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let endpoint = format!("http://{}/mcp", server.addr);
+        let credentials = authgent_client::ClientCredentials::new(AGENT_A, secret(AGENT_A));
+        let said = mcp_agent::run_as(&provider.url, &endpoint, credentials, lifecycle)
+            .await
+            .unwrap_or_else(|e| panic!("the agent walk-through: {e}"));
+        check(&said, &provider.url);
+        assert!(
+            said[2].starts_with(&format!("whoami: {AGENT_A} ")),
+            "{said:#?}"
+        );
+        assert!(server.terminate().await);
+    }
+}
