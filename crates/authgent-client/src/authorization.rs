@@ -106,7 +106,10 @@ impl AuthorizationRequest {
         }
         let state_ok = state.as_deref().is_some_and(|s| {
             s.len() == self.state.expose().len()
-                && openssl::memcmp::eq(s.as_bytes(), self.state.expose().as_bytes())
+                && authgent_core::crypto::constant_time_eq(
+                    s.as_bytes(),
+                    self.state.expose().as_bytes(),
+                )
         });
         if !state_ok {
             return Err(ClientError::Callback(
@@ -159,7 +162,7 @@ impl AgentAuthClient {
             .map_err(|e| ClientError::Config(format!("authorization endpoint: {e}")))?;
         let pkce = Pkce::new()?;
         let mut bytes = [0u8; 32];
-        openssl::rand::rand_bytes(&mut bytes)
+        authgent_core::crypto::fill_random(&mut bytes)
             .map_err(|e| ClientError::Config(format!("no randomness for state: {e}")))?;
         let state = Secret::new(URL_SAFE_NO_PAD.encode(bytes));
         {

@@ -22,10 +22,10 @@ impl Pkce {
     /// A fresh 256-bit verifier.
     pub fn new() -> Result<Self, ClientError> {
         let mut bytes = [0u8; 32];
-        openssl::rand::rand_bytes(&mut bytes)
+        authgent_core::crypto::fill_random(&mut bytes)
             .map_err(|e| ClientError::Config(format!("no randomness for PKCE: {e}")))?;
         let verifier = URL_SAFE_NO_PAD.encode(bytes);
-        let challenge = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()));
+        let challenge = URL_SAFE_NO_PAD.encode(authgent_core::crypto::sha256(verifier.as_bytes()));
         Ok(Pkce {
             verifier: Secret::new(verifier),
             challenge,

@@ -239,7 +239,7 @@ async fn c20_resource_requests_carry_fresh_proofs_with_ath_and_the_origins_nonce
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let ath = URL_SAFE_NO_PAD.encode(openssl::sha::sha256(b"tok-abc"));
+    let ath = URL_SAFE_NO_PAD.encode(authgent_core::crypto::sha256(b"tok-abc"));
     for (request, proof) in seen.iter().zip(&proofs) {
         assert_eq!(header(request, "authorization"), Some("DPoP tok-abc"));
         assert_eq!(proof["ath"], ath.as_str());

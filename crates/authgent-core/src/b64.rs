@@ -15,7 +15,7 @@ pub(crate) fn encode(input: impl AsRef<[u8]>) -> String {
 
 /// base64url(SHA-256(input)), the shape of `ath`, `jkt` and similar hashes.
 pub(crate) fn sha256(input: impl AsRef<[u8]>) -> String {
-    encode(openssl::sha::sha256(input.as_ref()))
+    encode(crate::crypto::sha256(input.as_ref()))
 }
 
 #[cfg(test)]

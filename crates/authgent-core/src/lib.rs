@@ -52,6 +52,7 @@ pub mod chain;
 pub mod challenge;
 pub mod claims;
 pub mod credentials;
+pub mod crypto;
 pub mod dpop;
 pub mod error;
 pub mod identity;

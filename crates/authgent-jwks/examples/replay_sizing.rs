@@ -24,7 +24,7 @@ fn main() {
     let started = Instant::now();
     let (mut fresh, mut refused) = (0u64, 0u64);
     for n in 0..IDS {
-        let id = ProofId::new(openssl::sha::sha256(&n.to_le_bytes()));
+        let id = ProofId::new(authgent_core::crypto::sha256(&n.to_le_bytes()));
         match store.check_and_record(id, now, until) {
             ReplayVerdict::Fresh => fresh += 1,
             _ => refused += 1,
@@ -42,7 +42,7 @@ fn main() {
     );
     let replays = (0..1000u64)
         .filter(|n| {
-            let id = ProofId::new(openssl::sha::sha256(&n.to_le_bytes()));
+            let id = ProofId::new(authgent_core::crypto::sha256(&n.to_le_bytes()));
             store.check_and_record(id, now, until) == ReplayVerdict::Replayed
         })
         .count();

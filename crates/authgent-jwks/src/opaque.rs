@@ -157,7 +157,7 @@ impl Opaque {
         now: SystemTime,
         retry_after: Duration,
     ) -> Result<Arc<AgentIdentity>, AuthgentError> {
-        let digest: TokenDigest = openssl::sha::sha256(token.as_bytes());
+        let digest: TokenDigest = authgent_core::crypto::sha256(token.as_bytes());
         if let Some(hit) = self.accepted.get(&digest) {
             return Ok(hit.identity);
         }

@@ -197,7 +197,7 @@ impl Revocation {
         if self.jwt_unsupported.load(Ordering::Relaxed) {
             return self.unsupported();
         }
-        let digest: TokenDigest = openssl::sha::sha256(token.as_bytes());
+        let digest: TokenDigest = authgent_core::crypto::sha256(token.as_bytes());
         if let Some(v) = self.verdicts.get(&digest) {
             return verdict(v.active);
         }

@@ -10,7 +10,7 @@ use authgent_harness::redis::RedisServer;
 use authgent_jwks::{RedisReplayError, RedisReplayStore, ReplayStore};
 
 fn id(n: u8) -> ProofId {
-    ProofId::new(openssl::sha::sha256(&[n]))
+    ProofId::new(authgent_core::crypto::sha256(&[n]))
 }
 
 async fn store(redis: &RedisServer, namespace: &str) -> RedisReplayStore {

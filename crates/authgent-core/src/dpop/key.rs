@@ -103,7 +103,7 @@ impl DpopKey {
     ) -> Result<String, KeyError> {
         let htu = url.split(['?', '#']).next().unwrap_or(url);
         let mut jti = [0u8; 16];
-        openssl::rand::rand_bytes(&mut jti).map_err(|_| KeyError::Crypto)?;
+        crate::crypto::fill_random(&mut jti).map_err(|_| KeyError::Crypto)?;
         let mut claims = Map::new();
         claims.insert("jti".into(), Value::String(crate::b64::encode(jti)));
         claims.insert("htm".into(), Value::String(method.to_owned()));

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use openssl::sha::Sha256;
+use crate::crypto::Sha256;
 
 use crate::error::ConfigError;
 use crate::time::unix_seconds;
@@ -56,7 +56,7 @@ impl NonceIssuer {
     /// A nonce issuer with a fresh random 256-bit key.
     pub fn generate() -> Result<Self, ConfigError> {
         let mut key = vec![0u8; MIN_NONCE_KEY_BYTES];
-        openssl::rand::rand_bytes(&mut key).map_err(|_| ConfigError::Invalid {
+        crate::crypto::fill_random(&mut key).map_err(|_| ConfigError::Invalid {
             setting: "nonce key",
             reason: "no system randomness",
         })?;
@@ -128,7 +128,7 @@ impl NonceIssuer {
         let bucket = self.bucket(now);
         let mut salt = [0u8; SALT_LEN];
         // Without randomness the salt is zero; the HMAC still makes the nonce unforgeable.
-        let _ = openssl::rand::rand_bytes(&mut salt);
+        let _ = crate::crypto::fill_random(&mut salt);
         let mut raw = Vec::with_capacity(RAW_LEN);
         raw.extend_from_slice(&bucket.to_be_bytes());
         raw.extend_from_slice(&salt);
@@ -159,7 +159,7 @@ impl NonceIssuer {
         }
         self.keys
             .iter()
-            .any(|k| openssl::memcmp::eq(&k.tag(message), given))
+            .any(|k| crate::crypto::constant_time_eq(&k.tag(message), given))
     }
 
     fn bucket(&self, now: SystemTime) -> u64 {
@@ -210,7 +210,7 @@ impl HmacKey {
     fn schedule(key: &[u8]) -> Self {
         let mut block = [0u8; Self::BLOCK];
         if key.len() > Self::BLOCK {
-            block[..32].copy_from_slice(&openssl::sha::sha256(key));
+            block[..32].copy_from_slice(&crate::crypto::sha256(key));
         } else {
             block[..key.len()].copy_from_slice(key);
         }

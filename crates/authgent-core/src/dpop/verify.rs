@@ -33,7 +33,7 @@ struct ProofKeyCache(Mutex<HashMap<[u8; 32], Arc<VerificationKey>>>);
 
 impl ProofKeyCache {
     fn id(jwk: &serde_json::Map<String, Value>) -> [u8; 32] {
-        openssl::sha::sha256(Value::Object(jwk.clone()).to_string().as_bytes())
+        crate::crypto::sha256(Value::Object(jwk.clone()).to_string().as_bytes())
     }
 
     fn get(&self, id: &[u8; 32]) -> Option<Arc<VerificationKey>> {
@@ -407,7 +407,7 @@ impl DpopVerifier {
         input.extend_from_slice(jkt.as_bytes());
         input.push(b'.');
         input.extend_from_slice(jti.as_bytes());
-        let id = ProofId(openssl::sha::sha256(&input));
+        let id = ProofId(crate::crypto::sha256(&input));
         let expires_at = from_unix_seconds(iat.saturating_add(window).saturating_add(1));
         Ok(CheckedProof {
             proof: VerifiedProof {
@@ -460,7 +460,7 @@ impl CheckedProof {
 
 /// Constant-time equality that is false (not a panic) for different lengths.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && openssl::memcmp::eq(a, b)
+    crate::crypto::constant_time_eq(a, b)
 }
 
 /// Builds a [`DpopVerifier`].

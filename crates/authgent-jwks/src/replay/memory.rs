@@ -192,7 +192,7 @@ mod tests {
     use super::*;
 
     fn id(n: u64) -> ProofId {
-        let digest = openssl::sha::sha256(&n.to_le_bytes());
+        let digest = authgent_core::crypto::sha256(&n.to_le_bytes());
         ProofId::new(digest)
     }
 
