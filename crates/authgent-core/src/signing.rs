@@ -28,7 +28,7 @@ use crate::key::{KeyError, PRIVATE_MEMBERS, VerificationKey};
 pub struct SigningKey {
     alg: Algorithm,
     kid: Option<String>,
-    signer: Box<dyn JwsSigner>,
+    signer: Signer,
     private_jwk: Map<String, Value>,
     public_jwk: Map<String, Value>,
 }
@@ -43,9 +43,23 @@ impl fmt::Debug for SigningKey {
     }
 }
 
+/// What signs: aws-lc-rs for ECDSA and Ed25519 keys with the `aws-lc-rs` feature, josekit
+/// (OpenSSL) for RSA keys and without the feature.
+enum Signer {
+    Jose(Box<dyn JwsSigner>),
+    #[cfg(feature = "aws-lc-rs")]
+    Ecdsa(aws_lc_rs::signature::EcdsaKeyPair),
+    #[cfg(feature = "aws-lc-rs")]
+    Ed25519(aws_lc_rs::signature::Ed25519KeyPair),
+}
+
 impl SigningKey {
     /// Generates a fresh key for `alg` (RSA keys are 2048 bits).
     pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {
+        #[cfg(feature = "aws-lc-rs")]
+        if let Some(jwk) = aws_lc::generate(alg)? {
+            return Self::from_private_jwk(&jwk, Some(alg));
+        }
         let jwk = match alg.family() {
             KeyFamily::Rsa => Jwk::generate_rsa_key(2048),
             KeyFamily::Ec("P-256") => Jwk::generate_ec_key(EcCurve::P256),
@@ -94,18 +108,27 @@ impl SigningKey {
         if !verification.supports(alg) {
             return Err(KeyError::AlgorithmMismatch);
         }
-        let parsed =
-            Jwk::from_map(jwk.clone()).map_err(|_| KeyError::Invalid("bad JWK members"))?;
-        let signer = build_signer(alg, &parsed)?;
+        let signer = build_signer(alg, jwk)?;
         let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
         public.remove("key_ops");
-        Ok(SigningKey {
+        let key = SigningKey {
             alg,
             kid,
             signer,
             private_jwk: jwk.clone(),
             public_jwk: public,
-        })
+        };
+        // The private part must belong to the public one the key publishes: a signature its
+        // own verification key refuses means every token it signs would be refused.
+        let probe = key.sign_raw(b"{}", b"{}");
+        let (input, sig) = probe.rsplit_once('.').unwrap_or_default();
+        let sig = b64::decode(sig).unwrap_or_default();
+        if verification.verify(alg, input.as_bytes(), &sig).is_err() {
+            return Err(KeyError::Invalid(
+                "the private key does not belong to the JWK's public members",
+            ));
+        }
+        Ok(key)
     }
 
     /// Sets the `kid` written into headers and the public JWK.
@@ -179,16 +202,33 @@ impl SigningKey {
     /// Signs raw header and payload bytes as given (for tests that need exact or odd JSON).
     pub fn sign_raw(&self, header: &[u8], payload: &[u8]) -> String {
         let input = format!("{}.{}", b64::encode(header), b64::encode(payload));
-        // Signing with a validated key and a supported algorithm does not fail in OpenSSL;
-        // an empty signature would simply never verify.
-        let sig = self.signer.sign(input.as_bytes()).unwrap_or_default();
+        // Signing with a validated key and a supported algorithm does not fail; an empty
+        // signature would simply never verify.
+        let sig = match &self.signer {
+            Signer::Jose(signer) => signer.sign(input.as_bytes()).unwrap_or_default(),
+            #[cfg(feature = "aws-lc-rs")]
+            Signer::Ecdsa(pair) => {
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                pair.sign(&rng, input.as_bytes())
+                    .map(|s| s.as_ref().to_vec())
+                    .unwrap_or_default()
+            }
+            #[cfg(feature = "aws-lc-rs")]
+            Signer::Ed25519(pair) => pair.sign(input.as_bytes()).as_ref().to_vec(),
+        };
         format!("{input}.{}", b64::encode(sig))
     }
 }
 
-fn build_signer(alg: Algorithm, jwk: &Jwk) -> Result<Box<dyn JwsSigner>, KeyError> {
+fn build_signer(alg: Algorithm, jwk: &Map<String, Value>) -> Result<Signer, KeyError> {
+    #[cfg(feature = "aws-lc-rs")]
+    if let Some(signer) = aws_lc::signer(alg, jwk)? {
+        return Ok(signer);
+    }
+    let jwk = Jwk::from_map(jwk.clone()).map_err(|_| KeyError::Invalid("bad JWK members"))?;
+    let jwk = &jwk;
     let invalid = |_| KeyError::Invalid("the key material is not a valid private key");
-    Ok(match alg {
+    Ok(Signer::Jose(match alg {
         Algorithm::Rs256 => Box::new(jws::RS256.signer_from_jwk(jwk).map_err(invalid)?),
         Algorithm::Rs384 => Box::new(jws::RS384.signer_from_jwk(jwk).map_err(invalid)?),
         Algorithm::Rs512 => Box::new(jws::RS512.signer_from_jwk(jwk).map_err(invalid)?),
@@ -199,5 +239,137 @@ fn build_signer(alg: Algorithm, jwk: &Jwk) -> Result<Box<dyn JwsSigner>, KeyErro
         Algorithm::Es384 => Box::new(jws::ES384.signer_from_jwk(jwk).map_err(invalid)?),
         Algorithm::Es512 => Box::new(jws::ES512.signer_from_jwk(jwk).map_err(invalid)?),
         Algorithm::EdDsa => Box::new(jws::EdDSA.signer_from_jwk(jwk).map_err(invalid)?),
-    })
+    }))
+}
+
+/// ECDSA and Ed25519 keys on aws-lc-rs: generated there, and imported from a private JWK's
+/// components (its public part already checked like a verification key's).
+#[cfg(feature = "aws-lc-rs")]
+mod aws_lc {
+    use aws_lc_rs::encoding::AsBigEndian;
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
+        ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair,
+        KeyPair,
+    };
+    use serde_json::{Map, Value};
+
+    use super::Signer;
+    use crate::algorithm::Algorithm;
+    use crate::b64;
+    use crate::key::KeyError;
+
+    /// The curve name and signing algorithm of an ECDSA JWS algorithm.
+    fn ecdsa(alg: Algorithm) -> Option<(&'static str, &'static EcdsaSigningAlgorithm)> {
+        match alg {
+            Algorithm::Es256 => Some(("P-256", &ECDSA_P256_SHA256_FIXED_SIGNING)),
+            Algorithm::Es384 => Some(("P-384", &ECDSA_P384_SHA384_FIXED_SIGNING)),
+            Algorithm::Es512 => Some(("P-521", &ECDSA_P521_SHA512_FIXED_SIGNING)),
+            _ => None,
+        }
+    }
+
+    fn member(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, KeyError> {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .and_then(b64::decode)
+            .ok_or(KeyError::Invalid(
+                "a key member is missing or not base64url",
+            ))
+    }
+
+    fn text(value: &str) -> Value {
+        Value::String(value.to_owned())
+    }
+
+    /// A fresh private JWK for `alg`; `None` for RSA (josekit makes those).
+    pub(super) fn generate(alg: Algorithm) -> Result<Option<Map<String, Value>>, KeyError> {
+        let mut jwk = Map::new();
+        if let Some((crv, signing)) = ecdsa(alg) {
+            let pair = EcdsaKeyPair::generate(signing).map_err(|_| KeyError::Crypto)?;
+            let d = pair
+                .private_key()
+                .as_be_bytes()
+                .map_err(|_| KeyError::Crypto)?;
+            // The public key is the uncompressed point: 0x04 || x || y.
+            let point = pair.public_key().as_ref();
+            let (x, y) = point[1..].split_at((point.len() - 1) / 2);
+            jwk.insert("kty".into(), text("EC"));
+            jwk.insert("crv".into(), text(crv));
+            jwk.insert("x".into(), text(&b64::encode(x)));
+            jwk.insert("y".into(), text(&b64::encode(y)));
+            jwk.insert("d".into(), text(&b64::encode(d.as_ref())));
+            return Ok(Some(jwk));
+        }
+        if alg == Algorithm::EdDsa {
+            let pair = Ed25519KeyPair::generate().map_err(|_| KeyError::Crypto)?;
+            let seed = pair.seed().map_err(|_| KeyError::Crypto)?;
+            let seed = seed.as_be_bytes().map_err(|_| KeyError::Crypto)?;
+            jwk.insert("kty".into(), text("OKP"));
+            jwk.insert("crv".into(), text("Ed25519"));
+            jwk.insert("x".into(), text(&b64::encode(pair.public_key().as_ref())));
+            jwk.insert("d".into(), text(&b64::encode(seed.as_ref())));
+            return Ok(Some(jwk));
+        }
+        Ok(None)
+    }
+
+    /// The signer of a private JWK for `alg`; `None` for RSA (josekit signs those).
+    pub(super) fn signer(
+        alg: Algorithm,
+        jwk: &Map<String, Value>,
+    ) -> Result<Option<Signer>, KeyError> {
+        let invalid = |_| KeyError::Invalid("the key material is not a valid private key");
+        if let Some((_, signing)) = ecdsa(alg) {
+            let mut point = vec![0x04];
+            point.extend(member(jwk, "x")?);
+            point.extend(member(jwk, "y")?);
+            let d = member(jwk, "d")?;
+            let pair = EcdsaKeyPair::from_private_key_and_public_key(signing, &d, &point)
+                .map_err(invalid)?;
+            return Ok(Some(Signer::Ecdsa(pair)));
+        }
+        if alg == Algorithm::EdDsa {
+            let (d, x) = (member(jwk, "d")?, member(jwk, "x")?);
+            let pair = Ed25519KeyPair::from_seed_and_public_key(&d, &x).map_err(invalid)?;
+            return Ok(Some(Signer::Ed25519(pair)));
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every algorithm: a generated key signs what its verification key accepts, its private
+    /// JWK imports again to the same public key, and a private JWK whose private part belongs
+    /// to another key is refused (both backends; josekit/OpenSSL alone accepted such a key).
+    #[test]
+    fn generated_keys_round_trip_and_mismatched_private_parts_are_refused() {
+        for alg in Algorithm::ALL {
+            let key = SigningKey::generate(alg).unwrap().with_kid("k");
+            let claims = serde_json::json!({"sub": "s"});
+            let token = key.sign(&Map::new(), claims.as_object().unwrap()).unwrap();
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let verification = key.verification_key().unwrap();
+            let sig = b64::decode(sig).unwrap();
+            assert!(
+                verification.verify(alg, input.as_bytes(), &sig).is_ok(),
+                "{alg}"
+            );
+            let again = SigningKey::from_private_jwk(key.private_jwk(), Some(alg)).unwrap();
+            assert_eq!(again.public_jwk(), key.public_jwk(), "{alg}");
+            // This key's private members with another key's public ones.
+            let other = SigningKey::generate(alg).unwrap();
+            let mut mixed = key.private_jwk().clone();
+            for (name, value) in other.public_jwk() {
+                mixed.insert(name.clone(), value.clone());
+            }
+            assert!(
+                SigningKey::from_private_jwk(&mixed, Some(alg)).is_err(),
+                "{alg}: a private key with another key's public part"
+            );
+        }
+    }
 }
