@@ -17,6 +17,7 @@ mod proxy;
 mod redis;
 mod snippets;
 mod supply_chain;
+mod system;
 
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
@@ -46,12 +47,51 @@ fn cargo_with(
     args: &[&'static str],
     env: &[(&'static str, &'static str)],
 ) -> Step {
+    let args = args
+        .iter()
+        .flat_map(|&arg| match arg {
+            EVERY_FEATURE_BUT_OPENSSL => vec!["--features", every_feature_but_openssl()],
+            arg => vec![arg],
+        })
+        .collect();
     let action = Action::Command {
         program: "cargo",
-        args: args.to_vec(),
+        args,
         env: env.to_vec(),
     };
     Step { name, action }
+}
+
+/// `crate/feature,…` for every feature of every workspace crate except those named `openssl`,
+/// from `cargo metadata` (so a new feature is tested without touching this list).
+fn every_feature_but_openssl() -> &'static str {
+    static FEATURES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FEATURES.get_or_init(|| {
+        let out = Command::new("cargo")
+            .args(["metadata", "--no-deps", "--format-version", "1", "--locked"])
+            .stderr(Stdio::inherit())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .expect("cargo metadata failed");
+        let metadata: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("cargo metadata printed no JSON");
+        let mut features = Vec::new();
+        for package in metadata["packages"].as_array().into_iter().flatten() {
+            let name = package["name"].as_str().unwrap_or_default();
+            for feature in package["features"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|f| f.0)
+            {
+                if feature != "openssl" && feature != "default" {
+                    features.push(format!("{name}/{feature}"));
+                }
+            }
+        }
+        features.join(",")
+    })
 }
 
 fn check(name: &'static str, f: fn() -> Result<(), String>) -> Step {
@@ -61,12 +101,18 @@ fn check(name: &'static str, f: fn() -> Result<(), String>) -> Step {
     }
 }
 
+/// Stands for `--features` with every feature of every workspace crate except the `openssl`
+/// backend switches ([`every_feature_but_openssl`]): the adapters are checked and tested too,
+/// on the default crypto backend (`openssl` wins when enabled, so `--all-features` would run
+/// the whole suite on OpenSSL).
+const EVERY_FEATURE_BUT_OPENSSL: &str = "@every-feature-but-openssl";
+
 /// Every crate with every feature: the facade's adapters are checked and tested too.
 const CLIPPY: &[&str] = &[
     "clippy",
     "--workspace",
     "--all-targets",
-    "--all-features",
+    EVERY_FEATURE_BUT_OPENSSL,
     "--locked",
     "--",
     "-D",
@@ -76,7 +122,7 @@ const NEXTEST: &[&str] = &[
     "nextest",
     "run",
     "--workspace",
-    "--all-features",
+    EVERY_FEATURE_BUT_OPENSSL,
     "--locked",
     "--no-fail-fast",
 ];
@@ -84,17 +130,23 @@ const DOCS: &[&str] = &[
     "doc",
     "--workspace",
     "--no-deps",
-    "--all-features",
+    EVERY_FEATURE_BUT_OPENSSL,
     "--locked",
 ];
-const DOC_TESTS: &[&str] = &["test", "--workspace", "--all-features", "--locked", "--doc"];
+const DOC_TESTS: &[&str] = &[
+    "test",
+    "--workspace",
+    EVERY_FEATURE_BUT_OPENSSL,
+    "--locked",
+    "--doc",
+];
 /// Without nextest's test group, the tests named `interop` run in a second pass, one at a time
 /// (the real server's SQLite sessions share one connection, and overlapping writes are
 /// lost). Both passes select the same packages and features, so nothing is built twice.
 const CARGO_TEST: &[&str] = &[
     "test",
     "--workspace",
-    "--all-features",
+    EVERY_FEATURE_BUT_OPENSSL,
     "--locked",
     "--no-fail-fast",
     "--",
@@ -104,7 +156,7 @@ const CARGO_TEST: &[&str] = &[
 const CARGO_TEST_INTEROP: &[&str] = &[
     "test",
     "--workspace",
-    "--all-features",
+    EVERY_FEATURE_BUT_OPENSSL,
     "--locked",
     "--no-fail-fast",
     "--tests",
@@ -121,6 +173,8 @@ const CORE_OPENSSL: &[&str] = &[
     "--package",
     "authgent-core",
     "--no-default-features",
+    "--features",
+    "openssl",
     "--locked",
     "--no-fail-fast",
 ];
@@ -129,6 +183,8 @@ const CLIPPY_CORE_OPENSSL: &[&str] = &[
     "--package",
     "authgent-core",
     "--no-default-features",
+    "--features",
+    "openssl",
     "--all-targets",
     "--locked",
     "--",
@@ -139,6 +195,10 @@ const CLIPPY_CORE_OPENSSL: &[&str] = &[
 fn test_steps() -> Vec<Step> {
     let mut steps = vec![
         cargo("format", &["fmt", "--all", "--check"]),
+        check(
+            "OpenSSL headers, for the tests of the opt-in `openssl` backend",
+            system::ensure_openssl_headers,
+        ),
         cargo("clippy", CLIPPY),
         cargo(
             "clippy (authgent-core, OpenSSL backend)",
@@ -147,6 +207,10 @@ fn test_steps() -> Vec<Step> {
         check(
             "authgent-core has no I/O dependencies",
             core_has_no_io_dependencies,
+        ),
+        check(
+            "the default build links no OpenSSL (authgent with every framework feature)",
+            default_build_has_no_openssl,
         ),
         check(
             "supply chain (cargo deny: advisories, licenses, bans, sources)",
@@ -218,6 +282,47 @@ fn core_has_no_io_dependencies() -> Result<(), String> {
     } else {
         Err(format!(
             "authgent-core depends on I/O crates {found:?}; keep I/O in authgent-jwks"
+        ))
+    }
+}
+
+/// Crates that mean OpenSSL is linked: only the `openssl` backend feature may bring them.
+const OPENSSL_CRATES: [&str; 4] = ["openssl-sys", "openssl", "josekit", "native-tls"];
+
+/// `cargo tree -e normal` of the facade with its default features and every other feature but
+/// `openssl` (every framework adapter, the client, Redis, the testkit) must not contain
+/// OpenSSL: `cargo add authgent` builds with a C compiler alone.
+fn default_build_has_no_openssl() -> Result<(), String> {
+    let features: Vec<&str> = every_feature_but_openssl()
+        .split(',')
+        .filter_map(|f| f.strip_prefix("authgent/"))
+        .collect();
+    let out = Command::new("cargo")
+        .args(["tree", "--package", "authgent", "--edges", "normal"])
+        .args(["--features", &features.join(",")])
+        .args(["--prefix", "none", "--locked"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err("cargo tree failed".into());
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let mut found: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| OPENSSL_CRATES.contains(name))
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    if features.is_empty() {
+        Err("found no features of `authgent` in cargo metadata".into())
+    } else if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the default `authgent` build (features {features:?}) depends on {found:?}; \
+             OpenSSL belongs behind the `openssl` feature only (`cargo tree -p authgent -e normal -i openssl-sys` shows the path)"
         ))
     }
 }

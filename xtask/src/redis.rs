@@ -2,7 +2,7 @@
 //! installed when missing (as the interop venv is), found again on a second run.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 /// The oldest Redis the replay store is tested on is 7.0 (Debian 12's); `SET … NX PX` itself
@@ -18,33 +18,7 @@ pub(crate) fn ensure_redis_server() -> Result<PathBuf, String> {
     eprintln!(
         "==> xtask: redis-server not found; installing it from the system packages (apt-get)"
     );
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    let (program, prefix): (&str, &[&str]) = if root {
-        ("apt-get", &[])
-    } else {
-        ("sudo", &["apt-get"])
-    };
-    let apt = |args: &[&str]| {
-        Command::new(program)
-            .args(prefix)
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !apt(&["update", "-q"])
-        || !apt(&[
-            "install",
-            "-y",
-            "-q",
-            "--no-install-recommends",
-            "redis-server",
-        ])
-    {
+    if !crate::system::apt_install(&["redis-server"]) {
         return Err("could not install redis-server: install it yourself (apt-get install redis-server, brew install redis) or set AUTHGENT_REDIS_SERVER to its path".into());
     }
     // The package starts a system service where there is an init system; the tests start

@@ -1,6 +1,6 @@
 //! The hash, randomness and comparison primitives the SDK uses — DPoP `ath` and thumbprints,
 //! proof ids, nonces, PKCE, `state`, token digests — from one library: aws-lc-rs with the
-//! default `aws-lc-rs` feature, OpenSSL without it (the same library the signatures use).
+//! default `aws-lc-rs` feature, OpenSSL with `openssl` (the same library the signatures use).
 
 use std::fmt;
 
@@ -38,11 +38,11 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 /// # Ok::<(), authgent_core::crypto::RandomUnavailable>(())
 /// ```
 pub fn fill_random(buf: &mut [u8]) -> Result<(), RandomUnavailable> {
-    #[cfg(feature = "aws-lc-rs")]
+    #[cfg(not(feature = "openssl"))]
     {
         aws_lc_rs::rand::fill(buf).map_err(|_| RandomUnavailable)
     }
-    #[cfg(not(feature = "aws-lc-rs"))]
+    #[cfg(feature = "openssl")]
     {
         openssl::rand::rand_bytes(buf).map_err(|_| RandomUnavailable)
     }
@@ -61,11 +61,11 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    #[cfg(feature = "aws-lc-rs")]
+    #[cfg(not(feature = "openssl"))]
     {
         aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
     }
-    #[cfg(not(feature = "aws-lc-rs"))]
+    #[cfg(feature = "openssl")]
     {
         openssl::memcmp::eq(a, b)
     }
@@ -74,18 +74,18 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// An incremental SHA-256 whose state can be cloned (HMAC keeps its padded-key states).
 #[derive(Clone)]
 pub(crate) struct Sha256 {
-    #[cfg(feature = "aws-lc-rs")]
+    #[cfg(not(feature = "openssl"))]
     inner: aws_lc_rs::digest::Context,
-    #[cfg(not(feature = "aws-lc-rs"))]
+    #[cfg(feature = "openssl")]
     inner: openssl::sha::Sha256,
 }
 
 impl Sha256 {
     pub(crate) fn new() -> Self {
         Sha256 {
-            #[cfg(feature = "aws-lc-rs")]
+            #[cfg(not(feature = "openssl"))]
             inner: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
-            #[cfg(not(feature = "aws-lc-rs"))]
+            #[cfg(feature = "openssl")]
             inner: openssl::sha::Sha256::new(),
         }
     }
@@ -95,13 +95,13 @@ impl Sha256 {
     }
 
     pub(crate) fn finish(self) -> [u8; 32] {
-        #[cfg(feature = "aws-lc-rs")]
+        #[cfg(not(feature = "openssl"))]
         {
             let mut out = [0u8; 32];
             out.copy_from_slice(self.inner.finish().as_ref());
             out
         }
-        #[cfg(not(feature = "aws-lc-rs"))]
+        #[cfg(feature = "openssl")]
         {
             self.inner.finish()
         }

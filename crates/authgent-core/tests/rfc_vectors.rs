@@ -74,6 +74,55 @@ fn rfc8037_a4_eddsa_signature_is_deterministic_from_private_key() {
     assert_eq!(signed, v["compact"].as_str().unwrap());
 }
 
+/// Signs a vector's exact signing input with its private JWK (imported by this build's
+/// backend) and returns the compact JWS.
+fn sign_vector(id: &str) -> String {
+    let v = vector(id);
+    let alg: Algorithm = v["alg"].as_str().unwrap().parse().unwrap();
+    let key = authgent_core::SigningKey::from_private_jwk(
+        v["private_jwk"].as_object().unwrap(),
+        Some(alg),
+    )
+    .unwrap();
+    let compact = v["compact"].as_str().unwrap();
+    let mut parts = compact.split('.');
+    let (header, payload) = (parts.next().unwrap(), parts.next().unwrap());
+    key.sign_raw(&unb64(header), &unb64(payload))
+}
+
+/// RSASSA-PKCS1-v1_5 is deterministic: the RFCs' RSA private keys, imported, sign their
+/// examples to the very bytes the RFCs print.
+#[test]
+fn rfc7515_a2_and_rfc7520_4_1_rs256_signatures_are_reproduced_from_private_keys() {
+    for id in ["rfc7515-A.2-rs256", "rfc7520-4.1-rs256"] {
+        assert_eq!(
+            sign_vector(id),
+            vector(id)["compact"].as_str().unwrap(),
+            "{id}"
+        );
+    }
+}
+
+/// PSS and ECDSA are randomised: the RFCs' private keys sign their examples to signatures
+/// the RFCs' public keys accept.
+#[test]
+fn rfc7515_a3_and_rfc7520_ps384_es512_private_keys_sign_what_their_public_keys_accept() {
+    for id in [
+        "rfc7515-A.3-es256",
+        "rfc7520-4.2-ps384",
+        "rfc7520-4.3-es512",
+    ] {
+        let v = vector(id);
+        let alg: Algorithm = v["alg"].as_str().unwrap().parse().unwrap();
+        let key = VerificationKey::from_jwk(v["jwk"].as_object().unwrap()).unwrap();
+        let signed = sign_vector(id);
+        assert_ne!(signed, v["compact"].as_str().unwrap(), "{id}: randomised");
+        let (input, sig) = signed.rsplit_once('.').unwrap();
+        key.verify(alg, input.as_bytes(), &unb64(sig))
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+    }
+}
+
 #[test]
 fn rfc7515_a2_rs256_signature_verifies() {
     verify_vector("rfc7515-A.2-rs256").unwrap();

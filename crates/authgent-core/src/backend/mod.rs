@@ -2,10 +2,11 @@
 //!
 //! Each JWKS key is prepared once into a backend verifier; a request only runs the signature
 //! check. With the default `aws-lc-rs` feature, verification uses [aws-lc-rs] on keys parsed
-//! once (`ParsedPublicKey`); without it, OpenSSL through josekit. There is no combination of
-//! features without a backend: OpenSSL is always linked (key generation, signing and JWK
-//! handling use it), so turning `aws-lc-rs` off selects OpenSSL, and turning both on selects
-//! aws-lc-rs.
+//! once (`ParsedPublicKey`); with the `openssl` feature, OpenSSL (keys built from their
+//! components). The same choice holds for signing, key generation, hashing and randomness:
+//! one library does all the cryptography. `openssl` is the explicit opt-in, so it wins when
+//! both features are on (aws-lc-rs then stays linked only where rustls uses it); with
+//! neither, the crate does not compile.
 //!
 //! Everything both backends must agree on — which JWK members are valid, coordinate and
 //! modulus lengths, signature lengths, zero ECDSA scalars, RSA exponents and sizes — is
@@ -16,22 +17,27 @@
 //! [`VerificationKey`]: crate::VerificationKey
 //! [`VerificationKey::verify`]: crate::VerificationKey::verify
 
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(not(any(feature = "aws-lc-rs", feature = "openssl")))]
+compile_error!(
+    "authgent-core needs a crypto backend: the `aws-lc-rs` feature (the default) or `openssl`"
+);
+
+#[cfg(all(feature = "aws-lc-rs", any(not(feature = "openssl"), test)))]
 mod aws_lc;
-#[cfg(any(not(feature = "aws-lc-rs"), test))]
+#[cfg(any(feature = "openssl", test))]
 mod openssl;
 
-#[cfg(not(feature = "aws-lc-rs"))]
+#[cfg(feature = "openssl")]
 pub(crate) use self::openssl::Verifier;
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(not(feature = "openssl"))]
 pub(crate) use aws_lc::Verifier;
 
 /// The library that checks signatures in this build.
 ///
 /// ```
 /// use authgent_core::SignatureBackend;
-/// // aws-lc-rs in the default build, OpenSSL with `default-features = false`.
-/// let expected = if cfg!(feature = "aws-lc-rs") { "aws-lc-rs" } else { "openssl" };
+/// // aws-lc-rs in the default build, OpenSSL with the `openssl` feature.
+/// let expected = if cfg!(feature = "openssl") { "openssl" } else { "aws-lc-rs" };
 /// assert_eq!(SignatureBackend::ACTIVE.to_string(), expected);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,16 +45,16 @@ pub(crate) use aws_lc::Verifier;
 pub enum SignatureBackend {
     /// aws-lc-rs (the `aws-lc-rs` feature, on by default).
     AwsLcRs,
-    /// OpenSSL through josekit (the build without the `aws-lc-rs` feature).
+    /// OpenSSL (the `openssl` feature).
     OpenSsl,
 }
 
 impl SignatureBackend {
     /// The backend of this build.
-    #[cfg(feature = "aws-lc-rs")]
+    #[cfg(not(feature = "openssl"))]
     pub const ACTIVE: SignatureBackend = SignatureBackend::AwsLcRs;
     /// The backend of this build.
-    #[cfg(not(feature = "aws-lc-rs"))]
+    #[cfg(feature = "openssl")]
     pub const ACTIVE: SignatureBackend = SignatureBackend::OpenSsl;
 
     /// The backend's name: `"aws-lc-rs"` or `"openssl"`.

@@ -1,4 +1,4 @@
-//! OpenSSL: the backend without the `aws-lc-rs` feature.
+//! OpenSSL: the backend of the `openssl` feature.
 //!
 //! Keys are built from their components (`RSA_set0_key`, `EC_KEY_set_public_key_affine_coordinates`,
 //! `EVP_PKEY_new_raw_public_key`), never by encoding a SubjectPublicKeyInfo and decoding it

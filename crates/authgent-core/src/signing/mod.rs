@@ -2,13 +2,9 @@
 
 use std::fmt;
 
-use josekit::jwk::Jwk;
-use josekit::jwk::alg::ec::EcCurve;
-use josekit::jwk::alg::ed::EdCurve;
-use josekit::jws::{self, JwsSigner};
 use serde_json::{Map, Value};
 
-use crate::algorithm::{Algorithm, KeyFamily};
+use crate::algorithm::Algorithm;
 use crate::b64;
 use crate::key::{KeyError, PRIVATE_MEMBERS, VerificationKey};
 
@@ -43,32 +39,28 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// What signs: aws-lc-rs for ECDSA and Ed25519 keys with the `aws-lc-rs` feature, josekit
-/// (OpenSSL) for RSA keys and without the feature.
-enum Signer {
-    Jose(Box<dyn JwsSigner>),
-    #[cfg(feature = "aws-lc-rs")]
-    Ecdsa(aws_lc_rs::signature::EcdsaKeyPair),
-    #[cfg(feature = "aws-lc-rs")]
-    Ed25519(aws_lc_rs::signature::Ed25519KeyPair),
-}
+// One backend makes, imports and uses private keys, the one that verifies: aws-lc-rs with the
+// default `aws-lc-rs` feature, josekit (OpenSSL) with the `openssl` feature. Both offer
+// `generate(alg) -> private JWK`, `Signer::new(alg, private JWK)` and `Signer::sign(input)`.
+#[cfg(not(feature = "openssl"))]
+mod aws_lc;
+#[cfg(feature = "openssl")]
+mod jose;
+
+#[cfg(not(feature = "openssl"))]
+use aws_lc as backend;
+use backend::Signer;
+#[cfg(feature = "openssl")]
+use jose as backend;
+
+/// The members of an RSA private JWK besides `n`, `e` and `d` (RFC 7518 §6.3.2): both backends
+/// need the primes and CRT values; multi-prime keys (`oth`) are not supported.
+const RSA_PRIVATE_MEMBERS: [&str; 5] = ["p", "q", "dp", "dq", "qi"];
 
 impl SigningKey {
     /// Generates a fresh key for `alg` (RSA keys are 2048 bits).
     pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {
-        #[cfg(feature = "aws-lc-rs")]
-        if let Some(jwk) = aws_lc::generate(alg)? {
-            return Self::from_private_jwk(&jwk, Some(alg));
-        }
-        let jwk = match alg.family() {
-            KeyFamily::Rsa => Jwk::generate_rsa_key(2048),
-            KeyFamily::Ec("P-256") => Jwk::generate_ec_key(EcCurve::P256),
-            KeyFamily::Ec("P-384") => Jwk::generate_ec_key(EcCurve::P384),
-            KeyFamily::Ec(_) => Jwk::generate_ec_key(EcCurve::P521),
-            KeyFamily::Ed25519 => Jwk::generate_ed_key(EdCurve::Ed25519),
-        }
-        .map_err(|_| KeyError::Crypto)?;
-        Self::from_private_jwk(jwk.as_ref(), Some(alg))
+        Self::from_private_jwk(&backend::generate(alg)?, Some(alg))
     }
 
     /// Imports a private JWK. `alg` defaults to the JWK's `alg`, else ES256/ES384/ES512 by
@@ -108,7 +100,19 @@ impl SigningKey {
         if !verification.supports(alg) {
             return Err(KeyError::AlgorithmMismatch);
         }
-        let signer = build_signer(alg, jwk)?;
+        if jwk.get("kty").and_then(Value::as_str) == Some("RSA") {
+            if jwk.contains_key("oth") {
+                return Err(KeyError::Invalid(
+                    "multi-prime RSA keys (`oth`) are not supported",
+                ));
+            }
+            if RSA_PRIVATE_MEMBERS.iter().any(|m| !jwk.contains_key(*m)) {
+                return Err(KeyError::Invalid(
+                    "an RSA private JWK needs `p`, `q`, `dp`, `dq` and `qi` besides `d`",
+                ));
+            }
+        }
+        let signer = Signer::new(alg, jwk)?;
         let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
         public.remove("key_ops");
         let key = SigningKey {
@@ -204,137 +208,8 @@ impl SigningKey {
         let input = format!("{}.{}", b64::encode(header), b64::encode(payload));
         // Signing with a validated key and a supported algorithm does not fail; an empty
         // signature would simply never verify.
-        let sig = match &self.signer {
-            Signer::Jose(signer) => signer.sign(input.as_bytes()).unwrap_or_default(),
-            #[cfg(feature = "aws-lc-rs")]
-            Signer::Ecdsa(pair) => {
-                let rng = aws_lc_rs::rand::SystemRandom::new();
-                pair.sign(&rng, input.as_bytes())
-                    .map(|s| s.as_ref().to_vec())
-                    .unwrap_or_default()
-            }
-            #[cfg(feature = "aws-lc-rs")]
-            Signer::Ed25519(pair) => pair.sign(input.as_bytes()).as_ref().to_vec(),
-        };
+        let sig = self.signer.sign(input.as_bytes());
         format!("{input}.{}", b64::encode(sig))
-    }
-}
-
-fn build_signer(alg: Algorithm, jwk: &Map<String, Value>) -> Result<Signer, KeyError> {
-    #[cfg(feature = "aws-lc-rs")]
-    if let Some(signer) = aws_lc::signer(alg, jwk)? {
-        return Ok(signer);
-    }
-    let jwk = Jwk::from_map(jwk.clone()).map_err(|_| KeyError::Invalid("bad JWK members"))?;
-    let jwk = &jwk;
-    let invalid = |_| KeyError::Invalid("the key material is not a valid private key");
-    Ok(Signer::Jose(match alg {
-        Algorithm::Rs256 => Box::new(jws::RS256.signer_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Rs384 => Box::new(jws::RS384.signer_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Rs512 => Box::new(jws::RS512.signer_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Ps256 => Box::new(jws::PS256.signer_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Ps384 => Box::new(jws::PS384.signer_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Ps512 => Box::new(jws::PS512.signer_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Es256 => Box::new(jws::ES256.signer_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Es384 => Box::new(jws::ES384.signer_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::Es512 => Box::new(jws::ES512.signer_from_jwk(jwk).map_err(invalid)?),
-        Algorithm::EdDsa => Box::new(jws::EdDSA.signer_from_jwk(jwk).map_err(invalid)?),
-    }))
-}
-
-/// ECDSA and Ed25519 keys on aws-lc-rs: generated there, and imported from a private JWK's
-/// components (its public part already checked like a verification key's).
-#[cfg(feature = "aws-lc-rs")]
-mod aws_lc {
-    use aws_lc_rs::encoding::AsBigEndian;
-    use aws_lc_rs::signature::{
-        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
-        ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair,
-        KeyPair,
-    };
-    use serde_json::{Map, Value};
-
-    use super::Signer;
-    use crate::algorithm::Algorithm;
-    use crate::b64;
-    use crate::key::KeyError;
-
-    /// The curve name and signing algorithm of an ECDSA JWS algorithm.
-    fn ecdsa(alg: Algorithm) -> Option<(&'static str, &'static EcdsaSigningAlgorithm)> {
-        match alg {
-            Algorithm::Es256 => Some(("P-256", &ECDSA_P256_SHA256_FIXED_SIGNING)),
-            Algorithm::Es384 => Some(("P-384", &ECDSA_P384_SHA384_FIXED_SIGNING)),
-            Algorithm::Es512 => Some(("P-521", &ECDSA_P521_SHA512_FIXED_SIGNING)),
-            _ => None,
-        }
-    }
-
-    fn member(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, KeyError> {
-        jwk.get(name)
-            .and_then(Value::as_str)
-            .and_then(b64::decode)
-            .ok_or(KeyError::Invalid(
-                "a key member is missing or not base64url",
-            ))
-    }
-
-    fn text(value: &str) -> Value {
-        Value::String(value.to_owned())
-    }
-
-    /// A fresh private JWK for `alg`; `None` for RSA (josekit makes those).
-    pub(super) fn generate(alg: Algorithm) -> Result<Option<Map<String, Value>>, KeyError> {
-        let mut jwk = Map::new();
-        if let Some((crv, signing)) = ecdsa(alg) {
-            let pair = EcdsaKeyPair::generate(signing).map_err(|_| KeyError::Crypto)?;
-            let d = pair
-                .private_key()
-                .as_be_bytes()
-                .map_err(|_| KeyError::Crypto)?;
-            // The public key is the uncompressed point: 0x04 || x || y.
-            let point = pair.public_key().as_ref();
-            let (x, y) = point[1..].split_at((point.len() - 1) / 2);
-            jwk.insert("kty".into(), text("EC"));
-            jwk.insert("crv".into(), text(crv));
-            jwk.insert("x".into(), text(&b64::encode(x)));
-            jwk.insert("y".into(), text(&b64::encode(y)));
-            jwk.insert("d".into(), text(&b64::encode(d.as_ref())));
-            return Ok(Some(jwk));
-        }
-        if alg == Algorithm::EdDsa {
-            let pair = Ed25519KeyPair::generate().map_err(|_| KeyError::Crypto)?;
-            let seed = pair.seed().map_err(|_| KeyError::Crypto)?;
-            let seed = seed.as_be_bytes().map_err(|_| KeyError::Crypto)?;
-            jwk.insert("kty".into(), text("OKP"));
-            jwk.insert("crv".into(), text("Ed25519"));
-            jwk.insert("x".into(), text(&b64::encode(pair.public_key().as_ref())));
-            jwk.insert("d".into(), text(&b64::encode(seed.as_ref())));
-            return Ok(Some(jwk));
-        }
-        Ok(None)
-    }
-
-    /// The signer of a private JWK for `alg`; `None` for RSA (josekit signs those).
-    pub(super) fn signer(
-        alg: Algorithm,
-        jwk: &Map<String, Value>,
-    ) -> Result<Option<Signer>, KeyError> {
-        let invalid = |_| KeyError::Invalid("the key material is not a valid private key");
-        if let Some((_, signing)) = ecdsa(alg) {
-            let mut point = vec![0x04];
-            point.extend(member(jwk, "x")?);
-            point.extend(member(jwk, "y")?);
-            let d = member(jwk, "d")?;
-            let pair = EcdsaKeyPair::from_private_key_and_public_key(signing, &d, &point)
-                .map_err(invalid)?;
-            return Ok(Some(Signer::Ecdsa(pair)));
-        }
-        if alg == Algorithm::EdDsa {
-            let (d, x) = (member(jwk, "d")?, member(jwk, "x")?);
-            let pair = Ed25519KeyPair::from_seed_and_public_key(&d, &x).map_err(invalid)?;
-            return Ok(Some(Signer::Ed25519(pair)));
-        }
-        Ok(None)
     }
 }
 
