@@ -1,7 +1,9 @@
 //! The async verifier and the framework adapters, in process: `cached/verify_token` (a
 //! verified-token cache hit), `cached/dpop_request` (token cached, proof verified),
 //! `axum/*` and `actix/*` (one request through the framework with and without the layer),
-//! `scaling/*` (full verifications on one thread and on two, through one shared verifier).
+//! `scaling/*` (full verifications on one thread and on two, through one shared verifier), and
+//! `dpop_paired` (a DPoP request with a cached token and the bare check of its proof's
+//! signature in adjacent blocks; see [`dpop_paired`]).
 //!
 //! Each loop runs inside one `block_on`, so no runtime entry is counted per request.
 //! Run through `cargo xtask bench`.
@@ -10,6 +12,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use authgent_core::Algorithm;
 use authgent_core::dpop::DpopKey;
 use authgent_jwks::{AgentAuth, Verifier};
 use authgent_testkit::TestIssuer;
@@ -127,6 +130,81 @@ fn cached(c: &mut Criterion) {
         )
     });
     group.finish();
+}
+
+/// Back-to-back blocks of a DPoP request with a cached token (a fresh proof each, minted
+/// before the block) and of the aws-lc-rs floor checking those same proofs' signatures with
+/// the key parsed once: the median ratio of adjacent blocks, which a drifting machine cannot
+/// move (criterion's medians are minutes apart). Written to `AUTHGENT_BENCH_PAIRED_DPOP`.
+fn dpop_paired(_: &mut Criterion) {
+    let Some(out) = std::env::var_os("AUTHGENT_BENCH_PAIRED_DPOP") else {
+        return;
+    };
+    let seconds: f64 = std::env::var("AUTHGENT_BENCH_PAIRED_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let issuer = issuer();
+    let rt = runtime();
+    let verifier = verifier(&issuer, true);
+    let key = DpopKey::generate_es256().unwrap();
+    let bound = issuer
+        .token()
+        .audience(PUBLIC_URL)
+        .actors(["client:agnt_0", "client:agnt_1"])
+        .dpop_jkt(key.jkt())
+        .sign();
+    let url = format!("{PUBLIC_URL}/data");
+    let auth = format!("DPoP {bound}");
+    let floor = authgent_bench::Floor::for_key(Algorithm::Es256, key.public_jwk());
+    const BLOCK: usize = 20;
+    let mut ratios = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < deadline || ratios.len() < 20 {
+        let proofs: Vec<String> = (0..BLOCK)
+            .map(|_| {
+                key.proof("GET", &url, Some(&bound), None, SystemTime::now())
+                    .unwrap()
+            })
+            .collect();
+        let requests: Vec<_> = proofs
+            .iter()
+            .map(|proof| {
+                http::Request::builder()
+                    .method("GET")
+                    .uri("/data")
+                    .header("authorization", &auth)
+                    .header("dpop", proof)
+                    .body(())
+                    .unwrap()
+                    .into_parts()
+                    .0
+            })
+            .collect();
+        let split: Vec<_> = proofs
+            .iter()
+            .map(|p| authgent_bench::split_jws(p))
+            .collect();
+        let ours = rt.block_on(async {
+            let start = Instant::now();
+            for parts in &requests {
+                black_box(verifier.verify(parts).await.unwrap());
+            }
+            start.elapsed()
+        });
+        let start = Instant::now();
+        for (input, signature) in &split {
+            assert!(floor.verify(black_box(input), black_box(signature)));
+        }
+        let base = start.elapsed();
+        ratios.push(ours.as_secs_f64() / base.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let report = serde_json::json!({
+        "dpop_cached_token_vs_proof_floor": ratios[ratios.len() / 2],
+        "blocks": ratios.len(),
+    });
+    std::fs::write(out, report.to_string()).expect("write the paired DPoP report");
 }
 
 fn axum_requests(c: &mut Criterion) {
@@ -292,6 +370,6 @@ criterion_group! {
     config = Criterion::default()
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
-    targets = cached, axum_requests, actix_requests, scaling, replay
+    targets = dpop_paired, cached, axum_requests, actix_requests, scaling, replay
 }
 criterion_main!(benches);

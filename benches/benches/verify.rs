@@ -1,6 +1,7 @@
 //! Cold verification, side by side with the floor and the peer, on the fixture's keys and
 //! tokens: `verify/<ALG>/<hops>` (authgent-core), `floor/<ALG>` (the raw aws-lc-rs signature
-//! check of the same token), `jsonwebtoken/<ALG>/<hops>`, `jwks_keys/<n>` (verification
+//! check of the same token), `jsonwebtoken/<ALG>/<hops>` and `jsonwebtoken12/<ALG>/<hops>` (the
+//! peer, majors 10 and 12, on their aws-lc backends), `jwks_keys/<n>` (verification
 //! against a key set of n keys), `dpop/*` (a DPoP-bound request), `parts/*` (the work around
 //! the signature), and `paired` (the same comparisons in adjacent blocks, see [`paired`]).
 //!
@@ -56,6 +57,25 @@ fn peer(f: &AlgorithmFixture) -> (jsonwebtoken::DecodingKey, jsonwebtoken::Valid
     (key, validation)
 }
 
+/// The same for jsonwebtoken 12.
+fn peer12(f: &AlgorithmFixture) -> (jsonwebtoken12::DecodingKey, jsonwebtoken12::Validation) {
+    let jwk: jsonwebtoken12::jwk::Jwk =
+        serde_json::from_value(Value::Object(f.public_jwk().clone())).expect("a JWK");
+    let key = jsonwebtoken12::DecodingKey::from_jwk(&jwk).expect("a decoding key");
+    let alg = match f.alg {
+        Algorithm::Rs256 => jsonwebtoken12::Algorithm::RS256,
+        Algorithm::Ps256 => jsonwebtoken12::Algorithm::PS256,
+        Algorithm::Es256 => jsonwebtoken12::Algorithm::ES256,
+        Algorithm::EdDsa => jsonwebtoken12::Algorithm::EdDSA,
+        other => panic!("not measured: {other}"),
+    };
+    let mut validation = jsonwebtoken12::Validation::new(alg);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    validation.leeway = 60;
+    (key, validation)
+}
+
 fn peer_algorithm(alg: Algorithm) -> jsonwebtoken::Algorithm {
     match alg {
         Algorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
@@ -105,6 +125,20 @@ fn cold(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new(alg.as_str(), hops), |b| {
                 b.iter(|| {
                     jsonwebtoken::decode::<PeerClaims>(black_box(token), &key, &validation).unwrap()
+                })
+            });
+        }
+        group.finish();
+
+        let mut group = c.benchmark_group("jsonwebtoken12");
+        let (key, validation) = peer12(f);
+        for hops in HOPS {
+            let token = f.token(hops);
+            jsonwebtoken12::decode::<PeerClaims>(token, &key, &validation).expect("valid");
+            group.bench_function(BenchmarkId::new(alg.as_str(), hops), |b| {
+                b.iter(|| {
+                    jsonwebtoken12::decode::<PeerClaims>(black_box(token), &key, &validation)
+                        .unwrap()
                 })
             });
         }
@@ -237,6 +271,7 @@ fn paired(_: &mut Criterion) {
         let floor = Floor::new(f);
         let (input, signature) = split_jws(token);
         let (key, validation) = peer(f);
+        let (key12, validation12) = peer12(f);
         const BLOCK: u32 = 20;
         let time = |f: &mut dyn FnMut()| {
             let start = std::time::Instant::now();
@@ -245,7 +280,7 @@ fn paired(_: &mut Criterion) {
             }
             start.elapsed().as_secs_f64() / f64::from(BLOCK)
         };
-        let (mut vs_floor, mut vs_peer) = (Vec::new(), Vec::new());
+        let (mut vs_floor, mut vs_peer, mut vs_peer12) = (Vec::new(), Vec::new(), Vec::new());
         let deadline = std::time::Instant::now() + Duration::from_secs_f64(seconds);
         while std::time::Instant::now() < deadline || vs_floor.len() < 20 {
             let ours = time(&mut || {
@@ -260,8 +295,15 @@ fn paired(_: &mut Criterion) {
                         .unwrap(),
                 );
             });
+            let peer12 = time(&mut || {
+                black_box(
+                    jsonwebtoken12::decode::<PeerClaims>(black_box(token), &key12, &validation12)
+                        .unwrap(),
+                );
+            });
             vs_floor.push(ours / base);
             vs_peer.push(ours / peer);
+            vs_peer12.push(ours / peer12);
         }
         let median = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);
@@ -272,6 +314,7 @@ fn paired(_: &mut Criterion) {
             json!({
                 "verify_vs_floor": median(&mut vs_floor),
                 "verify_vs_jsonwebtoken": median(&mut vs_peer),
+                "verify_vs_jsonwebtoken12": median(&mut vs_peer12),
                 "blocks": vs_floor.len(),
             }),
         );

@@ -260,34 +260,37 @@ impl std::fmt::Debug for Floor {
 impl Floor {
     /// Parses the public key of `fixture` once.
     pub fn new(fixture: &AlgorithmFixture) -> Floor {
+        Floor::for_key(fixture.alg, fixture.public_jwk())
+    }
+
+    /// Parses the public `jwk` once, for `alg` (RS256, PS256, ES256 or EdDSA).
+    pub fn for_key(alg: Algorithm, jwk: &Map<String, Value>) -> Floor {
         use aws_lc_rs::signature::{self, ParsedPublicKey};
-        let jwk = fixture.public_jwk();
         let member = |m: &str| base64url(jwk[m].as_str().expect("a string member"));
-        let (alg, bytes): (&'static dyn signature::VerificationAlgorithm, Vec<u8>) =
-            match fixture.alg {
-                Algorithm::Es256 => {
-                    let mut point = vec![4];
-                    point.extend(member("x"));
-                    point.extend(member("y"));
-                    (&signature::ECDSA_P256_SHA256_FIXED, point)
-                }
-                Algorithm::EdDsa => (&signature::ED25519, member("x")),
-                Algorithm::Rs256 | Algorithm::Ps256 => {
-                    let params = if fixture.alg == Algorithm::Rs256 {
-                        &signature::RSA_PKCS1_2048_8192_SHA256
-                    } else {
-                        &signature::RSA_PSS_2048_8192_SHA256
-                    };
-                    let components = signature::RsaPublicKeyComponents {
-                        n: member("n"),
-                        e: member("e"),
-                    };
-                    return Floor {
-                        key: components.to_parsed_public_key(params).expect("an RSA key"),
-                    };
-                }
-                other => panic!("no floor for {other}"),
-            };
+        let (alg, bytes): (&'static dyn signature::VerificationAlgorithm, Vec<u8>) = match alg {
+            Algorithm::Es256 => {
+                let mut point = vec![4];
+                point.extend(member("x"));
+                point.extend(member("y"));
+                (&signature::ECDSA_P256_SHA256_FIXED, point)
+            }
+            Algorithm::EdDsa => (&signature::ED25519, member("x")),
+            Algorithm::Rs256 | Algorithm::Ps256 => {
+                let params = if alg == Algorithm::Rs256 {
+                    &signature::RSA_PKCS1_2048_8192_SHA256
+                } else {
+                    &signature::RSA_PSS_2048_8192_SHA256
+                };
+                let components = signature::RsaPublicKeyComponents {
+                    n: member("n"),
+                    e: member("e"),
+                };
+                return Floor {
+                    key: components.to_parsed_public_key(params).expect("an RSA key"),
+                };
+            }
+            other => panic!("no floor for {other}"),
+        };
         Floor {
             key: ParsedPublicKey::new(alg, bytes).expect("a valid public key"),
         }

@@ -12,6 +12,15 @@
 //! - `auth_distinct`: `GET /me` with a different token every request (every request a full
 //!   verification), until the pre-minted tokens run out or the time is up.
 //!
+//! With `--layer-binary PATH` (`layer-server`: one handler on `/open` without the layer and on
+//! `/auth` behind it), the like-for-like comparison follows, every request carrying a token:
+//!
+//! - `open`: `GET /open`, one token repeated (the layer is absent: the token is not read);
+//! - `auth_repeated`: `GET /auth`, the same token (a verified-token cache hit);
+//!
+//! alternated in five pairs of short runs (`repeated_vs_open_paired`: the median ratio), then
+//! `auth_distinct`: `GET /auth`, a different token every request.
+//!
 //! With `--redis` (a `redis-server` is started per run, `AUTHGENT_REDIS_SERVER` or `PATH`),
 //! DPoP scenarios follow, each request with a DPoP-bound token (cached after the first
 //! request) and a fresh pre-minted ES256 proof, so every request verifies a proof and records
@@ -44,6 +53,7 @@ struct Options {
     seconds: f64,
     connections: usize,
     redis: bool,
+    layer_binary: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -52,6 +62,7 @@ fn options() -> Result<Options, String> {
         seconds: 5.0,
         connections: 16,
         redis: false,
+        layer_binary: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -60,6 +71,7 @@ fn options() -> Result<Options, String> {
             "--binary" => o.binary = value()?,
             "--seconds" => o.seconds = value()?.parse().map_err(|_| "--seconds: a number")?,
             "--redis" => o.redis = true,
+            "--layer-binary" => o.layer_binary = Some(value()?),
             "--connections" => {
                 o.connections = value()?.parse().map_err(|_| "--connections: a number")?
             }
@@ -68,7 +80,7 @@ fn options() -> Result<Options, String> {
     }
     if o.binary.is_empty() {
         return Err(
-            "usage: loadgen --binary PATH [--seconds S] [--connections C] [--redis]".into(),
+            "usage: loadgen --binary PATH [--seconds S] [--connections C] [--redis] [--layer-binary PATH]".into(),
         );
     }
     Ok(o)
@@ -223,6 +235,84 @@ fn percentiles(latencies: &mut [Duration]) -> (f64, f64) {
             .map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
     (pct(0.50), pct(0.99))
+}
+
+/// One handler without and with the layer (`layer-server`); see the module docs.
+async fn same_handler_scenarios(
+    issuer: &TestIssuer,
+    binary: &str,
+    o: &Options,
+) -> Result<Value, String> {
+    let server = ServerProcess::start(
+        binary,
+        &[],
+        &[
+            ("AUTHGENT_ISSUER", issuer.issuer()),
+            ("BIND", "127.0.0.1:0"),
+        ],
+    )
+    .await?;
+    let addr = server.addr.clone();
+    let audience = format!("http://{addr}");
+    let mint = || {
+        issuer
+            .token()
+            .subject("user:alice")
+            .audience(&audience)
+            .scopes(["search:execute"])
+            .actors(["client:agnt_0", "client:agnt_1"])
+            .sign()
+    };
+    let distinct: Vec<String> = (0..((o.seconds * 15_000.0) as usize).max(1_000))
+        .map(|_| bearer(&mint()))
+        .collect();
+    let repeated = Arc::new(bearer(&mint()));
+    for path in ["/open", "/auth"] {
+        expect_ok(&addr, path, &repeated).await?;
+    }
+    let at = [addr.as_str()];
+    // Alternating short runs, so that the machine's drift (a shared VM's speed moves by tens
+    // of percent within minutes) hits both routes alike; the median ratio of adjacent runs is
+    // the comparison.
+    const ROUNDS: usize = 5;
+    let short = Options {
+        seconds: o.seconds / 2.0,
+        binary: String::new(),
+        layer_binary: None,
+        ..*o
+    };
+    let (mut opens, mut auths, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let open = scenario(&at, "/open", Tokens::Repeated(repeated.clone()), &short).await;
+        let auth = scenario(&at, "/auth", Tokens::Repeated(repeated.clone()), &short).await;
+        let rps = |v: &Value| v["requests_per_second"].as_f64().unwrap_or(0.0);
+        ratios.push(rps(&auth) / rps(&open));
+        opens.push(open);
+        auths.push(auth);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ROUNDS / 2];
+    // The reported runs: the pair whose ratio is the median.
+    let pick = |runs: &[Value]| {
+        let rps = |v: &Value| v["requests_per_second"].as_f64().unwrap_or(0.0);
+        (0..ROUNDS)
+            .min_by(|&a, &b| {
+                let d = |i: usize| (rps(&auths[i]) / rps(&opens[i]) - median).abs();
+                d(a).total_cmp(&d(b))
+            })
+            .map(|i| runs[i].clone())
+            .unwrap_or(Value::Null)
+    };
+    let (open, auth_repeated) = (pick(&opens), pick(&auths));
+    let auth_distinct = scenario(&at, "/auth", Tokens::distinct(distinct), o).await;
+    server.terminate().await;
+    Ok(json!({
+        "open": open,
+        "auth_repeated": auth_repeated,
+        "auth_distinct": auth_distinct,
+        "repeated_vs_open_paired": median,
+        "repeated_vs_open_rounds": ratios,
+    }))
 }
 
 /// The DPoP scenarios and the replay check alone; see the module docs.
@@ -395,6 +485,10 @@ async fn main() -> Result<(), String> {
     let auth_repeated = scenario(&at, "/me", Tokens::Repeated(repeated), &o).await;
     let auth_distinct = scenario(&at, "/me", Tokens::distinct(distinct), &o).await;
     server.terminate().await;
+    let same_handler = match &o.layer_binary {
+        Some(binary) => same_handler_scenarios(&issuer, binary, &o).await?,
+        None => Value::Null,
+    };
     let dpop = if o.redis {
         dpop_scenarios(&issuer, &o).await?
     } else {
@@ -406,6 +500,7 @@ async fn main() -> Result<(), String> {
         "anonymous": anonymous,
         "auth_repeated": auth_repeated,
         "auth_distinct": auth_distinct,
+        "same_handler": same_handler,
         "dpop": dpop,
     });
     // The report on stdout is this binary's output (read by the xtask).

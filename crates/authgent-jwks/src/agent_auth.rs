@@ -102,10 +102,22 @@ pub trait HeaderSource {
 
 impl HeaderSource for http::HeaderMap {
     fn header_values(&self, name: &str) -> Vec<&[u8]> {
-        self.get_all(name)
-            .iter()
-            .map(http::HeaderValue::as_bytes)
-            .collect()
+        // The names read on every request as prepared `HeaderName`s: a `&str` is parsed and
+        // validated as a header name on each lookup.
+        let known = match name {
+            "authorization" => Some(http::header::AUTHORIZATION),
+            "host" => Some(http::header::HOST),
+            "dpop" => Some(http::HeaderName::from_static("dpop")),
+            "txn-token" => Some(http::HeaderName::from_static("txn-token")),
+            _ => None,
+        };
+        match known {
+            Some(name) => self.get_all(name),
+            None => self.get_all(name),
+        }
+        .iter()
+        .map(http::HeaderValue::as_bytes)
+        .collect()
     }
 }
 
@@ -420,8 +432,9 @@ impl AgentAuth {
     ) -> Result<AuthContext, Rejection> {
         let authorization = headers.header_values("authorization");
         let dpop = headers.header_values("dpop");
-        let scheme = headers
-            .header_str("authorization")
+        let scheme = authorization
+            .first()
+            .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(Scheme::from_authorization);
         let fail = |e: AuthgentError| Rejection::new(self, e, scheme);
         let credentials = Credentials::from_headers(&authorization, &dpop).map_err(&fail)?;
@@ -433,7 +446,11 @@ impl AgentAuth {
                     Verifiers::One(v) => v,
                     Verifiers::Many(m) => m.route(credentials.token()).map_err(&fail)?,
                 };
-                let uri = request_uri(verifier, target, headers);
+                // Only a DPoP proof's `htu` is compared with the request's URI.
+                let uri = match credentials.scheme() {
+                    Scheme::Dpop => request_uri(verifier, target, headers),
+                    _ => String::new(),
+                };
                 let request = RequestParts::new(method, &uri, &authorization, &dpop);
                 let identity = verifier
                     .verify_credentials(&request, credentials)

@@ -24,28 +24,38 @@ const MAX_PROOF_BYTES: usize = 8 * 1024;
 /// an OpenSSL key, the costliest step of a proof) happens once per client, not per request.
 const PROOF_KEY_CACHE_CAPACITY: usize = 1024;
 
-/// Prepared proof keys by SHA-256 of their header `jwk` (all members, so `alg`, `use` and
-/// `key_ops` are part of the identity). Bounded: cleared when full. A key is inserted only
-/// after a signature made with it verified, so junk keys cannot churn the cache. The lock is
-/// only held for a lookup or an insert, never while verifying.
+/// Prepared proof keys by the thumbprint the check computes anyway, each with the header `jwk`
+/// it was built from: a hit needs that whole JWK to be equal (all members, so `alg`, `use`
+/// and `key_ops` are part of the identity, as with a hash of the whole JWK, without hashing
+/// it on every request). Bounded: cleared when full. A key is inserted only after a signature
+/// made with it verified, so junk keys cannot churn the cache. The lock is only held for a
+/// lookup or an insert, never while verifying.
 #[derive(Default)]
-struct ProofKeyCache(Mutex<HashMap<[u8; 32], Arc<VerificationKey>>>);
+struct ProofKeyCache(Mutex<HashMap<String, CachedProofKey>>);
+
+struct CachedProofKey {
+    jwk: serde_json::Map<String, Value>,
+    key: Arc<VerificationKey>,
+}
 
 impl ProofKeyCache {
-    fn id(jwk: &serde_json::Map<String, Value>) -> [u8; 32] {
-        crate::crypto::sha256(Value::Object(jwk.clone()).to_string().as_bytes())
+    fn get(&self, jkt: &str, jwk: &serde_json::Map<String, Value>) -> Option<Arc<VerificationKey>> {
+        let map = self.0.lock().ok()?;
+        map.get(jkt)
+            .filter(|cached| cached.jwk == *jwk)
+            .map(|cached| Arc::clone(&cached.key))
     }
 
-    fn get(&self, id: &[u8; 32]) -> Option<Arc<VerificationKey>> {
-        self.0.lock().ok().and_then(|m| m.get(id).cloned())
-    }
-
-    fn insert(&self, id: [u8; 32], key: &Arc<VerificationKey>) {
+    fn insert(&self, jkt: &str, jwk: &serde_json::Map<String, Value>, key: &Arc<VerificationKey>) {
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= PROOF_KEY_CACHE_CAPACITY {
                 map.clear();
             }
-            map.insert(id, Arc::clone(key));
+            let cached = CachedProofKey {
+                jwk: jwk.clone(),
+                key: Arc::clone(key),
+            };
+            map.insert(jkt.to_owned(), cached);
         }
     }
 }
@@ -327,8 +337,7 @@ impl DpopVerifier {
         {
             return Err(DpopError::KeyMismatch);
         }
-        let key_id = ProofKeyCache::id(jwk);
-        let (key, cached) = match self.keys.get(&key_id) {
+        let (key, cached) = match self.keys.get(&jkt, jwk) {
             Some(key) => (key, true),
             None => {
                 let key = VerificationKey::from_jwk(jwk).map_err(|e| match e {
@@ -349,7 +358,7 @@ impl DpopVerifier {
                 _ => DpopError::InvalidSignature,
             })?;
         if !cached {
-            self.keys.insert(key_id, &key);
+            self.keys.insert(&jkt, jwk, &key);
         }
         let claims = crate::json::parse_object(&jws.payload)
             .map_err(|_| DpopError::Malformed("payload is not a JSON object"))?;
@@ -523,6 +532,48 @@ mod tests {
     use super::*;
     use crate::dpop::DpopKey;
     use std::time::UNIX_EPOCH;
+
+    /// The proof-key cache is keyed by thumbprint, but a hit needs the whole header `jwk` to be
+    /// equal: the same key with an `alg`, `use` or `key_ops` that makes it unusable is refused
+    /// even right after the plain key was cached.
+    #[test]
+    fn a_cached_proof_key_is_reused_only_for_an_identical_jwk() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let key = DpopKey::generate_es256().unwrap();
+        let signer = crate::SigningKey::from_private_jwk(key.private_jwk(), None).unwrap();
+        let uri = "https://api.example/data";
+        let verifier = DpopVerifier::builder().build().unwrap();
+        let request = DpopRequest::new("GET", uri).with_access_token("tok", key.jkt());
+        let proof_with = |extra: Option<(&str, Value)>| {
+            let mut jwk = key.public_jwk().clone();
+            if let Some((name, value)) = extra {
+                jwk.insert(name.into(), value);
+            }
+            let header = serde_json::json!({"typ": "dpop+jwt", "jwk": jwk});
+            let claims = serde_json::json!({"jti": jwk.len().to_string(),
+                "htm": "GET", "htu": uri, "iat": 1_800_000_000u64,
+                "ath": crate::dpop::access_token_hash("tok")});
+            signer
+                .sign(header.as_object().unwrap(), claims.as_object().unwrap())
+                .unwrap()
+        };
+        let _cached = verifier.check(&proof_with(None), &request, now).unwrap();
+        for (name, value) in [
+            ("alg", serde_json::json!("ES384")),
+            ("use", serde_json::json!("enc")),
+            ("key_ops", serde_json::json!(["sign"])),
+        ] {
+            assert!(
+                matches!(
+                    verifier.check(&proof_with(Some((name, value))), &request, now),
+                    Err(DpopError::InvalidJwk(_))
+                ),
+                "{name}: the cached key must not be reused"
+            );
+        }
+        // The identical JWK still hits and verifies.
+        let _again = verifier.check(&proof_with(None), &request, now).unwrap();
+    }
 
     /// Issue 14: the two-step check (for asynchronous, shared replay stores) checks everything
     /// but the replay, records nothing itself, and maps every verdict the way `verify` does.
