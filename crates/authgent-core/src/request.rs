@@ -36,6 +36,8 @@ pub struct RequestParts<'a> {
     pub authorization: &'a [&'a [u8]],
     /// Raw values of every `DPoP` header.
     pub dpop: &'a [&'a [u8]],
+    /// The access token's DPoP `ath`, when already known ([`DpopRequest::access_token_hash`]).
+    pub access_token_hash: Option<&'a str>,
 }
 
 impl std::fmt::Debug for RequestParts<'_> {
@@ -65,7 +67,18 @@ impl<'a> RequestParts<'a> {
             uri,
             authorization,
             dpop,
+            access_token_hash: None,
         }
+    }
+
+    /// The same parts with the access token's DPoP `ath` already computed (kept by a
+    /// verified-token cache): a DPoP proof's `ath` is compared with it instead of hashing the
+    /// token again. It must be [`access_token_hash`](crate::dpop::access_token_hash) of the
+    /// token in `authorization`.
+    #[must_use]
+    pub fn with_access_token_hash(mut self, ath: &'a str) -> Self {
+        self.access_token_hash = Some(ath);
+        self
     }
 }
 
@@ -248,6 +261,7 @@ impl RequestVerifier {
             &pending.credentials,
             pending.method,
             pending.uri,
+            None,
             &identity,
             now,
         )?;
@@ -267,6 +281,7 @@ impl RequestVerifier {
             &pending.credentials,
             pending.method,
             pending.uri,
+            None,
             identity,
             now,
         )?;
@@ -296,7 +311,14 @@ impl RequestVerifier {
         identity: &AgentIdentity,
         now: SystemTime,
     ) -> Result<Option<CheckedProof>, AuthgentError> {
-        self.binding(credentials, request.method, request.uri, identity, now)
+        self.binding(
+            credentials,
+            request.method,
+            request.uri,
+            request.access_token_hash,
+            identity,
+            now,
+        )
     }
 
     fn binding(
@@ -304,6 +326,7 @@ impl RequestVerifier {
         credentials: &Credentials<'_>,
         method: &str,
         uri: &str,
+        access_token_hash: Option<&str>,
         identity: &AgentIdentity,
         now: SystemTime,
     ) -> Result<Option<CheckedProof>, AuthgentError> {
@@ -320,8 +343,11 @@ impl RequestVerifier {
             (Scheme::Dpop, _) => {
                 let jkt = jkt.ok_or(TokenError::NotDpopBound)?;
                 let proof = credentials.proof().ok_or(DpopError::Missing)?;
-                let request =
+                let mut request =
                     DpopRequest::new(method, uri).with_access_token(credentials.token(), jkt);
+                if let Some(ath) = access_token_hash {
+                    request = request.with_access_token_hash(ath);
+                }
                 Ok(Some(self.dpop.check(proof, &request, now)?))
             }
         }

@@ -19,6 +19,9 @@ pub(crate) struct CachedToken {
     pub(crate) identity: Arc<AgentIdentity>,
     pub(crate) kid: String,
     pub(crate) key_thumbprint: String,
+    /// The token's DPoP `ath` when the token is DPoP-bound: its proofs are checked on every
+    /// request, and this spares hashing the token each time.
+    pub(crate) access_token_hash: Option<String>,
     /// `exp` plus leeway: the last instant the token verifies, by the verifier's clock.
     pub(crate) valid_until: SystemTime,
     ttl: Duration,
@@ -90,7 +93,11 @@ impl TokenCache {
         if ttl.is_zero() {
             return;
         }
+        let access_token_hash = identity
+            .dpop_jkt()
+            .map(|_| authgent_core::dpop::access_token_hash(token));
         let entry = CachedToken {
+            access_token_hash,
             identity,
             kid: kid.to_owned(),
             key_thumbprint: key_thumbprint.to_owned(),

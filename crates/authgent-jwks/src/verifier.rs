@@ -298,10 +298,15 @@ impl Verifier {
         });
         let identity = match hit {
             Some(hit) => {
-                // The proof is never cached: binding is checked on every request.
+                // The proof is never cached: binding is checked on every request (against
+                // the `ath` kept with the token).
+                let request = match &hit.access_token_hash {
+                    Some(ath) => request.with_access_token_hash(ath),
+                    None => *request,
+                };
                 let proof = inner.request.cached_binding_unrecorded(
                     &credentials,
-                    request,
+                    &request,
                     &hit.identity,
                     now,
                 )?;

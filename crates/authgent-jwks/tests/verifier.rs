@@ -170,6 +170,23 @@ async fn dpop_bound_request_verifies_and_replayed_proof_is_rejected_even_on_cach
         v.verify(&p4).await.unwrap_err(),
         AuthgentError::Dpop(DpopError::UriMismatch)
     );
+    // On a cache hit the proof's `ath` is compared with the hash kept with the token: a proof
+    // made for another token (same key, fresh jti) is refused, and so is one without `ath`.
+    let other = issuer.token().dpop_jkt(key.jkt()).sign();
+    for ath_of in [Some(other.as_str()), None] {
+        let foreign = key
+            .proof("POST", url, ath_of, None, SystemTime::now())
+            .unwrap();
+        let p5 = parts(
+            "POST",
+            "/tools/search",
+            &[("authorization", &auth), ("dpop", &foreign)],
+        );
+        assert_eq!(
+            v.verify(&p5).await.unwrap_err(),
+            AuthgentError::Dpop(DpopError::AthMismatch)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,29 +24,40 @@ const MAX_PROOF_BYTES: usize = 8 * 1024;
 /// an OpenSSL key, the costliest step of a proof) happens once per client, not per request.
 const PROOF_KEY_CACHE_CAPACITY: usize = 1024;
 
-/// Prepared proof keys by the thumbprint the check computes anyway, each with the header `jwk`
-/// it was built from: a hit needs that whole JWK to be equal (all members, so `alg`, `use`
-/// and `key_ops` are part of the identity, as with a hash of the whole JWK, without hashing
-/// it on every request). Bounded: cleared when full. A key is inserted only after a signature
-/// made with it verified, so junk keys cannot churn the cache. The lock is only held for a
-/// lookup or an insert, never while verifying.
+/// Prepared proof keys with their thumbprints, by the member that carries the key material
+/// (`x` for EC and OKP keys, `n` for RSA); a hit needs the whole header `jwk` to be equal (all
+/// members, so `kty`, `alg`, `use` and `key_ops` are part of the identity), so neither the key
+/// nor its thumbprint is computed again for a client's next proof. Bounded: cleared when full.
+/// A key is inserted only after a signature made with it verified, so junk keys cannot churn
+/// the cache. The lock is only held for a lookup or an insert, never while verifying.
 #[derive(Default)]
-struct ProofKeyCache(Mutex<HashMap<String, CachedProofKey>>);
+struct ProofKeyCache(Mutex<HashMap<String, Arc<CachedProofKey>>>);
 
 struct CachedProofKey {
     jwk: serde_json::Map<String, Value>,
     key: Arc<VerificationKey>,
+    jkt: String,
 }
 
 impl ProofKeyCache {
-    fn get(&self, jkt: &str, jwk: &serde_json::Map<String, Value>) -> Option<Arc<VerificationKey>> {
-        let map = self.0.lock().ok()?;
-        map.get(jkt)
-            .filter(|cached| cached.jwk == *jwk)
-            .map(|cached| Arc::clone(&cached.key))
+    fn material(jwk: &serde_json::Map<String, Value>) -> Option<&str> {
+        jwk.get("x")
+            .or_else(|| jwk.get("n"))
+            .and_then(Value::as_str)
     }
 
-    fn insert(&self, jkt: &str, jwk: &serde_json::Map<String, Value>, key: &Arc<VerificationKey>) {
+    fn get(&self, jwk: &serde_json::Map<String, Value>) -> Option<Arc<CachedProofKey>> {
+        let material = Self::material(jwk)?;
+        let map = self.0.lock().ok()?;
+        map.get(material)
+            .filter(|cached| cached.jwk == *jwk)
+            .map(Arc::clone)
+    }
+
+    fn insert(&self, jwk: &serde_json::Map<String, Value>, key: &Arc<VerificationKey>, jkt: &str) {
+        let Some(material) = Self::material(jwk) else {
+            return;
+        };
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= PROOF_KEY_CACHE_CAPACITY {
                 map.clear();
@@ -54,8 +65,9 @@ impl ProofKeyCache {
             let cached = CachedProofKey {
                 jwk: jwk.clone(),
                 key: Arc::clone(key),
+                jkt: jkt.to_owned(),
             };
-            map.insert(jkt.to_owned(), cached);
+            map.insert(material.to_owned(), Arc::new(cached));
         }
     }
 }
@@ -151,6 +163,9 @@ pub struct DpopRequest<'a> {
     pub access_token: Option<&'a str>,
     /// The token's `cnf.jkt`; when set, the proof key's thumbprint must equal it.
     pub expected_jkt: Option<&'a str>,
+    /// `access_token_hash(access_token)`, when the caller already has it (a verified-token
+    /// cache keeps it with the token); otherwise it is computed from `access_token`.
+    pub access_token_hash: Option<&'a str>,
 }
 
 impl fmt::Debug for DpopRequest<'_> {
@@ -172,6 +187,7 @@ impl<'a> DpopRequest<'a> {
             uri,
             access_token: None,
             expected_jkt: None,
+            access_token_hash: None,
         }
     }
 
@@ -180,6 +196,25 @@ impl<'a> DpopRequest<'a> {
     pub fn with_access_token(mut self, access_token: &'a str, jkt: &'a str) -> Self {
         self.access_token = Some(access_token);
         self.expected_jkt = Some(jkt);
+        self
+    }
+
+    /// The access token's `ath` ([`access_token_hash`](super::access_token_hash) of the token
+    /// given to [`with_access_token`](Self::with_access_token)), computed earlier: a server
+    /// that caches verified tokens keeps it with the token instead of hashing the token on
+    /// every request. It must be that token's hash; the proof's `ath` is compared with it.
+    ///
+    /// ```
+    /// use authgent_core::dpop::{DpopRequest, access_token_hash};
+    /// let ath = access_token_hash("tok");
+    /// let request = DpopRequest::new("GET", "https://api.example/data")
+    ///     .with_access_token("tok", "jkt")
+    ///     .with_access_token_hash(&ath);
+    /// assert_eq!(request.access_token_hash, Some(ath.as_str()));
+    /// ```
+    #[must_use]
+    pub fn with_access_token_hash(mut self, ath: &'a str) -> Self {
+        self.access_token_hash = Some(ath);
         self
     }
 }
@@ -330,15 +365,20 @@ impl DpopVerifier {
         }
         // §7.1, CONFORMANCE 17: the key must be the token's, compared before any key is built
         // or signature checked, so a foreign key costs a hash, not a public-key operation.
-        let jkt = crate::thumbprint::jwk_thumbprint(jwk)
-            .map_err(|_| DpopError::InvalidJwk("not a usable public signing key"))?;
+        // A client's next proof finds its key and thumbprint prepared (an identical `jwk`).
+        let cached = self.keys.get(jwk);
+        let jkt = match &cached {
+            Some(cached) => cached.jkt.clone(),
+            None => crate::thumbprint::jwk_thumbprint(jwk)
+                .map_err(|_| DpopError::InvalidJwk("not a usable public signing key"))?,
+        };
         if let Some(expected) = request.expected_jkt
             && !constant_time_eq(jkt.as_bytes(), expected.as_bytes())
         {
             return Err(DpopError::KeyMismatch);
         }
-        let (key, cached) = match self.keys.get(&jkt, jwk) {
-            Some(key) => (key, true),
+        let (key, cached) = match cached {
+            Some(cached) => (Arc::clone(&cached.key), true),
             None => {
                 let key = VerificationKey::from_jwk(jwk).map_err(|e| match e {
                     KeyError::PrivateMaterial | KeyError::Symmetric => DpopError::PrivateKeyInJwk,
@@ -358,7 +398,7 @@ impl DpopVerifier {
                 _ => DpopError::InvalidSignature,
             })?;
         if !cached {
-            self.keys.insert(&jkt, jwk, &key);
+            self.keys.insert(jwk, &key, &jkt);
         }
         let claims = crate::json::parse_object(&jws.payload)
             .map_err(|_| DpopError::Malformed("payload is not a JSON object"))?;
@@ -407,7 +447,11 @@ impl DpopVerifier {
                 Some(Value::String(a)) => a.as_str(),
                 _ => return Err(DpopError::AthMismatch),
             };
-            if !constant_time_eq(ath.as_bytes(), super::access_token_hash(token).as_bytes()) {
+            let expected = match request.access_token_hash {
+                Some(known) => std::borrow::Cow::Borrowed(known),
+                None => std::borrow::Cow::Owned(super::access_token_hash(token)),
+            };
+            if !constant_time_eq(ath.as_bytes(), expected.as_bytes()) {
                 return Err(DpopError::AthMismatch);
             }
         }
@@ -533,9 +577,31 @@ mod tests {
     use crate::dpop::DpopKey;
     use std::time::UNIX_EPOCH;
 
-    /// The proof-key cache is keyed by thumbprint, but a hit needs the whole header `jwk` to be
-    /// equal: the same key with an `alg`, `use` or `key_ops` that makes it unusable is refused
-    /// even right after the plain key was cached.
+    /// A precomputed `ath` (a verified-token cache's) is what the proof is compared with.
+    #[test]
+    fn a_known_access_token_hash_is_honoured() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let key = DpopKey::generate_es256().unwrap();
+        let uri = "https://api.example/data";
+        let verifier = DpopVerifier::builder().build().unwrap();
+        let ath = crate::dpop::access_token_hash("tok");
+        let other = crate::dpop::access_token_hash("other");
+        let request = |known: &str, proof_for: &str| {
+            let proof = key.proof("GET", uri, Some(proof_for), None, now).unwrap();
+            let request = DpopRequest::new("GET", uri)
+                .with_access_token("tok", key.jkt())
+                .with_access_token_hash(known);
+            verifier.check(&proof, &request, now).map(|_| ())
+        };
+        assert_eq!(request(&ath, "tok"), Ok(()));
+        assert_eq!(request(&ath, "other"), Err(DpopError::AthMismatch));
+        // The known hash decides, not a re-computation from the token.
+        assert_eq!(request(&other, "tok"), Err(DpopError::AthMismatch));
+    }
+
+    /// The proof-key cache is keyed by the key material, but a hit needs the whole header `jwk`
+    /// to be equal: the same key with an `alg`, `use` or `key_ops` that makes it unusable is
+    /// refused even right after the plain key was cached.
     #[test]
     fn a_cached_proof_key_is_reused_only_for_an_identical_jwk() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
