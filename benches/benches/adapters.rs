@@ -77,6 +77,52 @@ fn delegated_token(issuer: &TestIssuer) -> String {
         .sign()
 }
 
+/// A DPoP-bound token (2 hops) for `PUBLIC_URL`, and `GET /data` requests carrying it.
+struct DpopClient {
+    key: DpopKey,
+    token: String,
+    authorization: String,
+}
+
+impl DpopClient {
+    fn new(issuer: &TestIssuer) -> Self {
+        let key = DpopKey::generate_es256().unwrap();
+        let token = issuer
+            .token()
+            .audience(PUBLIC_URL)
+            .actors(["client:agnt_0", "client:agnt_1"])
+            .dpop_jkt(key.jkt())
+            .sign();
+        let authorization = format!("DPoP {token}");
+        DpopClient {
+            key,
+            token,
+            authorization,
+        }
+    }
+
+    /// A fresh proof for `GET /data`.
+    fn proof(&self) -> String {
+        let url = format!("{PUBLIC_URL}/data");
+        self.key
+            .proof("GET", &url, Some(&self.token), None, SystemTime::now())
+            .unwrap()
+    }
+
+    /// `GET /data` with the token and `proof`.
+    fn request(&self, proof: &str) -> http::request::Parts {
+        http::Request::builder()
+            .method("GET")
+            .uri("/data")
+            .header("authorization", &self.authorization)
+            .header("dpop", proof)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+}
+
 fn cached(c: &mut Criterion) {
     let issuer = issuer();
     let rt = runtime();
@@ -93,38 +139,12 @@ fn cached(c: &mut Criterion) {
     });
 
     // Token cached, a fresh proof verified on every request (proofs are never cached).
-    let key = DpopKey::generate_es256().unwrap();
-    let bound = issuer
-        .token()
-        .audience(PUBLIC_URL)
-        .actors(["client:agnt_0", "client:agnt_1"])
-        .dpop_jkt(key.jkt())
-        .sign();
-    let url = format!("{PUBLIC_URL}/data");
-    let auth = format!("DPoP {bound}");
-    let parts = |proof: &str| {
-        http::Request::builder()
-            .method("GET")
-            .uri("/data")
-            .header("authorization", &auth)
-            .header("dpop", proof)
-            .body(())
-            .unwrap()
-            .into_parts()
-            .0
-    };
-    let first = key
-        .proof("GET", &url, Some(&bound), None, SystemTime::now())
+    let client = DpopClient::new(&issuer);
+    rt.block_on(verifier.verify(&client.request(&client.proof())))
         .unwrap();
-    rt.block_on(verifier.verify(&parts(&first))).unwrap();
     group.bench_function("dpop_request", |b| {
         b.iter_batched(
-            || {
-                parts(
-                    &key.proof("GET", &url, Some(&bound), None, SystemTime::now())
-                        .unwrap(),
-                )
-            },
+            || client.request(&client.proof()),
             |p| rt.block_on(verifier.verify(&p)).unwrap(),
             criterion::BatchSize::SmallInput,
         )
@@ -140,47 +160,18 @@ fn dpop_paired(_: &mut Criterion) {
     let Some(out) = std::env::var_os("AUTHGENT_BENCH_PAIRED_DPOP") else {
         return;
     };
-    let seconds: f64 = std::env::var("AUTHGENT_BENCH_PAIRED_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0);
+    let seconds = authgent_bench::paired_seconds();
     let issuer = issuer();
     let rt = runtime();
     let verifier = verifier(&issuer, true);
-    let key = DpopKey::generate_es256().unwrap();
-    let bound = issuer
-        .token()
-        .audience(PUBLIC_URL)
-        .actors(["client:agnt_0", "client:agnt_1"])
-        .dpop_jkt(key.jkt())
-        .sign();
-    let url = format!("{PUBLIC_URL}/data");
-    let auth = format!("DPoP {bound}");
-    let floor = authgent_bench::Floor::for_key(Algorithm::Es256, key.public_jwk());
+    let client = DpopClient::new(&issuer);
+    let floor = authgent_bench::Floor::for_key(Algorithm::Es256, client.key.public_jwk());
     const BLOCK: usize = 20;
     let mut ratios = Vec::new();
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     while Instant::now() < deadline || ratios.len() < 20 {
-        let proofs: Vec<String> = (0..BLOCK)
-            .map(|_| {
-                key.proof("GET", &url, Some(&bound), None, SystemTime::now())
-                    .unwrap()
-            })
-            .collect();
-        let requests: Vec<_> = proofs
-            .iter()
-            .map(|proof| {
-                http::Request::builder()
-                    .method("GET")
-                    .uri("/data")
-                    .header("authorization", &auth)
-                    .header("dpop", proof)
-                    .body(())
-                    .unwrap()
-                    .into_parts()
-                    .0
-            })
-            .collect();
+        let proofs: Vec<String> = (0..BLOCK).map(|_| client.proof()).collect();
+        let requests: Vec<_> = proofs.iter().map(|proof| client.request(proof)).collect();
         let split: Vec<_> = proofs
             .iter()
             .map(|p| authgent_bench::split_jws(p))
@@ -199,9 +190,8 @@ fn dpop_paired(_: &mut Criterion) {
         let base = start.elapsed();
         ratios.push(ours.as_secs_f64() / base.as_secs_f64());
     }
-    ratios.sort_by(f64::total_cmp);
     let report = serde_json::json!({
-        "dpop_cached_token_vs_proof_floor": ratios[ratios.len() / 2],
+        "dpop_cached_token_vs_proof_floor": authgent_bench::median(&mut ratios),
         "blocks": ratios.len(),
     });
     std::fs::write(out, report.to_string()).expect("write the paired DPoP report");

@@ -256,10 +256,7 @@ fn paired(_: &mut Criterion) {
     let Some(out) = std::env::var_os("AUTHGENT_BENCH_PAIRED") else {
         return;
     };
-    let seconds: f64 = std::env::var("AUTHGENT_BENCH_PAIRED_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0);
+    let seconds = authgent_bench::paired_seconds();
     let fixture = Fixture::load();
     let keys = fixture.key_set();
     let validator = fixture.validator();
@@ -305,16 +302,12 @@ fn paired(_: &mut Criterion) {
             vs_peer.push(ours / peer);
             vs_peer12.push(ours / peer12);
         }
-        let median = |v: &mut Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         report.insert(
             alg.as_str().into(),
             json!({
-                "verify_vs_floor": median(&mut vs_floor),
-                "verify_vs_jsonwebtoken": median(&mut vs_peer),
-                "verify_vs_jsonwebtoken12": median(&mut vs_peer12),
+                "verify_vs_floor": authgent_bench::median(&mut vs_floor),
+                "verify_vs_jsonwebtoken": authgent_bench::median(&mut vs_peer),
+                "verify_vs_jsonwebtoken12": authgent_bench::median(&mut vs_peer12),
                 "blocks": vs_floor.len(),
             }),
         );

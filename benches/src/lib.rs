@@ -245,6 +245,22 @@ fn base64url(s: &str) -> Vec<u8> {
         .expect("base64url")
 }
 
+/// How long each paired measurement runs: `AUTHGENT_BENCH_PAIRED_SECONDS` (which `cargo xtask
+/// bench` sets by its mode), else 3 s.
+pub fn paired_seconds() -> f64 {
+    std::env::var("AUTHGENT_BENCH_PAIRED_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0)
+}
+
+/// The median of `values` (sorted in place; the upper one of an even count). `values` must
+/// not be empty.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// The raw aws-lc-rs check of `token`'s signature with `jwk`'s key parsed once: the floor no
 /// JWT library can go below.
 pub struct Floor {

@@ -262,8 +262,29 @@ const IO_CRATES: [&str; 9] = [
 ];
 
 fn core_has_no_io_dependencies() -> Result<(), String> {
-    let out = Command::new("cargo")
-        .args(["tree", "--package", "authgent-core", "--edges", "normal"])
+    let found = tree_crates_among("authgent-core", &[], &IO_CRATES)?;
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "authgent-core depends on I/O crates {found:?}; keep I/O in authgent-jwks"
+        ))
+    }
+}
+
+/// Which of `wanted` are in `cargo tree -e normal` of `package` with `features`: what the
+/// package links for its users (no dev- or build-dependencies), sorted, each once.
+fn tree_crates_among(
+    package: &str,
+    features: &[&str],
+    wanted: &[&str],
+) -> Result<Vec<String>, String> {
+    let mut command = Command::new("cargo");
+    command.args(["tree", "--package", package, "--edges", "normal"]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let out = command
         .args(["--prefix", "none", "--locked"])
         .stderr(Stdio::inherit())
         .output()
@@ -272,18 +293,15 @@ fn core_has_no_io_dependencies() -> Result<(), String> {
         return Err("cargo tree failed".into());
     }
     let tree = String::from_utf8_lossy(&out.stdout);
-    let found: Vec<&str> = tree
+    let mut found: Vec<String> = tree
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| IO_CRATES.contains(name))
+        .filter(|name| wanted.contains(name))
+        .map(str::to_owned)
         .collect();
-    if found.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "authgent-core depends on I/O crates {found:?}; keep I/O in authgent-jwks"
-        ))
-    }
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
 }
 
 /// Crates that mean OpenSSL is linked: only the `openssl` backend feature may bring them.
@@ -297,27 +315,11 @@ fn default_build_has_no_openssl() -> Result<(), String> {
         .split(',')
         .filter_map(|f| f.strip_prefix("authgent/"))
         .collect();
-    let out = Command::new("cargo")
-        .args(["tree", "--package", "authgent", "--edges", "normal"])
-        .args(["--features", &features.join(",")])
-        .args(["--prefix", "none", "--locked"])
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("could not run cargo tree: {e}"))?;
-    if !out.status.success() {
-        return Err("cargo tree failed".into());
-    }
-    let tree = String::from_utf8_lossy(&out.stdout);
-    let mut found: Vec<&str> = tree
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| OPENSSL_CRATES.contains(name))
-        .collect();
-    found.sort_unstable();
-    found.dedup();
     if features.is_empty() {
-        Err("found no features of `authgent` in cargo metadata".into())
-    } else if found.is_empty() {
+        return Err("found no features of `authgent` in cargo metadata".into());
+    }
+    let found = tree_crates_among("authgent", &features, &OPENSSL_CRATES)?;
+    if found.is_empty() {
         Ok(())
     } else {
         Err(format!(

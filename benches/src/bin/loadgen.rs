@@ -237,12 +237,19 @@ fn percentiles(latencies: &mut [Duration]) -> (f64, f64) {
     (pct(0.50), pct(0.99))
 }
 
-/// One handler without and with the layer (`layer-server`); see the module docs.
-async fn same_handler_scenarios(
-    issuer: &TestIssuer,
-    binary: &str,
-    o: &Options,
-) -> Result<Value, String> {
+/// A server under load and the Bearer headers to send it.
+struct Started {
+    server: ServerProcess,
+    addr: String,
+    /// One delegated token (2 hops), for the repeated-token scenarios.
+    repeated: Arc<String>,
+    /// Enough distinct tokens for the run at the rate one core verifies ES256 tokens.
+    distinct: Vec<String>,
+}
+
+/// Starts `binary` trusting `issuer` on a free port and mints its tokens (audience: the
+/// server's address).
+async fn start(issuer: &TestIssuer, binary: &str, o: &Options) -> Result<Started, String> {
     let server = ServerProcess::start(
         binary,
         &[],
@@ -255,18 +262,38 @@ async fn same_handler_scenarios(
     let addr = server.addr.clone();
     let audience = format!("http://{addr}");
     let mint = || {
-        issuer
+        let token = issuer
             .token()
             .subject("user:alice")
             .audience(&audience)
             .scopes(["search:execute"])
             .actors(["client:agnt_0", "client:agnt_1"])
-            .sign()
+            .sign();
+        bearer(&token)
     };
-    let distinct: Vec<String> = (0..((o.seconds * 15_000.0) as usize).max(1_000))
-        .map(|_| bearer(&mint()))
+    let distinct = (0..((o.seconds * 15_000.0) as usize).max(1_000))
+        .map(|_| mint())
         .collect();
-    let repeated = Arc::new(bearer(&mint()));
+    Ok(Started {
+        server,
+        addr,
+        repeated: Arc::new(mint()),
+        distinct,
+    })
+}
+
+/// One handler without and with the layer (`layer-server`); see the module docs.
+async fn same_handler_scenarios(
+    issuer: &TestIssuer,
+    binary: &str,
+    o: &Options,
+) -> Result<Value, String> {
+    let Started {
+        server,
+        addr,
+        repeated,
+        distinct,
+    } = start(issuer, binary, o).await?;
     for path in ["/open", "/auth"] {
         expect_ok(&addr, path, &repeated).await?;
     }
@@ -290,8 +317,7 @@ async fn same_handler_scenarios(
         opens.push(open);
         auths.push(auth);
     }
-    ratios.sort_by(f64::total_cmp);
-    let median = ratios[ROUNDS / 2];
+    let median = authgent_bench::median(&mut ratios);
     // The reported runs: the pair whose ratio is the median.
     let pick = |runs: &[Value]| {
         let rps = |v: &Value| v["requests_per_second"].as_f64().unwrap_or(0.0);
@@ -450,32 +476,12 @@ async fn replay_check(redis: &authgent_harness::redis::RedisServer) -> Result<Va
 async fn main() -> Result<(), String> {
     let o = options()?;
     let issuer = TestIssuer::start().await.map_err(|e| e.to_string())?;
-    let server = ServerProcess::start(
-        &o.binary,
-        &[],
-        &[
-            ("AUTHGENT_ISSUER", issuer.issuer()),
-            ("BIND", "127.0.0.1:0"),
-        ],
-    )
-    .await?;
-    let addr = server.addr.clone();
-    let audience = format!("http://{addr}");
-    let mint = || {
-        issuer
-            .token()
-            .subject("user:alice")
-            .audience(&audience)
-            .scopes(["search:execute"])
-            .actors(["client:agnt_0", "client:agnt_1"])
-            .sign()
-    };
-    // Enough distinct tokens for the run at the rate one core verifies ES256 tokens.
-    let distinct: Vec<String> = (0..((o.seconds * 15_000.0) as usize).max(1_000))
-        .map(|_| bearer(&mint()))
-        .collect();
-    let repeated = mint();
-    let repeated = Arc::new(bearer(&repeated));
+    let Started {
+        server,
+        addr,
+        repeated,
+        distinct,
+    } = start(&issuer, &o.binary, &o).await?;
     for (path, headers) in [("/health", ""), ("/me", repeated.as_str())] {
         expect_ok(&addr, path, headers).await?;
     }
