@@ -8,7 +8,7 @@ use authgent_core::{AgentIdentity, AuthgentError, ConfigError, TokenValidator};
 use moka::Expiry;
 
 use crate::keys::KeyCache;
-use crate::revocation::{MAX_REVOCATION_CACHE_TTL, introspect};
+use crate::revocation::{TokenDigest, check_introspection_settings, introspect};
 
 /// Opaque (non-JWT) access tokens, accepted by asking their issuer: an RFC 7662 introspection
 /// request to its `introspection_endpoint` (discovered unless set), authenticated with this
@@ -97,18 +97,11 @@ impl OpaqueTokens {
     }
 
     pub(crate) fn build(self) -> Result<Opaque, ConfigError> {
-        if self.cache_ttl > MAX_REVOCATION_CACHE_TTL {
-            return Err(ConfigError::Invalid {
-                setting: "opaque_tokens cache_ttl",
-                reason: "at most 5 minutes",
-            });
-        }
-        if let Some(url) = &self.endpoint {
-            authgent_core::request::check_external_url(url).map_err(|_| ConfigError::Invalid {
-                setting: "opaque_tokens endpoint",
-                reason: "an absolute http(s) URL",
-            })?;
-        }
+        check_introspection_settings(
+            self.cache_ttl,
+            self.endpoint.as_deref(),
+            ["opaque_tokens cache_ttl", "opaque_tokens endpoint"],
+        )?;
         let accepted = moka::sync::Cache::builder()
             .max_capacity(self.cache_capacity)
             .expire_after(Lifetime)
@@ -119,9 +112,6 @@ impl OpaqueTokens {
         })
     }
 }
-
-/// A SHA-256 of a token (the token itself is never stored).
-type TokenDigest = [u8; 32];
 
 #[derive(Clone)]
 struct Accepted {

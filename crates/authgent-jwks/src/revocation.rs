@@ -13,8 +13,9 @@ use tracing::warn;
 use crate::fetch::JwksError;
 use crate::keys::KeyCache;
 
-/// A SHA-256 of a token: the verdict cache's key (the token itself is never stored).
-type TokenDigest = [u8; 32];
+/// A SHA-256 of a token: the key of the introspection caches (the token itself is never
+/// stored).
+pub(crate) type TokenDigest = [u8; 32];
 
 /// Longest a verdict may be cached: revocation must take effect within minutes.
 pub const MAX_REVOCATION_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -130,18 +131,11 @@ impl RevocationCheck {
     }
 
     pub(crate) fn build(self) -> Result<Revocation, ConfigError> {
-        if self.cache_ttl > MAX_REVOCATION_CACHE_TTL {
-            return Err(ConfigError::Invalid {
-                setting: "revocation cache_ttl",
-                reason: "at most 5 minutes",
-            });
-        }
-        if let Some(url) = &self.endpoint {
-            authgent_core::request::check_external_url(url).map_err(|_| ConfigError::Invalid {
-                setting: "revocation endpoint",
-                reason: "an absolute http(s) URL",
-            })?;
-        }
+        check_introspection_settings(
+            self.cache_ttl,
+            self.endpoint.as_deref(),
+            ["revocation cache_ttl", "revocation endpoint"],
+        )?;
         let verdicts = moka::sync::Cache::builder()
             .max_capacity(self.cache_capacity)
             .expire_after(VerdictExpiry)
@@ -152,6 +146,29 @@ impl RevocationCheck {
             jwt_unsupported: std::sync::atomic::AtomicBool::new(false),
         })
     }
+}
+
+/// The settings every introspecting cache checks alike (revocation, opaque tokens): a cache
+/// lifetime of at most [`MAX_REVOCATION_CACHE_TTL`] and, when set, an absolute http(s)
+/// endpoint. `settings` names the two in errors.
+pub(crate) fn check_introspection_settings(
+    cache_ttl: Duration,
+    endpoint: Option<&str>,
+    [ttl_setting, endpoint_setting]: [&'static str; 2],
+) -> Result<(), ConfigError> {
+    if cache_ttl > MAX_REVOCATION_CACHE_TTL {
+        return Err(ConfigError::Invalid {
+            setting: ttl_setting,
+            reason: "at most 5 minutes",
+        });
+    }
+    if let Some(url) = endpoint {
+        authgent_core::request::check_external_url(url).map_err(|_| ConfigError::Invalid {
+            setting: endpoint_setting,
+            reason: "an absolute http(s) URL",
+        })?;
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy)]

@@ -5,8 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authgent_core::dpop::{DpopKey, NonceIssuer, ProofId, ReplayGuard, ReplayVerdict};
-use authgent_core::{AuthgentError, ChainPolicy, DelegationError, DpopError, TokenError};
-use authgent_jwks::{MemoryReplayStore, MultiIssuerVerifier, Verifier};
+use authgent_core::{
+    AuthgentError, ChainPolicy, ConfigError, DelegationError, DpopError, TokenError,
+};
+use authgent_jwks::{
+    MemoryReplayStore, MultiIssuerVerifier, OpaqueTokens, RevocationCheck, Verifier,
+};
 use authgent_testkit::TestIssuer;
 use serde_json::Value;
 
@@ -369,6 +373,57 @@ async fn bad_configuration_fails_at_build() {
             .leeway(Duration::from_secs(3600))
             .build()
             .is_err()
+    );
+    // Both introspecting caches: a lifetime over 5 minutes and a relative endpoint are
+    // refused, each named in the error.
+    let introspecting = || {
+        Verifier::builder()
+            .issuer("https://as.example")
+            .audience("https://as.example")
+            .external_url("https://tools.example")
+    };
+    let setting = |result: Result<Verifier, ConfigError>| match result {
+        Err(ConfigError::Invalid { setting, .. }) => setting,
+        other => panic!("expected an invalid setting, got {other:?}"),
+    };
+    let long = Duration::from_secs(301);
+    assert_eq!(
+        setting(
+            introspecting()
+                .revocation_check(RevocationCheck::new().cache_ttl(long))
+                .build()
+        ),
+        "revocation cache_ttl"
+    );
+    assert_eq!(
+        setting(
+            introspecting()
+                .revocation_check(RevocationCheck::new().endpoint("/introspect"))
+                .build()
+        ),
+        "revocation endpoint"
+    );
+    assert_eq!(
+        setting(
+            introspecting()
+                .opaque_tokens(OpaqueTokens::new().cache_ttl(long))
+                .build()
+        ),
+        "opaque_tokens cache_ttl"
+    );
+    assert_eq!(
+        setting(
+            introspecting()
+                .opaque_tokens(OpaqueTokens::new().endpoint("/introspect"))
+                .build()
+        ),
+        "opaque_tokens endpoint"
+    );
+    assert!(
+        introspecting()
+            .opaque_tokens(OpaqueTokens::new().cache_ttl(Duration::from_secs(300)))
+            .build()
+            .is_ok()
     );
 }
 
