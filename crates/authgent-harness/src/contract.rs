@@ -569,13 +569,16 @@ impl ServerProcess {
     /// Starts `binary` on a free loopback port trusting `issuer` (`AUTHGENT_ISSUER`), as every
     /// contract run does; panics when it does not come up (this is for tests).
     pub async fn trusting(binary: &str, issuer: &str) -> Self {
-        Self::start(
-            binary,
-            &[],
-            &[("AUTHGENT_ISSUER", issuer), ("BIND", "127.0.0.1:0")],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        Self::trusting_with(binary, issuer, &[]).await
+    }
+
+    /// [`trusting`](Self::trusting) with more environment (e.g. `AUTHGENT_CLAIMS_PROFILE`).
+    pub async fn trusting_with(binary: &str, issuer: &str, env: &[(&str, &str)]) -> Self {
+        let mut all = vec![("AUTHGENT_ISSUER", issuer), ("BIND", "127.0.0.1:0")];
+        all.extend_from_slice(env);
+        Self::start(binary, &[], &all)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The value of a `KEY=value` line the server printed at start-up.

@@ -41,17 +41,7 @@ pub async fn example_passes_the_doctor(binary: &str, kind: Kind) {
 pub async fn example_passes_the_doctor_with_oidc_provider(binary: &str, kind: Kind) {
     use crate::oidc::{AGENT_A, OidcProvider};
     let provider = OidcProvider::start(false).await;
-    let server = ServerProcess::start(
-        binary,
-        &[],
-        &[
-            ("AUTHGENT_ISSUER", &provider.url),
-            ("AUTHGENT_CLAIMS_PROFILE", "rfc9068"),
-            ("BIND", "127.0.0.1:0"),
-        ],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let server = provider.serve_example(binary).await;
     let resource = resource(&server, kind);
     let token = |answer: serde_json::Value| answer["access_token"].as_str().unwrap().to_owned();
     let ours = token(

@@ -910,11 +910,7 @@ pub async fn mcp_example_against_oidc_provider(binary: &str) {
 }
 
 async fn run_against(binary: &str, issuer: &str, tokens: &impl Tokens, env: &[(&str, &str)]) {
-    let mut all = vec![("AUTHGENT_ISSUER", issuer), ("BIND", "127.0.0.1:0")];
-    all.extend_from_slice(env);
-    let server = crate::contract::ServerProcess::start(binary, &[], &all)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let server = crate::contract::ServerProcess::trusting_with(binary, issuer, env).await;
     let base = format!("http://{}", server.addr);
     let report = McpContract::new(&base, issuer, tokens).run().await;
     assert!(

@@ -51,6 +51,13 @@ impl Drop for OidcProvider {
 }
 
 impl OidcProvider {
+    /// An example server (`binary`) trusting this provider, reading its tokens with the
+    /// RFC 9068 claims profile (`AUTHGENT_CLAIMS_PROFILE=rfc9068`).
+    pub async fn serve_example(&self, binary: &str) -> crate::contract::ServerProcess {
+        let profile = [("AUTHGENT_CLAIMS_PROFILE", "rfc9068")];
+        crate::contract::ServerProcess::trusting_with(binary, &self.url, &profile).await
+    }
+
     /// A provider on a free port; with `dpop_nonce`, DPoP proofs need its nonce.
     pub async fn start(dpop_nonce: bool) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -424,19 +431,9 @@ impl crate::mcp::Tokens for OidcTokens<'_> {
 /// and after an exchange), an agent refused as one, DPoP-bound tokens (and a replayed proof),
 /// forged tokens, and clean shutdown.
 pub async fn example_against_oidc_provider(binary: &str) {
-    use crate::contract::{ServerProcess, send};
+    use crate::contract::send;
     let provider = OidcProvider::start(false).await;
-    let server = ServerProcess::start(
-        binary,
-        &[],
-        &[
-            ("AUTHGENT_ISSUER", &provider.url),
-            ("AUTHGENT_CLAIMS_PROFILE", "rfc9068"),
-            ("BIND", "127.0.0.1:0"),
-        ],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let server = provider.serve_example(binary).await;
     let base = format!("http://{}", server.addr);
     let at = |path: &str| format!("{base}{path}");
     let bearer = |t: &str| format!("Bearer {t}");

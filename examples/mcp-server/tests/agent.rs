@@ -83,17 +83,7 @@ async fn interop_the_rmcp_client_against_oidc_provider() {
             preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
         },
     ] {
-        let server = ServerProcess::start(
-            BIN,
-            &[],
-            &[
-                ("AUTHGENT_ISSUER", &provider.url),
-                ("AUTHGENT_CLAIMS_PROFILE", "rfc9068"),
-                ("BIND", "127.0.0.1:0"),
-            ],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        let server = provider.serve_example(BIN).await;
         let endpoint = format!("http://{}/mcp", server.addr);
         let credentials = authgent_client::ClientCredentials::new(AGENT_A, secret(AGENT_A));
         let said = mcp_agent::run_as(&provider.url, &endpoint, credentials, lifecycle)
