@@ -24,7 +24,8 @@ impl HeaderSource for Headers<'_> {
 
 /// The middleware factory: `App::new().wrap(AgentAuthMiddleware::new(auth.clone()))`. Cheap to
 /// clone. A success gets a `DPoP-Nonce` when nonces are on and the current one is about to
-/// expire.
+/// expire. Each request gets one audit event (`authgent::audit`): its refusal, or "allowed"
+/// with the status once the app answered.
 #[derive(Clone, Debug)]
 pub struct AgentAuthMiddleware {
     auth: AgentAuth,
@@ -107,8 +108,10 @@ where
             if let Some(caller) = context.verified_caller() {
                 req.extensions_mut().insert(caller);
             }
-            req.extensions_mut().insert(context);
+            req.extensions_mut().insert(context.clone());
             let mut response = service.call(req).await?;
+            // The request's audit event, unless a guard already recorded its refusal.
+            context.record_response(response.status().as_u16());
             if let Some(nonce) = nonce {
                 response
                     .headers_mut()

@@ -129,6 +129,25 @@ impl DelegationChain {
         &self.root_subject
     }
 
+    /// The whole chain as audit trails show it, root first: the subject, then every actor from
+    /// the first delegate to the current one.
+    ///
+    /// ```
+    /// # use authgent_core::{DelegationChain, TokenClaims};
+    /// let claims = serde_json::json!({
+    ///     "sub": "user:alice", "act": {"sub": "client:tool", "act": {"sub": "client:planner"}}
+    /// });
+    /// let claims = TokenClaims::from_json(claims.as_object().unwrap().clone(), 8)?;
+    /// let chain = DelegationChain::from_claims(&claims);
+    /// let names: Vec<&str> = chain.root_first().collect();
+    /// assert_eq!(names, ["user:alice", "client:planner", "client:tool"]);
+    /// # Ok::<(), authgent_core::TokenError>(())
+    /// ```
+    pub fn root_first(&self) -> impl DoubleEndedIterator<Item = &str> {
+        std::iter::once(self.root_subject.as_str())
+            .chain(self.actors.iter().rev().map(Actor::subject))
+    }
+
     /// The issuer's `human_root` claim, if it set one.
     pub fn human_root_claim(&self) -> Option<bool> {
         self.human_root_claim

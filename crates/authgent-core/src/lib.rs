@@ -46,6 +46,7 @@
 //! ```
 
 pub mod algorithm;
+pub mod audit;
 mod b64;
 pub mod backend;
 pub mod chain;

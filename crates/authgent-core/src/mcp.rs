@@ -30,8 +30,9 @@ pub const DEFAULT_MAX_MCP_BATCH: usize = 32;
 /// The first protocol revision without JSON-RPC batches.
 const NO_BATCHES_FROM: &str = "2025-06-18";
 
-/// The messages of one MCP HTTP request, as far as authorization cares.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The messages of one MCP HTTP request, as far as authorization cares (and as audit events
+/// record them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct McpRequest {
     /// Every JSON-RPC method in the body, in order (notifications included).

@@ -22,7 +22,45 @@ use authgent_core::{
     AgentIdentity, AuthgentError, ChainPolicy, ConfigError, RequestError, ScopeRequirement,
 };
 
+use authgent_core::audit::{AuditEvent, Outcome};
+use authgent_core::mcp::McpRequest;
+use tracing::Instrument;
+
+use crate::audit::{self, AuditSink, RequestAudit};
 use crate::{MultiIssuerVerifier, Verifier};
+
+/// The scheme as audit events and spans name it.
+fn scheme_name(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Dpop => "dpop",
+        _ => "bearer",
+    }
+}
+
+/// The OpenTelemetry attributes of a verified identity on `span`.
+fn record_identity(span: &tracing::Span, identity: &AgentIdentity) {
+    let chain = identity.delegation_chain();
+    span.record("enduser.id", identity.subject());
+    span.record("authgent.delegation.depth", chain.depth());
+    span.record("authgent.delegation.human_root", chain.human_root());
+    span.record("authgent.token.issuer", identity.issuer());
+    if let Some(client) = identity.client_id() {
+        span.record("authgent.client_id", client);
+    }
+    if let Some(actor) = chain.current_actor() {
+        span.record("authgent.delegation.actor", actor.subject());
+    }
+    if chain.is_delegated() {
+        let root_first: Vec<&str> = chain.root_first().collect();
+        span.record(
+            "authgent.delegation.chain",
+            tracing::field::debug(&root_first),
+        );
+    }
+    if let Some(jkt) = identity.dpop_jkt() {
+        span.record("authgent.dpop.jkt", jkt);
+    }
+}
 
 /// Whether requests without credentials are refused.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -139,6 +177,7 @@ struct Inner {
     challenge: ChallengeConfig,
     transaction_tokens: Option<TransactionTokens>,
     metadata: Option<MetadataDocument>,
+    audit_sink: Option<Arc<dyn AuditSink>>,
 }
 
 struct TransactionTokens {
@@ -200,6 +239,7 @@ pub struct AgentAuthBuilder {
     verbose: bool,
     body: Option<ErrorBodyHook>,
     transaction_tokens: Option<TransactionTokens>,
+    audit_sink: Option<Arc<dyn AuditSink>>,
 }
 
 impl fmt::Debug for AgentAuthBuilder {
@@ -296,6 +336,21 @@ impl AgentAuthBuilder {
         self
     }
 
+    /// Also hands every audit event to `sink` (besides the `tracing` event with target
+    /// `authgent::audit`): [`JsonLines`](crate::audit::JsonLines) for JSON lines on stderr
+    /// or a file, or any `Fn(&AuditEvent)`. See [`crate::audit`].
+    ///
+    /// ```no_run
+    /// # fn demo(verifier: authgent_jwks::Verifier) -> Result<(), Box<dyn std::error::Error>> {
+    /// use authgent_jwks::{AgentAuth, audit::JsonLines};
+    /// let auth = AgentAuth::builder(verifier).audit_sink(JsonLines::stderr()).build()?;
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    pub fn audit_sink(mut self, sink: impl AuditSink) -> Self {
+        self.audit_sink = Some(Arc::new(sink));
+        self
+    }
+
     /// The configuration.
     pub fn build(self) -> Result<AgentAuth, ConfigError> {
         let primary = self.verifiers.primary().ok_or(ConfigError::Required {
@@ -351,6 +406,7 @@ impl AgentAuthBuilder {
                 challenge,
                 transaction_tokens: self.transaction_tokens,
                 metadata,
+                audit_sink: self.audit_sink,
             }),
         })
     }
@@ -389,6 +445,7 @@ impl AgentAuth {
             verbose: false,
             body: None,
             transaction_tokens: None,
+            audit_sink: None,
         }
     }
 
@@ -423,12 +480,74 @@ impl AgentAuth {
     /// verifier's settings, for every framework alike.
     ///
     /// `Ok` carries the [`AuthContext`] (anonymous in optional mode); `Err` the refusal to
-    /// send.
+    /// send, already audited (an `authgent::audit` event). An adapter calls
+    /// [`AuthContext::record_response`] once the service answered an accepted request.
+    ///
+    /// Runs in an `authgent.authenticate` span (OpenTelemetry attribute names: see
+    /// docs/operations.md).
     pub async fn authenticate(
         &self,
         method: &str,
         target: &str,
         headers: &(impl HeaderSource + ?Sized),
+    ) -> Result<AuthContext, Rejection> {
+        let span = tracing::info_span!(target: "authgent_jwks", "authgent.authenticate",
+            "http.request.method" = method,
+            "authgent.scheme" = tracing::field::Empty,
+            "enduser.id" = tracing::field::Empty,
+            "authgent.client_id" = tracing::field::Empty,
+            "authgent.delegation.depth" = tracing::field::Empty,
+            "authgent.delegation.actor" = tracing::field::Empty,
+            "authgent.delegation.chain" = tracing::field::Empty,
+            "authgent.delegation.human_root" = tracing::field::Empty,
+            "authgent.dpop.jkt" = tracing::field::Empty,
+            "authgent.token.issuer" = tracing::field::Empty,
+            "error.type" = tracing::field::Empty,
+            "otel.status_code" = tracing::field::Empty);
+        let audit = Arc::new(RequestAudit::new(
+            audit::listening(self.inner.audit_sink.as_ref()),
+            method,
+            target,
+        ));
+        let result = self
+            .authenticate_inner(method, target, headers, &audit)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(context) if !span.is_disabled() => {
+                if let Some(scheme) = context.scheme {
+                    span.record("authgent.scheme", scheme_name(scheme));
+                }
+                if let Some(identity) = &context.identity {
+                    record_identity(&span, identity);
+                }
+            }
+            Ok(_) => {}
+            Err(rejection) => {
+                span.record("error.type", rejection.code());
+                span.record("otel.status_code", "error");
+                crate::metrics::decision("refused", rejection.code());
+                if audit.enabled() && audit.claim() {
+                    let mut event = audit.event(Outcome::Refused, rejection.status());
+                    if let Some(error) = &rejection.error {
+                        event = event.with_error(rejection.code(), error.to_string());
+                    }
+                    if let Some(scheme) = rejection.scheme {
+                        event = event.with_scheme(scheme_name(scheme));
+                    }
+                    audit::emit(self.inner.audit_sink.as_ref(), &event);
+                }
+            }
+        }
+        result
+    }
+
+    async fn authenticate_inner(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &(impl HeaderSource + ?Sized),
+        audit: &Arc<RequestAudit>,
     ) -> Result<AuthContext, Rejection> {
         let authorization = headers.header_values("authorization");
         let dpop = headers.header_values("dpop");
@@ -484,6 +603,7 @@ impl AgentAuth {
             transaction,
             dpop_nonce,
             auth: self.clone(),
+            audit: Arc::clone(audit),
         })
     }
 
@@ -564,6 +684,7 @@ pub struct AuthContext {
     transaction: Option<Arc<TransactionToken>>,
     dpop_nonce: Option<String>,
     auth: AgentAuth,
+    audit: Arc<RequestAudit>,
 }
 
 impl fmt::Debug for AuthContext {
@@ -616,9 +737,67 @@ impl AuthContext {
         self.token.clone().map(SubjectToken)
     }
 
-    /// The refusal of this request for `error`.
+    /// The refusal of this request for `error`: the request's audit event (refused, with the
+    /// caller's identity and the reason) is emitted here, once.
     pub fn reject(&self, error: AuthgentError) -> Rejection {
-        Rejection::new(&self.auth, error, self.scheme)
+        let rejection = Rejection::new(&self.auth, error, self.scheme);
+        self.record_refusal(
+            rejection.status(),
+            rejection.code(),
+            rejection.error.as_ref().map(ToString::to_string),
+        );
+        rejection
+    }
+
+    /// Records a refusal this request got outside [`reject`](Self::reject) (an MCP envelope
+    /// error answered in JSON-RPC): `status`, `code` and the `reason` (never a token).
+    /// Only the request's first event counts.
+    pub fn record_refusal(&self, status: u16, code: &'static str, reason: Option<String>) {
+        if !self.audit.claim() {
+            return;
+        }
+        crate::metrics::decision("refused", code);
+        if self.audit.enabled() {
+            let mut event = self.audit.event(Outcome::Refused, status);
+            if let Some(reason) = reason {
+                event = event.with_error(code, reason);
+            } else {
+                event.error = Some(code.to_owned());
+            }
+            self.emit(event);
+        }
+    }
+
+    /// Records that authgent let this request through and the service answered `status`: the
+    /// request's audit event, unless a refusal was already recorded. Every adapter calls it
+    /// once the response is known; call it yourself when you drive
+    /// [`AgentAuth::authenticate`] from your own integration.
+    pub fn record_response(&self, status: u16) {
+        if !self.audit.claim() {
+            return;
+        }
+        crate::metrics::decision("allowed", "");
+        if self.audit.enabled() {
+            let event = self.audit.event(Outcome::Allowed, status);
+            self.emit(event);
+        }
+    }
+
+    /// Records the MCP messages this request carries (what `RequireTools` read from its body),
+    /// so that its audit event names the tools, prompts and resources.
+    pub fn record_mcp(&self, request: &McpRequest) {
+        self.audit.set_mcp(request);
+    }
+
+    /// Adds what this request's authentication established and emits `event`.
+    fn emit(&self, mut event: AuditEvent) {
+        if let Some(scheme) = self.scheme {
+            event = event.with_scheme(scheme_name(scheme));
+        }
+        if let Some(identity) = &self.identity {
+            event = event.with_identity(identity);
+        }
+        audit::emit(self.auth.inner.audit_sink.as_ref(), &event);
     }
 
     /// The caller, or `None` for an anonymous request. Adapters that keep the context in a
@@ -823,6 +1002,7 @@ impl Guard {
 pub struct Rejection {
     response: Box<ErrorResponse>,
     error: Option<AuthgentError>,
+    scheme: Option<Scheme>,
 }
 
 impl Rejection {
@@ -843,6 +1023,7 @@ impl Rejection {
         Rejection {
             response: Box::new(response),
             error: Some(error),
+            scheme,
         }
     }
 
@@ -852,6 +1033,7 @@ impl Rejection {
         Rejection {
             response: Box::new(ErrorResponse::server_error(format!("{what} needs {fix}"))),
             error: None,
+            scheme: None,
         }
     }
 

@@ -271,10 +271,12 @@ impl KeyCache {
                 state.fetched_at_wall = Some(SystemTime::now());
                 state.max_age = max_age;
                 state.last_failure = None;
+                crate::metrics::fetch(&self.issuer, true);
                 Ok(())
             }
             Err(e) => {
                 self.stats.fetch_failed();
+                crate::metrics::fetch(&self.issuer, false);
                 warn!(target: "authgent_jwks", issuer = %self.issuer, error = %e,
                     serving_stale = state.keys.is_some(), "JWKS refresh failed");
                 state.last_failure = Some(now);

@@ -40,8 +40,10 @@
 #[doc(hidden)]
 pub mod adapter;
 mod agent_auth;
+pub mod audit;
 mod fetch;
 mod keys;
+mod metrics;
 mod multi;
 mod nonce_secrets;
 mod opaque;
@@ -61,6 +63,7 @@ pub use agent_auth::{
 pub use authgent_core::{AgentIdentity, AuthgentError};
 pub use fetch::JwksError;
 pub use keys::KeySetInfo;
+pub use metrics::describe_metrics;
 pub use multi::MultiIssuerVerifier;
 pub use nonce_secrets::{
     NONCE_SECRET_PREVIOUS_VAR, NONCE_SECRET_VAR, nonce_secrets_from, nonce_secrets_from_env,

@@ -212,10 +212,16 @@ impl Revocation {
     ) -> Result<(), AuthgentError> {
         use std::sync::atomic::Ordering;
         if self.jwt_unsupported.load(Ordering::Relaxed) {
+            crate::metrics::revocation("unsupported");
             return self.unsupported();
         }
         let digest: TokenDigest = authgent_core::crypto::sha256(token.as_bytes());
         if let Some(v) = self.verdicts.get(&digest) {
+            crate::metrics::revocation(if v.active {
+                "cached_active"
+            } else {
+                "cached_revoked"
+            });
             return verdict(v.active);
         }
         match self.introspect(keys, token).await {
@@ -229,9 +235,11 @@ impl Revocation {
                          revocable); until then every token is refused as a configuration \
                          error (fail-closed) or accepted unchecked (fail_open)");
                 }
+                crate::metrics::revocation("unsupported");
                 self.unsupported()
             }
             Ok(active) => {
+                crate::metrics::revocation(if active { "active" } else { "revoked" });
                 let remaining = identity
                     .expires_at()
                     .and_then(|exp| exp.duration_since(now).ok())
@@ -243,11 +251,13 @@ impl Revocation {
                 verdict(active)
             }
             Err(e) if self.config.fail_open => {
+                crate::metrics::revocation("unchecked");
                 warn!(target: "authgent_jwks", error = %e,
                     "introspection failed; accepting the token unchecked (fail_open)");
                 Ok(())
             }
             Err(e) => {
+                crate::metrics::revocation("unavailable");
                 warn!(target: "authgent_jwks", error = %e,
                     "introspection failed; refusing the token (fail-closed)");
                 Err(AuthgentError::RevocationCheckUnavailable { retry_after })

@@ -12,10 +12,14 @@ pub(crate) struct Stats {
     token_cache_misses: AtomicU64,
 }
 
+// Each counter, and the metric it also records (crate::metrics) where there is one.
 macro_rules! bump {
-    ($($name:ident => $field:ident),* $(,)?) => {
+    ($($name:ident => $field:ident $(; $metric:expr)?),* $(,)?) => {
         impl Stats {
-            $(pub(crate) fn $name(&self) { self.$field.fetch_add(1, Ordering::Relaxed); })*
+            $(pub(crate) fn $name(&self) {
+                self.$field.fetch_add(1, Ordering::Relaxed);
+                $($metric;)?
+            })*
         }
     };
 }
@@ -24,9 +28,9 @@ bump! {
     jwks_fetched => jwks_fetches,
     metadata_fetched => metadata_fetches,
     fetch_failed => fetch_failures,
-    unknown_kid_rejected => unknown_kid_rejections,
-    token_cache_hit => token_cache_hits,
-    token_cache_miss => token_cache_misses,
+    unknown_kid_rejected => unknown_kid_rejections; crate::metrics::unknown_kid(),
+    token_cache_hit => token_cache_hits; crate::metrics::token_cache(true),
+    token_cache_miss => token_cache_misses; crate::metrics::token_cache(false),
 }
 
 impl Stats {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use authgent_core::challenge::{ChallengeConfig, ErrorResponse};
 use authgent_core::credentials::{Credentials, Scheme};
-use authgent_core::dpop::{CheckedProof, DpopVerifier, NonceIssuer, ReplayGuard};
+use authgent_core::dpop::{CheckedProof, DpopVerifier, NonceIssuer, ReplayGuard, ReplayVerdict};
 use authgent_core::request::{DpopMode, RequestParts, RequestVerifier};
 use authgent_core::{
     AgentIdentity, Algorithm, AuthgentError, ChainPolicy, ConfigError, TokenValidator, TypPolicy,
@@ -212,36 +212,53 @@ impl Verifier {
         self.traced(request, Some(credentials)).await
     }
 
-    /// The `verify` span around [`verify_inner`](Self::verify_inner); its fields are recorded
-    /// only when a subscriber listens.
+    /// The `authgent.verify` span around [`verify_inner`](Self::verify_inner) (its fields are
+    /// recorded only when a subscriber listens), and the verification metrics.
     async fn traced(
         &self,
         request: &RequestParts<'_>,
         given: Option<Credentials<'_>>,
     ) -> Result<Option<Arc<AgentIdentity>>, AuthgentError> {
-        let span = debug_span!(target: "authgent_jwks", "verify", issuer = %self.inner.issuer,
-            subject = tracing::field::Empty, depth = tracing::field::Empty, outcome = tracing::field::Empty,
-            reason = tracing::field::Empty);
+        let span = debug_span!(target: "authgent_jwks", "authgent.verify",
+            "authgent.token.issuer" = %self.inner.issuer,
+            "enduser.id" = tracing::field::Empty,
+            "authgent.delegation.depth" = tracing::field::Empty,
+            "authgent.outcome" = tracing::field::Empty,
+            "error.type" = tracing::field::Empty,
+            "authgent.reason" = tracing::field::Empty,
+            "otel.status_code" = tracing::field::Empty);
+        let started = std::time::Instant::now();
         let result = self
             .verify_inner(request, given)
             .instrument(span.clone())
             .await;
+        let took = started.elapsed();
+        match &result {
+            Ok(Some(_)) => crate::metrics::verification("accepted", "", took),
+            Ok(None) => crate::metrics::verification("anonymous", "", took),
+            Err(e) => crate::metrics::verification("refused", e.code(), took),
+        }
         if span.is_disabled() {
             return result;
         }
         match &result {
             Ok(Some(identity)) => {
-                span.record("subject", identity.subject());
-                span.record("depth", identity.delegation_chain().depth());
-                span.record("outcome", "ok");
+                span.record("enduser.id", identity.subject());
+                span.record(
+                    "authgent.delegation.depth",
+                    identity.delegation_chain().depth(),
+                );
+                span.record("authgent.outcome", "ok");
             }
             Ok(None) => {
-                span.record("outcome", "anonymous");
+                span.record("authgent.outcome", "anonymous");
             }
             Err(e) => {
                 // Why, in words (never the token): `token has expired`, `… kid names no key …`.
-                span.record("outcome", e.code());
-                span.record("reason", tracing::field::display(e));
+                span.record("authgent.outcome", e.code());
+                span.record("error.type", e.code());
+                span.record("authgent.reason", tracing::field::display(e));
+                span.record("otel.status_code", "error");
             }
         }
         result
@@ -357,11 +374,18 @@ impl Verifier {
         let Some(proof) = proof else {
             return Ok(());
         };
+        let started = std::time::Instant::now();
         let verdict = self
             .inner
             .replay
             .check_and_record(proof.id(), now, proof.expires_at())
             .await;
+        let outcome = match verdict {
+            ReplayVerdict::Fresh => "fresh",
+            ReplayVerdict::Replayed => "replayed",
+            _ => "unavailable",
+        };
+        crate::metrics::replay(outcome, started.elapsed());
         proof.record(verdict)?;
         Ok(())
     }

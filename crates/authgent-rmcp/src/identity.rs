@@ -79,9 +79,12 @@ impl<C: AsRequestContext> FromContextPart<C> for AgentIdentity {
     }
 }
 
-/// A span for one tool call — `mcp.tool_call` with the tool, the subject, the current actor,
-/// the chain depth and the client (never the token) — so whatever the tool logs carries the
-/// delegation chain. Wrap the dispatch in it in your `call_tool`:
+/// A span for one tool call, so whatever the tool logs carries the delegation chain (never the
+/// token). It follows the OpenTelemetry MCP server span (semantic-conventions-genai v0.1.0):
+/// named `tools/call {tool}` (`otel.name`), kind server, with `mcp.method.name`,
+/// `gen_ai.tool.name` and `jsonrpc.request.id`; and the caller: `enduser.id` (the subject),
+/// `authgent.client_id`, `authgent.delegation.actor` (the current actor) and
+/// `authgent.delegation.depth`. Wrap the dispatch in it in your `call_tool`:
 ///
 /// ```
 /// use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
@@ -114,19 +117,31 @@ impl<C: AsRequestContext> FromContextPart<C> for AgentIdentity {
 /// }
 /// ```
 pub fn tool_span(tool: &str, context: &RequestContext<RoleServer>) -> tracing::Span {
-    match auth_context(context).and_then(AuthContext::identity) {
-        Some(id) => {
-            let chain = id.delegation_chain();
-            tracing::info_span!(
-                target: "authgent::mcp",
-                "mcp.tool_call",
-                tool = %tool,
-                subject = %id.subject(),
-                actor = chain.current_actor().map(|a| a.subject()),
-                depth = chain.depth(),
-                client_id = id.client_id(),
-            )
+    let span = tracing::info_span!(
+        target: "authgent::mcp",
+        "mcp.tool_call",
+        "otel.name" = %format_args!("tools/call {tool}"),
+        "otel.kind" = "server",
+        "mcp.method.name" = "tools/call",
+        "gen_ai.tool.name" = %tool,
+        "jsonrpc.request.id" = %context.id,
+        "enduser.id" = tracing::field::Empty,
+        "authgent.client_id" = tracing::field::Empty,
+        "authgent.delegation.actor" = tracing::field::Empty,
+        "authgent.delegation.depth" = tracing::field::Empty,
+    );
+    if let Some(id) = auth_context(context).and_then(AuthContext::identity)
+        && !span.is_disabled()
+    {
+        let chain = id.delegation_chain();
+        span.record("enduser.id", id.subject());
+        span.record("authgent.delegation.depth", chain.depth());
+        if let Some(client) = id.client_id() {
+            span.record("authgent.client_id", client);
         }
-        None => tracing::info_span!(target: "authgent::mcp", "mcp.tool_call", tool = %tool),
+        if let Some(actor) = chain.current_actor() {
+            span.record("authgent.delegation.actor", actor.subject());
+        }
     }
+    span
 }

@@ -58,8 +58,9 @@ authgent_jwks::adapter_types!();
 /// What to add when a guard finds no [`AgentAuth`] state.
 const MISSING_FAIRING_FIX: &str = "AgentAuthFairing: attach AgentAuthFairing::new(auth) to Rocket";
 
-/// The fairing: manages the [`AgentAuth`] (the guards read it) and adds `DPoP-Nonce` to
-/// successful responses when nonces are on and the current one is about to expire. Registers
+/// The fairing: manages the [`AgentAuth`] (the guards read it), adds `DPoP-Nonce` to
+/// successful responses when nonces are on and the current one is about to expire, and emits
+/// the audit event (`authgent::audit`) of each request a guard let through. Registers
 /// no catchers unless asked ([`Self::with_catchers`]): an application's own catchers for the
 /// same codes would collide.
 #[derive(Clone, Debug)]
@@ -109,12 +110,17 @@ impl Fairing for AgentAuthFairing {
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        let nonce = req
+        let context = req
             .local_cache(|| guard::Authenticated(None))
             .0
             .as_ref()
-            .and_then(|r| r.as_ref().ok())
-            .and_then(|c| c.dpop_nonce().map(str::to_owned));
+            .and_then(|r| r.as_ref().ok());
+        // The request's audit event, unless a guard already recorded its refusal (a request no
+        // guard authenticated was not decided by authgent: no event).
+        if let Some(context) = context {
+            context.record_response(res.status().code);
+        }
+        let nonce = context.and_then(|c| c.dpop_nonce().map(str::to_owned));
         if let Some(nonce) = nonce
             && res.status().code < 400
         {

@@ -12,6 +12,8 @@ use crate::response::rejection_response;
 
 /// Authenticates every request with an [`AgentAuth`] and stores the
 /// [`AuthContext`](authgent_jwks::AuthContext) in its extensions; refusals are answered here.
+/// Each request gets one audit event (`authgent::audit`): its refusal, or once the inner
+/// service answered, "allowed" with the status.
 /// A success gets a `DPoP-Nonce` when nonces are on and the current one is about to expire.
 ///
 /// Cheap to clone.
@@ -93,8 +95,10 @@ where
             if let Some(caller) = context.verified_caller() {
                 parts.extensions.insert(caller);
             }
-            parts.extensions.insert(context);
+            parts.extensions.insert(context.clone());
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            // The request's audit event, unless a guard already recorded its refusal.
+            context.record_response(response.status().as_u16());
             if let Some(nonce) = nonce {
                 response.headers_mut().insert("dpop-nonce", nonce);
             }

@@ -13,6 +13,7 @@ use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::response::rejection_response;
 
@@ -26,9 +27,11 @@ use crate::response::rejection_response;
 /// naming something else than the body — and only then handed to the MCP server, unchanged. `GET` (the event stream) and `DELETE` (end of session) call no tool
 /// and pass.
 ///
-/// Every authorised tool call is logged (target `authgent::mcp`, level `INFO`) with the tool,
-/// the subject, the current actor and the chain depth — never the token — so the delegation
-/// chain lands in audit logs.
+/// The request's audit event (target `authgent::audit`, emitted by
+/// [`AgentAuthLayer`](crate::AgentAuthLayer) or here for a refusal) names its JSON-RPC methods
+/// and the tools, prompts and resources it calls, with the whole delegation chain — never the
+/// token. The decision runs in an `authgent.mcp.authorize` span named after the OpenTelemetry
+/// MCP conventions (`tools/call {tool}`, with `mcp.method.name` and `gen_ai.tool.name`).
 ///
 /// ```no_run
 /// use authgent_core::{ChainPolicy, mcp::ToolPolicy};
@@ -126,6 +129,9 @@ pub struct RequireToolsService<S> {
     rules: Arc<Rules>,
 }
 
+/// The error code audit events and spans give an MCP header refusal (JSON-RPC `-32020`).
+const HEADER_MISMATCH_CODE: &str = "header_mismatch";
+
 /// Why a request is not handed to the MCP server.
 enum Refusal {
     /// The authorization layer's refusal (OAuth-shaped, with its challenge).
@@ -175,9 +181,14 @@ async fn decide(
     )
     .and_then(|mcp| rules.policy.inspect_request(body, &mcp))
     .map_err(|e| match header_error_body(&e, body) {
-        Some(answer) => Refusal::Header(answer),
+        Some(answer) => {
+            context.record_refusal(400, HEADER_MISMATCH_CODE, Some(e.to_string()));
+            Refusal::Header(answer)
+        }
         None => Refusal::Auth(context.reject(e.into())),
     })?;
+    context.record_mcp(&request);
+    record_target(&request);
     let granted: &[String] = context.identity().map_or(&[], |i| i.scopes());
     match rules.policy.check(&request, granted) {
         Ok(()) => {}
@@ -208,42 +219,42 @@ async fn decide(
     Ok(request)
 }
 
-/// The audit line of each tool call, once the MCP server answered: "authorised" when it took
-/// the request (2xx), "not dispatched" with the status otherwise. Names are logged with
-/// `Debug` (quoted and escaped): a caller-chosen name with a newline cannot forge a log line.
-fn audit(context: &AuthContext, request: &McpRequest, status: http::StatusCode) {
-    if !status.is_success() {
-        for tool in &request.tools {
-            tracing::info!(
-                target: "authgent::mcp",
-                tool = ?tool,
-                status = status.as_u16(),
-                "MCP tool call not dispatched: the MCP server refused the request"
-            );
-        }
+/// The OpenTelemetry MCP attributes (semantic-conventions-genai v0.1.0, "MCP") of a request
+/// with one message on the current `authgent.mcp.authorize` span: `mcp.method.name`, the
+/// target (`gen_ai.tool.name`, `gen_ai.prompt.name`, `mcp.resource.uri`) and the span name
+/// `{mcp.method.name} {target}` for a tool or prompt.
+fn record_target(request: &McpRequest) {
+    let span = tracing::Span::current();
+    if span.is_disabled() || request.methods.len() != 1 {
         return;
     }
-    for tool in &request.tools {
-        match context.identity() {
-            Some(id) => {
-                let chain = id.delegation_chain();
-                tracing::info!(
-                    target: "authgent::mcp",
-                    tool = ?tool,
-                    subject = %id.subject(),
-                    actor = chain.current_actor().map(|a| a.subject()),
-                    depth = chain.depth(),
-                    client_id = id.client_id(),
-                    "MCP tool call authorised"
-                );
-            }
-            None => tracing::info!(
-                target: "authgent::mcp",
-                tool = ?tool,
-                "MCP tool call authorised (anonymous)"
-            ),
+    let method = request.methods[0].as_str();
+    span.record("mcp.method.name", method);
+    let named = |name: &str| format!("{method} {name}");
+    if let Some(tool) = request.tools.first() {
+        span.record("gen_ai.tool.name", tool.as_str());
+        span.record("otel.name", named(tool));
+    } else if let Some(prompt) = request.prompts.first() {
+        span.record("gen_ai.prompt.name", prompt.as_str());
+        span.record("otel.name", named(prompt));
+    } else {
+        if let Some(uri) = request.resources.first() {
+            span.record("mcp.resource.uri", uri.as_str());
         }
+        span.record("otel.name", method);
     }
+}
+
+/// The `authgent.mcp.authorize` span of one request.
+fn authorize_span() -> tracing::Span {
+    tracing::info_span!(target: "authgent::mcp", "authgent.mcp.authorize",
+        "otel.name" = tracing::field::Empty,
+        "mcp.method.name" = tracing::field::Empty,
+        "gen_ai.tool.name" = tracing::field::Empty,
+        "gen_ai.prompt.name" = tracing::field::Empty,
+        "mcp.resource.uri" = tracing::field::Empty,
+        "error.type" = tracing::field::Empty,
+        "otel.status_code" = tracing::field::Empty)
 }
 
 impl<S, B, ResBody> Service<Request<B>> for RequireToolsService<S>
@@ -285,16 +296,20 @@ where
                     return Ok(rejection_response(&context.reject(error.into())));
                 }
             };
-            let request = match decide(&rules, &context, &parts.headers, &bytes).await {
-                Ok(request) => request,
-                Err(refusal) => return Ok(refusal.response()),
-            };
-            let response = inner
-                .call(Request::from_parts(parts, B::from(bytes)))
-                .await?;
-            // Logged once the MCP server answered: "authorised" only for a call it took.
-            audit(&context, &request, response.status());
-            Ok(response)
+            let span = authorize_span();
+            let verdict = decide(&rules, &context, &parts.headers, &bytes)
+                .instrument(span.clone())
+                .await;
+            if let Err(refusal) = verdict {
+                let code = match &refusal {
+                    Refusal::Auth(rejection) => rejection.code(),
+                    Refusal::Header(_) => HEADER_MISMATCH_CODE,
+                };
+                span.record("error.type", code);
+                span.record("otel.status_code", "error");
+                return Ok(refusal.response());
+            }
+            inner.call(Request::from_parts(parts, B::from(bytes))).await
         })
     }
 }

@@ -1,0 +1,249 @@
+//! The audit record of one access decision: who was behind a request (the whole delegation
+//! chain, root first), what it asked for, and whether it was allowed — the answer to "which
+//! human and which agents were behind this call, and what was refused and why".
+//!
+//! [`AuditEvent`] is built here from what a decision knows (no I/O, time is an argument);
+//! `authgent-jwks` emits one per request on every adapter (as a `tracing` event with target
+//! [`TARGET`], and to any sink configured on `AgentAuth`).
+//!
+//! It never holds a token, a proof or a key. A request refused before its token was verified
+//! carries no claim from that token at all — its `sub`, `act` and `client_id` are what an
+//! attacker chose, and logging them as if they were facts would let anyone write names into an
+//! audit trail — only the request, the scheme and the reason.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use authgent_core::audit::{AuditEvent, Outcome};
+//!
+//! let at = UNIX_EPOCH + Duration::from_millis(1_796_000_000_250);
+//! let event = AuditEvent::new(Outcome::Refused, 401, at)
+//!     .with_error("invalid_token", "token has expired")
+//!     .with_request("POST", "/tools/search");
+//! assert_eq!(event.time, "2026-11-30T00:53:20.250Z");
+//! let line = serde_json::to_string(&event)?;
+//! assert!(line.contains(r#""outcome":"refused""#) && line.contains(r#""error":"invalid_token""#));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::AgentIdentity;
+use crate::mcp::McpRequest;
+
+/// The `tracing` target of audit events (one `info` event per decision).
+pub const TARGET: &str = "authgent::audit";
+
+/// Whether authgent let the request through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Authenticated (or anonymous where allowed) and every check passed; the status is what
+    /// the service then answered.
+    Allowed,
+    /// Refused by authgent; the status and error are its answer.
+    Refused,
+}
+
+impl Outcome {
+    /// `"allowed"` or `"refused"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// One access decision. Every string is data, never markup: serialised it is JSON-escaped,
+/// and `Debug` quotes and escapes it, so a caller-chosen name with a newline cannot forge a log
+/// line. Holds no token, proof or key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AuditEvent {
+    /// When the decision was made: RFC 3339, UTC, milliseconds.
+    pub time: String,
+    /// Allowed or refused.
+    pub outcome: Outcome,
+    /// The HTTP status: authgent's refusal, or what the service answered an allowed request.
+    pub status: u16,
+    /// The refusal's stable error code (`invalid_token`, `insufficient_scope`,
+    /// `delegation_depth_exceeded`, …).
+    pub error: Option<String>,
+    /// The precise reason of a refusal (`token has expired`, …): never the token.
+    pub reason: Option<String>,
+    /// The request's HTTP method.
+    pub method: Option<String>,
+    /// The request's path, without its query string (which is never logged).
+    pub path: Option<String>,
+    /// For an MCP request: its JSON-RPC methods and the tools, prompts, resources and tasks it
+    /// names.
+    pub mcp: Option<McpRequest>,
+    /// The scheme the credentials came with: `bearer` or `dpop`.
+    pub scheme: Option<String>,
+    /// The verified token's issuer.
+    pub issuer: Option<String>,
+    /// The verified `sub`: on whose behalf the request was made.
+    pub subject: Option<String>,
+    /// The OAuth client holding the token (the current actor when delegated).
+    pub client_id: Option<String>,
+    /// The whole delegation chain, root first: the subject, then every actor from the first
+    /// delegate to the current actor. Empty when no token was verified.
+    pub chain: Vec<String>,
+    /// Whether the chain starts at a human.
+    pub human_root: Option<bool>,
+    /// The DPoP key thumbprint (`cnf.jkt`) the token is bound to.
+    pub dpop_jkt: Option<String>,
+    /// The token's `jti`.
+    pub jti: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event with its outcome, status and time, and nothing else known yet.
+    pub fn new(outcome: Outcome, status: u16, time: SystemTime) -> Self {
+        AuditEvent {
+            time: rfc3339_millis(time),
+            outcome,
+            status,
+            error: None,
+            reason: None,
+            method: None,
+            path: None,
+            mcp: None,
+            scheme: None,
+            issuer: None,
+            subject: None,
+            client_id: None,
+            chain: Vec::new(),
+            human_root: None,
+            dpop_jkt: None,
+            jti: None,
+        }
+    }
+
+    /// The refusal's code and reason.
+    #[must_use]
+    pub fn with_error(mut self, code: &str, reason: impl Into<String>) -> Self {
+        self.error = Some(code.to_owned());
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// The request: its method and its target (path and query, or an absolute URI); only the
+    /// path is kept.
+    #[must_use]
+    pub fn with_request(mut self, method: &str, target: &str) -> Self {
+        self.method = Some(method.to_owned());
+        self.path = Some(path_of(target).to_owned());
+        self
+    }
+
+    /// The MCP messages the request carried.
+    #[must_use]
+    pub fn with_mcp(mut self, request: McpRequest) -> Self {
+        self.mcp = Some(request);
+        self
+    }
+
+    /// The scheme (`bearer`, `dpop`).
+    #[must_use]
+    pub fn with_scheme(mut self, scheme: &str) -> Self {
+        self.scheme = Some(scheme.to_owned());
+        self
+    }
+
+    /// Everything the verified `identity` says about who is behind the request.
+    #[must_use]
+    pub fn with_identity(mut self, identity: &AgentIdentity) -> Self {
+        let chain = identity.delegation_chain();
+        self.issuer = Some(identity.issuer().to_owned());
+        self.subject = Some(identity.subject().to_owned());
+        self.client_id = identity.client_id().map(str::to_owned);
+        self.chain = chain.root_first().map(str::to_owned).collect();
+        self.human_root = Some(chain.human_root());
+        self.dpop_jkt = identity.dpop_jkt().map(str::to_owned);
+        self.jti = identity.token_id().map(str::to_owned);
+        self
+    }
+
+    /// The current actor (the agent that sent the request), when delegated.
+    pub fn current_actor(&self) -> Option<&str> {
+        self.chain
+            .get(1..)
+            .and_then(<[String]>::last)
+            .map(String::as_str)
+    }
+}
+
+/// The path of a request target: an origin-form target without its query, or an absolute
+/// URI's path.
+fn path_of(target: &str) -> &str {
+    let without_query = target.split(['?', '#']).next().unwrap_or_default();
+    match without_query.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => without_query,
+    }
+}
+
+/// `time` as RFC 3339 in UTC with milliseconds (`2026-12-04T13:05:09.123Z`); before 1970, the
+/// epoch.
+fn rfc3339_millis(time: SystemTime) -> String {
+    let since = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        let at = |ms: u64| rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms));
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(at(1_796_000_000_250), "2026-11-30T00:53:20.250Z");
+        assert_eq!(at(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            rfc3339_millis(UNIX_EPOCH - Duration::from_secs(5)),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn only_the_path_of_a_target_is_kept() {
+        assert_eq!(path_of("/tools/search?access_token=x"), "/tools/search");
+        assert_eq!(path_of("/a#frag"), "/a");
+        assert_eq!(path_of("https://api.example/mcp?x=1"), "/mcp");
+        assert_eq!(path_of("https://api.example"), "/");
+        assert_eq!(path_of("*"), "*");
+    }
+}

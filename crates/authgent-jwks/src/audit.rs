@@ -1,0 +1,220 @@
+//! Audit events: one per request authgent decided, on every adapter and on MCP.
+//!
+//! Each decision is an [`AuditEvent`] (in `authgent-core`), emitted as an `info` event with
+//! target [`TARGET`] (`authgent::audit`) and, when one is configured, handed to the
+//! [`AuditSink`] of the [`AgentAuth`](crate::AgentAuth). A refusal is emitted where it is
+//! made (authentication, a guard, an MCP tool policy); an allowed request once its service
+//! answered (the adapter calls [`AuthContext::record_response`](crate::AuthContext::record_response)),
+//! so each request gets exactly one event.
+//!
+//! A request refused before its token was verified carries no claim from that token — not
+//! even an "unverified" `sub`: an attacker chooses those, and an audit trail is where people
+//! go for facts.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+
+pub use authgent_core::audit::{AuditEvent, Outcome, TARGET};
+use authgent_core::mcp::McpRequest;
+
+/// Where audit events go besides the `tracing` event: a SIEM client, a channel, a file.
+/// Called synchronously on the request path, once per decision: hand slow work to a channel.
+///
+/// Any `Fn(&AuditEvent) + Send + Sync` is a sink:
+///
+/// ```
+/// use authgent_jwks::audit::{AuditEvent, AuditSink};
+/// let (tx, _rx) = std::sync::mpsc::channel::<AuditEvent>();
+/// let tx = std::sync::Mutex::new(tx);
+/// let sink = move |event: &AuditEvent| {
+///     let _ = tx.lock().map(|tx| tx.send(event.clone()));
+/// };
+/// # fn takes(_: impl AuditSink) {}
+/// takes(sink);
+/// ```
+pub trait AuditSink: Send + Sync + 'static {
+    /// Records one event.
+    fn record(&self, event: &AuditEvent);
+}
+
+impl<F: Fn(&AuditEvent) + Send + Sync + 'static> AuditSink for F {
+    fn record(&self, event: &AuditEvent) {
+        self(event)
+    }
+}
+
+/// A sink writing one JSON object per line (JSON Lines) to a writer — stderr for a container's
+/// log collector, or a file. A line that cannot be written is counted
+/// (`authgent_audit_write_failures_total`) and reported once as a `warn` event.
+///
+/// ```
+/// use authgent_jwks::audit::JsonLines;
+/// let sink = JsonLines::stderr();
+/// // AgentAuth::builder(verifier).audit_sink(sink)
+/// # let _ = sink;
+/// ```
+pub struct JsonLines<W> {
+    writer: Mutex<W>,
+    warned: AtomicBool,
+}
+
+impl JsonLines<std::io::Stderr> {
+    /// JSON lines on standard error.
+    pub fn stderr() -> Self {
+        JsonLines::new(std::io::stderr())
+    }
+}
+
+impl<W: Write + Send + 'static> JsonLines<W> {
+    /// JSON lines on `writer`.
+    pub fn new(writer: W) -> Self {
+        JsonLines {
+            writer: Mutex::new(writer),
+            warned: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<W> fmt::Debug for JsonLines<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JsonLines")
+    }
+}
+
+impl<W: Write + Send + 'static> AuditSink for JsonLines<W> {
+    fn record(&self, event: &AuditEvent) {
+        let mut line = match serde_json::to_vec(event) {
+            Ok(line) => line,
+            Err(_) => return self.failed("the event did not serialise"),
+        };
+        line.push(b'\n');
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if writer
+            .write_all(&line)
+            .and_then(|()| writer.flush())
+            .is_err()
+        {
+            drop(writer);
+            self.failed("the writer refused it");
+        }
+    }
+}
+
+impl<W> JsonLines<W> {
+    fn failed(&self, why: &'static str) {
+        crate::metrics::audit_failure();
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(target: "authgent_jwks", why,
+                "an audit event could not be written (counted in authgent_audit_write_failures_total)");
+        }
+    }
+}
+
+/// The audit state of one request, shared by every clone of its `AuthContext`.
+pub(crate) struct RequestAudit {
+    /// Whether anyone listens (a sink, or a subscriber for [`TARGET`]): when not, no event is
+    /// built, only the decision counted.
+    enabled: bool,
+    method: Box<str>,
+    path: Box<str>,
+    mcp: OnceLock<McpRequest>,
+    /// Set by the first event: a refusal or the final answer, never both.
+    done: AtomicBool,
+}
+
+impl RequestAudit {
+    pub(crate) fn new(enabled: bool, method: &str, target: &str) -> Self {
+        let (method, path) = if enabled {
+            (method.into(), target.into())
+        } else {
+            (Box::default(), Box::default())
+        };
+        RequestAudit {
+            enabled,
+            method,
+            path,
+            mcp: OnceLock::new(),
+            done: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub(crate) fn set_mcp(&self, request: &McpRequest) {
+        if self.enabled {
+            let _ = self.mcp.set(request.clone());
+        }
+    }
+
+    /// Claims the request's one event: `false` when it was already emitted.
+    pub(crate) fn claim(&self) -> bool {
+        !self.done.swap(true, Ordering::AcqRel)
+    }
+
+    /// A new event for this request, with its method, path and MCP messages.
+    pub(crate) fn event(&self, outcome: Outcome, status: u16) -> AuditEvent {
+        let mut event = AuditEvent::new(outcome, status, SystemTime::now())
+            .with_request(&self.method, &self.path);
+        if let Some(mcp) = self.mcp.get() {
+            event = event.with_mcp(mcp.clone());
+        }
+        event
+    }
+}
+
+/// Whether an event would reach anyone: a configured sink or a `tracing` subscriber that
+/// wants [`TARGET`] at `info`.
+pub(crate) fn listening(sink: Option<&Arc<dyn AuditSink>>) -> bool {
+    sink.is_some() || tracing::enabled!(target: TARGET, tracing::Level::INFO)
+}
+
+/// `Debug` of a string that may be absent: quoted and escaped when present, no field when not.
+fn quoted(value: &Option<String>) -> Option<tracing::field::DebugValue<&str>> {
+    value.as_deref().map(tracing::field::debug)
+}
+
+/// Emits `event`: the `tracing` event, then the sink. Caller-chosen strings are recorded
+/// with `Debug` (quoted, escaped) so a newline in a name cannot forge a log line.
+pub(crate) fn emit(sink: Option<&Arc<dyn AuditSink>>, event: &AuditEvent) {
+    let mcp = event.mcp.as_ref();
+    let list = |pick: fn(&McpRequest) -> &Vec<String>| {
+        mcp.map(pick)
+            .filter(|v| !v.is_empty())
+            .map(tracing::field::debug)
+    };
+    tracing::info!(
+        target: TARGET,
+        outcome = event.outcome.as_str(),
+        status = event.status,
+        error = event.error.as_deref(),
+        reason = quoted(&event.reason),
+        method = quoted(&event.method),
+        path = quoted(&event.path),
+        mcp_methods = list(|m| &m.methods),
+        tools = list(|m| &m.tools),
+        prompts = list(|m| &m.prompts),
+        resources = list(|m| &m.resources),
+        tasks = list(|m| &m.tasks),
+        scheme = event.scheme.as_deref(),
+        issuer = quoted(&event.issuer),
+        subject = quoted(&event.subject),
+        client_id = quoted(&event.client_id),
+        chain = (!event.chain.is_empty()).then_some(tracing::field::debug(&event.chain)),
+        human_root = event.human_root,
+        dpop_jkt = quoted(&event.dpop_jkt),
+        jti = quoted(&event.jti),
+        "{}",
+        match event.outcome {
+            Outcome::Refused => "request refused",
+            _ => "request allowed",
+        }
+    );
+    if let Some(sink) = sink {
+        sink.record(event);
+    }
+}
