@@ -529,19 +529,64 @@ pub struct ServerProcess {
     pub addr: String,
     /// Every stdout line up to and including `LISTENING=…`.
     pub startup: Vec<String>,
+    /// Every stderr line so far, when started with [`Self::start_capturing_stderr`].
+    stderr: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 impl ServerProcess {
     /// Starts `binary` with `args` and `env`, waiting (at most 60 s) for `LISTENING=`.
     pub async fn start(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Self, String> {
+        Self::spawn(binary, args, env, false).await
+    }
+
+    /// [`start`](Self::start), keeping every line the server writes on stderr (its audit
+    /// events with `AUTHGENT_AUDIT=json`) for [`stderr_lines`](Self::stderr_lines).
+    pub async fn start_capturing_stderr(
+        binary: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
+        Self::spawn(binary, args, env, true).await
+    }
+
+    /// The stderr lines written so far (empty unless capturing).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr
+            .as_ref()
+            .map(|lines| lines.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    async fn spawn(
+        binary: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        capture_stderr: bool,
+    ) -> Result<Self, String> {
         use tokio::io::AsyncBufReadExt as _;
-        let mut child = tokio::process::Command::new(binary)
+        let mut command = tokio::process::Command::new(binary);
+        command
             .args(args)
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        if capture_stderr {
+            command.stderr(std::process::Stdio::piped());
+        }
+        let mut child = command
             .spawn()
             .map_err(|e| format!("could not start {binary}: {e}"))?;
+        let stderr = child.stderr.take().map(|pipe| {
+            let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let writer = std::sync::Arc::clone(&kept);
+            tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(pipe).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    writer.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                }
+            });
+            kept
+        });
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut lines = tokio::io::BufReader::new(stdout).lines();
         let mut startup = Vec::new();
@@ -563,6 +608,7 @@ impl ServerProcess {
             child,
             addr,
             startup,
+            stderr,
         })
     }
 

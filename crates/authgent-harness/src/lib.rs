@@ -5,6 +5,7 @@
 //!   (and by the adapters' tests through it), plus process control for the examples;
 //! - [`doctor`]: `authgent doctor` (the authgent-cli library) against each example: clean;
 //! - [`mcp`]: the same for the MCP server example, spoken as an MCP client speaks;
+//! - [`observability`]: audit lines and metrics of each example over HTTP (issue 27);
 //! - [`oidc`]: panva's oidc-provider, the second authorization server, one per test;
 //! - [`real_server`]: the real authgent-server instances `cargo xtask test` starts, as the
 //!   interop tests find them (`AUTHGENT_INTEROP_*`);
@@ -17,6 +18,7 @@ pub mod contract;
 pub mod doctor;
 pub mod env_proxy;
 pub mod mcp;
+pub mod observability;
 pub mod oidc;
 pub mod real_server;
 pub mod redis;

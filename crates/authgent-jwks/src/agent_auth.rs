@@ -737,50 +737,51 @@ impl AuthContext {
         self.token.clone().map(SubjectToken)
     }
 
-    /// The refusal of this request for `error`: the request's audit event (refused, with the
-    /// caller's identity and the reason) is emitted here, once.
+    /// The refusal of this request for `error`. It is noted on the request and becomes its
+    /// audit event (refused, with the caller's identity and the reason) when the response
+    /// carries its status ([`record_response`](Self::record_response)).
     pub fn reject(&self, error: AuthgentError) -> Rejection {
         let rejection = Rejection::new(&self.auth, error, self.scheme);
-        self.record_refusal(
-            rejection.status(),
-            rejection.code(),
-            rejection.error.as_ref().map(ToString::to_string),
-        );
+        self.audit
+            .note_refusal(rejection.status(), rejection.code(), || {
+                rejection.error.as_ref().map(ToString::to_string)
+            });
         rejection
     }
 
-    /// Records a refusal this request got outside [`reject`](Self::reject) (an MCP envelope
-    /// error answered in JSON-RPC): `status`, `code` and the `reason` (never a token).
-    /// Only the request's first event counts.
+    /// Notes a refusal this request got outside [`reject`](Self::reject) (an MCP envelope
+    /// error answered in JSON-RPC): its `status`, `code` and `reason` (never a token). Like a
+    /// rejection, it becomes the request's audit event when the response carries `status`.
     pub fn record_refusal(&self, status: u16, code: &'static str, reason: Option<String>) {
-        if !self.audit.claim() {
-            return;
-        }
-        crate::metrics::decision("refused", code);
-        if self.audit.enabled() {
-            let mut event = self.audit.event(Outcome::Refused, status);
-            if let Some(reason) = reason {
-                event = event.with_error(code, reason);
-            } else {
-                event.error = Some(code.to_owned());
-            }
-            self.emit(event);
-        }
+        self.audit.note_refusal(status, code, || reason);
     }
 
-    /// Records that authgent let this request through and the service answered `status`: the
-    /// request's audit event, unless a refusal was already recorded. Every adapter calls it
-    /// once the response is known; call it yourself when you drive
-    /// [`AgentAuth::authenticate`] from your own integration.
+    /// The request's audit event, once the response is known: refused with the refusal noted
+    /// on it when the response carries that refusal's status, else allowed with `status`.
+    /// Only the first call emits. Every adapter calls it when its inner service answered;
+    /// call it yourself when you drive [`AgentAuth::authenticate`] from your own integration.
     pub fn record_response(&self, status: u16) {
         if !self.audit.claim() {
             return;
         }
-        crate::metrics::decision("allowed", "");
-        if self.audit.enabled() {
-            let event = self.audit.event(Outcome::Allowed, status);
-            self.emit(event);
+        let refusal = self.audit.refusal_answered_with(status);
+        match &refusal {
+            Some(refusal) => crate::metrics::decision("refused", refusal.code),
+            None => crate::metrics::decision("allowed", ""),
         }
+        if !self.audit.enabled() {
+            return;
+        }
+        let event = match refusal {
+            Some(refusal) => {
+                let mut event = self.audit.event(Outcome::Refused, status);
+                event.error = Some(refusal.code.to_owned());
+                event.reason = refusal.reason;
+                event
+            }
+            None => self.audit.event(Outcome::Allowed, status),
+        };
+        self.emit(event);
     }
 
     /// Records the MCP messages this request carries (what `RequireTools` read from its body),

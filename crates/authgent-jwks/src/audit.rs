@@ -2,10 +2,14 @@
 //!
 //! Each decision is an [`AuditEvent`] (in `authgent-core`), emitted as an `info` event with
 //! target [`TARGET`] (`authgent::audit`) and, when one is configured, handed to the
-//! [`AuditSink`] of the [`AgentAuth`](crate::AgentAuth). A refusal is emitted where it is
-//! made (authentication, a guard, an MCP tool policy); an allowed request once its service
-//! answered (the adapter calls [`AuthContext::record_response`](crate::AuthContext::record_response)),
-//! so each request gets exactly one event.
+//! [`AuditSink`] of the [`AgentAuth`](crate::AgentAuth). A refusal of authentication is
+//! emitted at once. Any later refusal (a guard, an extractor, an MCP tool policy) is noted on
+//! the request, and the adapter emits the one event when the response is known
+//! ([`AuthContext::record_response`](crate::AuthContext::record_response)): "refused" with the
+//! noted code when the response carries that refusal's status, "allowed" otherwise — an
+//! extractor's refusal that the application turned into "anonymous" (axum's
+//! `Option<AgentIdentity>`) is not a refusal of the request. So each request gets exactly one
+//! event, and its status is the one the client got.
 //!
 //! A request refused before its token was verified carries no claim from that token — not
 //! even an "unverified" `sub`: an attacker chooses those, and an audit trail is where people
@@ -121,8 +125,17 @@ pub(crate) struct RequestAudit {
     method: Box<str>,
     path: Box<str>,
     mcp: OnceLock<McpRequest>,
-    /// Set by the first event: a refusal or the final answer, never both.
+    /// The latest refusal made for this request, not yet emitted.
+    pending: Mutex<Option<Refusal>>,
+    /// Set by the request's one event.
     done: AtomicBool,
+}
+
+/// A refusal noted on a request: its status, code and (when auditing) reason.
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) code: &'static str,
+    pub(crate) reason: Option<String>,
 }
 
 impl RequestAudit {
@@ -137,6 +150,7 @@ impl RequestAudit {
             method,
             path,
             mcp: OnceLock::new(),
+            pending: Mutex::new(None),
             done: AtomicBool::new(false),
         }
     }
@@ -154,6 +168,30 @@ impl RequestAudit {
     /// Claims the request's one event: `false` when it was already emitted.
     pub(crate) fn claim(&self) -> bool {
         !self.done.swap(true, Ordering::AcqRel)
+    }
+
+    /// Notes a refusal (the latest one counts); `reason` is only built when auditing.
+    pub(crate) fn note_refusal(
+        &self,
+        status: u16,
+        code: &'static str,
+        reason: impl FnOnce() -> Option<String>,
+    ) {
+        let reason = if self.enabled { reason() } else { None };
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(Refusal {
+            status,
+            code,
+            reason,
+        });
+    }
+
+    /// The noted refusal, when the response carries its status.
+    pub(crate) fn refusal_answered_with(&self, status: u16) -> Option<Refusal> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .filter(|r| r.status == status)
     }
 
     /// A new event for this request, with its method, path and MCP messages.

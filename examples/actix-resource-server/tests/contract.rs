@@ -48,3 +48,10 @@ async fn authgent_doctor_finds_nothing_to_fix() {
     )
     .await;
 }
+
+/// Issue 27: `AUTHGENT_AUDIT=json` writes one JSON line per decision (the whole chain, never
+/// a token) and `METRICS_BIND` serves Prometheus counts matching a scripted sequence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audits_and_counts_every_decision() {
+    authgent_harness::observability::example_audits_and_counts_every_decision(BIN).await;
+}

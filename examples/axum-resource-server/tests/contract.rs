@@ -53,3 +53,10 @@ async fn authgent_doctor_finds_nothing_to_fix() {
 async fn authgent_doctor_names_a_scheme_lost_behind_a_proxy() {
     authgent_harness::doctor::example_behind_a_misleading_proxy_is_diagnosed(BIN).await;
 }
+
+/// Issue 27: `AUTHGENT_AUDIT=json` writes one JSON line per decision (the whole chain, never
+/// a token) and `METRICS_BIND` serves Prometheus counts matching a scripted sequence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audits_and_counts_every_decision() {
+    authgent_harness::observability::example_audits_and_counts_every_decision(BIN).await;
+}

@@ -59,3 +59,10 @@ async fn authgent_doctor_finds_nothing_to_fix() {
     authgent_harness::doctor::example_passes_the_doctor(BIN, authgent_harness::doctor::Kind::Mcp)
         .await;
 }
+
+/// Issue 27: each tool call, allowed or refused, is one JSON audit line naming the tool and
+/// the whole chain; the refusal is counted in the Prometheus metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audits_every_tool_call() {
+    authgent_harness::observability::mcp_example_audits_tool_calls(BIN).await;
+}

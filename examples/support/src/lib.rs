@@ -4,6 +4,8 @@
 //! settings from the environment (EXAMPLES.md), the `--embedded` test issuer with sample tokens
 //! and curl commands, the route policies, the identity JSON, and shutdown signals.
 
+mod observability;
+
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -40,6 +42,10 @@ pub struct Settings {
     /// a human — `authgent-server` (default), `rfc9068`, `keycloak`, `auth0`, `okta`,
     /// `entra-id`.
     pub claims_profile: authgent_core::ClaimsProfile,
+    /// `AUTHGENT_AUDIT=json`: one JSON audit line per decision on stderr.
+    pub audit_json: bool,
+    /// `METRICS_BIND`: serve Prometheus metrics at `http://$METRICS_BIND/metrics`.
+    pub metrics_bind: Option<String>,
     /// `--embedded`.
     pub embedded: bool,
 }
@@ -82,6 +88,16 @@ impl Settings {
                     .as_deref()
                     .unwrap_or("authgent-server"),
             )?,
+            audit_json: match var("AUTHGENT_AUDIT").as_deref() {
+                None => false,
+                Some("json") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "AUTHGENT_AUDIT={other:?}: use json (one JSON line per decision on stderr)"
+                    ));
+                }
+            },
+            metrics_bind: var("METRICS_BIND"),
             embedded,
         };
         if settings.issuer.is_none() && !settings.embedded {
@@ -195,8 +211,14 @@ async fn prepare_endpoint(
             .map_err(|e| format!("AUTHGENT_REPLAY_REDIS: {e}"))?;
         builder = builder.replay_store(store);
     }
+    if let Some(bind) = &settings.metrics_bind {
+        observability::serve_metrics(bind).await?;
+    }
     let verifier = builder.build()?;
-    let mut auth = AgentAuth::builder(verifier.clone()).scopes_supported(SCOPES);
+    let mut auth = observability::with_audit(
+        AgentAuth::builder(verifier.clone()).scopes_supported(SCOPES),
+        settings.audit_json,
+    );
     if endpoint == Endpoint::ResourceServer {
         auth = auth.optional();
     }
