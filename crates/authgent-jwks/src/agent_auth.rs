@@ -504,13 +504,14 @@ impl AgentAuth {
             "authgent.token.issuer" = tracing::field::Empty,
             "error.type" = tracing::field::Empty,
             "otel.status_code" = tracing::field::Empty);
+        let request_span = tracing::Span::current();
         let audit = Arc::new(RequestAudit::new(
             audit::listening(self.inner.audit_sink.as_ref()),
             method,
             target,
         ));
         let result = self
-            .authenticate_inner(method, target, headers, &audit)
+            .authenticate_inner(method, target, headers, (Arc::clone(&audit), request_span))
             .instrument(span.clone())
             .await;
         match &result {
@@ -547,7 +548,7 @@ impl AgentAuth {
         method: &str,
         target: &str,
         headers: &(impl HeaderSource + ?Sized),
-        audit: &Arc<RequestAudit>,
+        (audit, request_span): (Arc<RequestAudit>, tracing::Span),
     ) -> Result<AuthContext, Rejection> {
         let authorization = headers.header_values("authorization");
         let dpop = headers.header_values("dpop");
@@ -603,7 +604,8 @@ impl AgentAuth {
             transaction,
             dpop_nonce,
             auth: self.clone(),
-            audit: Arc::clone(audit),
+            audit,
+            request_span,
         })
     }
 
@@ -685,6 +687,7 @@ pub struct AuthContext {
     dpop_nonce: Option<String>,
     auth: AgentAuth,
     audit: Arc<RequestAudit>,
+    request_span: tracing::Span,
 }
 
 impl fmt::Debug for AuthContext {
@@ -721,6 +724,15 @@ impl AuthContext {
     /// The configuration.
     pub fn auth(&self) -> &AgentAuth {
         &self.auth
+    }
+
+    /// The span the request was authenticated in: the framework's request span (tower-http's
+    /// `TraceLayer`, an OpenTelemetry HTTP layer), or a disabled span when there was none.
+    /// Work done for this request on another task — an MCP tool on rmcp's session task —
+    /// parents its spans on it, so the trace stays one tree
+    /// (`authgent_rmcp::tool_span` does).
+    pub fn request_span(&self) -> &tracing::Span {
+        &self.request_span
     }
 
     /// The verifier that verified the token (for several issuers, the token's issuer's).

@@ -84,7 +84,9 @@ impl<C: AsRequestContext> FromContextPart<C> for AgentIdentity {
 /// named `tools/call {tool}` (`otel.name`), kind server, with `mcp.method.name`,
 /// `gen_ai.tool.name` and `jsonrpc.request.id`; and the caller: `enduser.id` (the subject),
 /// `authgent.client_id`, `authgent.delegation.actor` (the current actor) and
-/// `authgent.delegation.depth`. Wrap the dispatch in it in your `call_tool`:
+/// `authgent.delegation.depth`. Its parent is the HTTP request's span (the one the request was
+/// authenticated in, [`AuthContext::request_span`]), though rmcp runs the tool on another
+/// task. Wrap the dispatch in it in your `call_tool`:
 ///
 /// ```
 /// use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
@@ -117,8 +119,14 @@ impl<C: AsRequestContext> FromContextPart<C> for AgentIdentity {
 /// }
 /// ```
 pub fn tool_span(tool: &str, context: &RequestContext<RoleServer>) -> tracing::Span {
+    let auth = auth_context(context);
+    let parent = auth
+        .map(AuthContext::request_span)
+        .filter(|span| !span.is_none())
+        .map_or_else(tracing::Span::current, tracing::Span::clone);
     let span = tracing::info_span!(
         target: "authgent::mcp",
+        parent: &parent,
         "mcp.tool_call",
         "otel.name" = %format_args!("tools/call {tool}"),
         "otel.kind" = "server",
@@ -130,7 +138,7 @@ pub fn tool_span(tool: &str, context: &RequestContext<RoleServer>) -> tracing::S
         "authgent.delegation.actor" = tracing::field::Empty,
         "authgent.delegation.depth" = tracing::field::Empty,
     );
-    if let Some(id) = auth_context(context).and_then(AuthContext::identity)
+    if let Some(id) = auth.and_then(AuthContext::identity)
         && !span.is_disabled()
     {
         let chain = id.delegation_chain();

@@ -30,8 +30,9 @@ use crate::response::rejection_response;
 /// The request's audit event (target `authgent::audit`, emitted by
 /// [`AgentAuthLayer`](crate::AgentAuthLayer) or here for a refusal) names its JSON-RPC methods
 /// and the tools, prompts and resources it calls, with the whole delegation chain — never the
-/// token. The decision runs in an `authgent.mcp.authorize` span named after the OpenTelemetry
-/// MCP conventions (`tools/call {tool}`, with `mcp.method.name` and `gen_ai.tool.name`).
+/// token. The decision runs in an `authgent.mcp.authorize` span with the OpenTelemetry MCP
+/// attributes (`mcp.method.name`, `gen_ai.tool.name`, `gen_ai.prompt.name`,
+/// `mcp.resource.uri`).
 ///
 /// ```no_run
 /// use authgent_core::{ChainPolicy, mcp::ToolPolicy};
@@ -220,35 +221,28 @@ async fn decide(
 }
 
 /// The OpenTelemetry MCP attributes (semantic-conventions-genai v0.1.0, "MCP") of a request
-/// with one message on the current `authgent.mcp.authorize` span: `mcp.method.name`, the
-/// target (`gen_ai.tool.name`, `gen_ai.prompt.name`, `mcp.resource.uri`) and the span name
-/// `{mcp.method.name} {target}` for a tool or prompt.
+/// with one message on the current `authgent.mcp.authorize` span: `mcp.method.name` and the
+/// target (`gen_ai.tool.name`, `gen_ai.prompt.name`, `mcp.resource.uri`).
 fn record_target(request: &McpRequest) {
     let span = tracing::Span::current();
     if span.is_disabled() || request.methods.len() != 1 {
         return;
     }
-    let method = request.methods[0].as_str();
-    span.record("mcp.method.name", method);
-    let named = |name: &str| format!("{method} {name}");
+    span.record("mcp.method.name", request.methods[0].as_str());
     if let Some(tool) = request.tools.first() {
         span.record("gen_ai.tool.name", tool.as_str());
-        span.record("otel.name", named(tool));
-    } else if let Some(prompt) = request.prompts.first() {
+    }
+    if let Some(prompt) = request.prompts.first() {
         span.record("gen_ai.prompt.name", prompt.as_str());
-        span.record("otel.name", named(prompt));
-    } else {
-        if let Some(uri) = request.resources.first() {
-            span.record("mcp.resource.uri", uri.as_str());
-        }
-        span.record("otel.name", method);
+    }
+    if let Some(uri) = request.resources.first() {
+        span.record("mcp.resource.uri", uri.as_str());
     }
 }
 
 /// The `authgent.mcp.authorize` span of one request.
 fn authorize_span() -> tracing::Span {
     tracing::info_span!(target: "authgent::mcp", "authgent.mcp.authorize",
-        "otel.name" = tracing::field::Empty,
         "mcp.method.name" = tracing::field::Empty,
         "gen_ai.tool.name" = tracing::field::Empty,
         "gen_ai.prompt.name" = tracing::field::Empty,
