@@ -225,21 +225,55 @@ fn axum_requests(c: &mut Criterion) {
             .body(Body::empty())
             .unwrap()
     };
+    // Issue 27: the same layer writing each request's audit event as a JSON line (to a sink
+    // that discards it: the serialisation is counted, not the disk), and recording metrics in
+    // a Prometheus recorder (this thread's only: later benches record nothing).
+    let audited_auth = AgentAuth::builder(verifier(&issuer, true))
+        .audit_sink(authgent_jwks::audit::JsonLines::new(std::io::sink()))
+        .build()
+        .unwrap();
+    let audited: Router = Router::new()
+        .route("/data", get(protected))
+        .layer(authgent_axum::AgentAuthLayer::new(audited_auth));
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
     let mut group = c.benchmark_group("axum");
-    for (name, router) in [("without_layer", without), ("with_layer", with)] {
+    for (name, router, metrics) in [
+        ("without_layer", without, false),
+        ("with_layer", with.clone(), false),
+        ("with_layer_audit", audited.clone(), false),
+        ("with_layer_metrics", with, true),
+        ("with_layer_audit_metrics", audited, true),
+    ] {
         let mut router = router;
-        let status = rt.block_on(router.call(request())).unwrap().status();
-        assert_eq!(status, 200, "{name}");
+        let recording = |f: &mut dyn FnMut() -> Duration| {
+            if metrics {
+                metrics::with_local_recorder(&recorder, f)
+            } else {
+                f()
+            }
+        };
+        recording(&mut || {
+            let status = rt.block_on(router.call(request())).unwrap().status();
+            assert_eq!(status, 200, "{name}");
+            Duration::ZERO
+        });
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                rt.block_on(timed(iters, || {
-                    let response = router.call(request());
-                    async { black_box(response.await.unwrap().status()) }
-                }))
+                recording(&mut || {
+                    rt.block_on(timed(iters, || {
+                        let response = router.call(request());
+                        async { black_box(response.await.unwrap().status()) }
+                    }))
+                })
             })
         });
     }
     group.finish();
+    assert!(
+        handle.render().contains("authgent_decisions_total"),
+        "the metrics runs recorded"
+    );
 }
 
 fn actix_requests(c: &mut Criterion) {

@@ -4,7 +4,8 @@
 //! 1. criterion: `authgent-bench`'s `verify` (cold verification per algorithm and depth, the
 //!    aws-lc-rs floor, jsonwebtoken 10 and 12, key-set sizes, DPoP), `signing` (signing and
 //!    DPoP proof creation on aws-lc-rs against the josekit/OpenSSL signer used before) and
-//!    `adapters` (cache hit, axum and actix with and without the layer, one vs two threads);
+//!    `adapters` (cache hit, axum and actix with and without the layer, the layer with audit
+//!    events and metrics on, one vs two threads);
 //! 2. the Python SDK's `verify_token` on the same tokens, in the interop venv;
 //! 3. a loopback HTTP load run against the axum example (`loadgen`), one handler with and
 //!    without the layer (`layer-server`: the like-for-like comparison), then DPoP routes with
@@ -320,6 +321,19 @@ fn summarize(
             us("axum/with_layer")? - us("axum/without_layer")? - cached
         )),
     );
+    // Issue 27: what audit events (as JSON lines) and metrics (Prometheus) add to the layer
+    // on the cache-hit path (target: at most 1 µs together).
+    let layer = us("axum/with_layer")?;
+    for (key, id) in [
+        ("audit_overhead_us", "axum/with_layer_audit"),
+        ("metrics_overhead_us", "axum/with_layer_metrics"),
+        (
+            "audit_and_metrics_overhead_us",
+            "axum/with_layer_audit_metrics",
+        ),
+    ] {
+        s.insert(key.into(), json!(round(us(id)? - layer)));
+    }
     s.insert(
         "actix_layer_overhead_us".into(),
         json!(round(
@@ -431,6 +445,7 @@ fn summarize(
         "dpop_proof_create_vs_josekit <= 1": get("dpop_proof_create_vs_josekit") <= 1.0,
         "cached_verify_us <= 1": get("cached_verify_us") <= 1.0,
         "axum_layer_overhead_us <= 2": get("axum_layer_overhead_us") <= 2.0,
+        "audit_and_metrics_overhead_us <= 1": get("audit_and_metrics_overhead_us") <= 1.0,
         "dpop_request_vs_floor <= 1.15": get("dpop_request_vs_floor") <= 1.15,
         "dpop_cached_token_vs_proof_floor <= 1.10": get("dpop_cached_token_vs_proof_floor") <= 1.10,
         "speedup_vs_python_sdk >= 3": get("speedup_vs_python_sdk") >= 3.0,
@@ -496,6 +511,12 @@ fn table(summary: &Value) -> String {
         ("DPoP proof alone", "dpop/proof"),
         ("axum request without the layer", "axum/without_layer"),
         ("axum request with the layer (cache hit)", "axum/with_layer"),
+        ("  + audit events as JSON lines", "axum/with_layer_audit"),
+        (
+            "  + metrics (Prometheus recorder)",
+            "axum/with_layer_metrics",
+        ),
+        ("  + audit and metrics", "axum/with_layer_audit_metrics"),
         (
             "actix request without the middleware",
             "actix/without_layer",

@@ -18,13 +18,15 @@
 //! let at = UNIX_EPOCH + Duration::from_millis(1_796_000_000_250);
 //! let event = AuditEvent::new(Outcome::Refused, 401, at)
 //!     .with_error("invalid_token", "token has expired")
-//!     .with_request("POST", "/tools/search");
+//!     .with_request("POST", "/tools/search?q=1");
+//! assert_eq!(event.path.as_deref(), Some("/tools/search"));
 //! assert_eq!(event.time, "2026-11-30T00:53:20.250Z");
 //! let line = serde_json::to_string(&event)?;
 //! assert!(line.contains(r#""outcome":"refused""#) && line.contains(r#""error":"invalid_token""#));
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -60,9 +62,12 @@ impl Outcome {
 /// One access decision. Every string is data, never markup: serialised it is JSON-escaped,
 /// and `Debug` quotes and escapes it, so a caller-chosen name with a newline cannot forge a log
 /// line. Holds no token, proof or key.
+///
+/// Its strings borrow from the request and the verified identity (`'a`), so emitting one on
+/// the request path copies nothing; [`into_owned`](Self::into_owned) keeps one beyond it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct AuditEvent {
+pub struct AuditEvent<'a> {
     /// When the decision was made: RFC 3339, UTC, milliseconds.
     pub time: String,
     /// Allowed or refused.
@@ -71,36 +76,36 @@ pub struct AuditEvent {
     pub status: u16,
     /// The refusal's stable error code (`invalid_token`, `insufficient_scope`,
     /// `delegation_depth_exceeded`, …).
-    pub error: Option<String>,
+    pub error: Option<Cow<'a, str>>,
     /// The precise reason of a refusal (`token has expired`, …): never the token.
-    pub reason: Option<String>,
+    pub reason: Option<Cow<'a, str>>,
     /// The request's HTTP method.
-    pub method: Option<String>,
+    pub method: Option<Cow<'a, str>>,
     /// The request's path, without its query string (which is never logged).
-    pub path: Option<String>,
+    pub path: Option<Cow<'a, str>>,
     /// For an MCP request: its JSON-RPC methods and the tools, prompts, resources and tasks it
     /// names.
-    pub mcp: Option<McpRequest>,
+    pub mcp: Option<Cow<'a, McpRequest>>,
     /// The scheme the credentials came with: `bearer` or `dpop`.
-    pub scheme: Option<String>,
+    pub scheme: Option<Cow<'a, str>>,
     /// The verified token's issuer.
-    pub issuer: Option<String>,
+    pub issuer: Option<Cow<'a, str>>,
     /// The verified `sub`: on whose behalf the request was made.
-    pub subject: Option<String>,
+    pub subject: Option<Cow<'a, str>>,
     /// The OAuth client holding the token (the current actor when delegated).
-    pub client_id: Option<String>,
+    pub client_id: Option<Cow<'a, str>>,
     /// The whole delegation chain, root first: the subject, then every actor from the first
     /// delegate to the current actor. Empty when no token was verified.
-    pub chain: Vec<String>,
+    pub chain: Vec<Cow<'a, str>>,
     /// Whether the chain starts at a human.
     pub human_root: Option<bool>,
     /// The DPoP key thumbprint (`cnf.jkt`) the token is bound to.
-    pub dpop_jkt: Option<String>,
+    pub dpop_jkt: Option<Cow<'a, str>>,
     /// The token's `jti`.
-    pub jti: Option<String>,
+    pub jti: Option<Cow<'a, str>>,
 }
 
-impl AuditEvent {
+impl<'a> AuditEvent<'a> {
     /// An event with its outcome, status and time, and nothing else known yet.
     pub fn new(outcome: Outcome, status: u16, time: SystemTime) -> Self {
         AuditEvent {
@@ -125,8 +130,8 @@ impl AuditEvent {
 
     /// The refusal's code and reason.
     #[must_use]
-    pub fn with_error(mut self, code: &str, reason: impl Into<String>) -> Self {
-        self.error = Some(code.to_owned());
+    pub fn with_error(mut self, code: &'a str, reason: impl Into<Cow<'a, str>>) -> Self {
+        self.error = Some(Cow::Borrowed(code));
         self.reason = Some(reason.into());
         self
     }
@@ -134,56 +139,91 @@ impl AuditEvent {
     /// The request: its method and its target (path and query, or an absolute URI); only the
     /// path is kept.
     #[must_use]
-    pub fn with_request(mut self, method: &str, target: &str) -> Self {
-        self.method = Some(method.to_owned());
-        self.path = Some(path_of(target).to_owned());
+    pub fn with_request(mut self, method: &'a str, target: &'a str) -> Self {
+        self.method = Some(Cow::Borrowed(method));
+        self.path = Some(Cow::Borrowed(Self::path_of(target)));
         self
     }
 
     /// The MCP messages the request carried.
     #[must_use]
-    pub fn with_mcp(mut self, request: McpRequest) -> Self {
-        self.mcp = Some(request);
+    pub fn with_mcp(mut self, request: &'a McpRequest) -> Self {
+        self.mcp = Some(Cow::Borrowed(request));
         self
     }
 
     /// The scheme (`bearer`, `dpop`).
     #[must_use]
-    pub fn with_scheme(mut self, scheme: &str) -> Self {
-        self.scheme = Some(scheme.to_owned());
+    pub fn with_scheme(mut self, scheme: &'a str) -> Self {
+        self.scheme = Some(Cow::Borrowed(scheme));
         self
     }
 
     /// Everything the verified `identity` says about who is behind the request.
     #[must_use]
-    pub fn with_identity(mut self, identity: &AgentIdentity) -> Self {
+    pub fn with_identity(mut self, identity: &'a AgentIdentity) -> Self {
         let chain = identity.delegation_chain();
-        self.issuer = Some(identity.issuer().to_owned());
-        self.subject = Some(identity.subject().to_owned());
-        self.client_id = identity.client_id().map(str::to_owned);
-        self.chain = chain.root_first().map(str::to_owned).collect();
+        self.issuer = Some(Cow::Borrowed(identity.issuer()));
+        self.subject = Some(Cow::Borrowed(identity.subject()));
+        self.client_id = identity.client_id().map(Cow::Borrowed);
+        self.chain = chain.root_first().map(Cow::Borrowed).collect();
         self.human_root = Some(chain.human_root());
-        self.dpop_jkt = identity.dpop_jkt().map(str::to_owned);
-        self.jti = identity.token_id().map(str::to_owned);
+        self.dpop_jkt = identity.dpop_jkt().map(Cow::Borrowed);
+        self.jti = identity.token_id().map(Cow::Borrowed);
         self
     }
 
     /// The current actor (the agent that sent the request), when delegated.
     pub fn current_actor(&self) -> Option<&str> {
-        self.chain
-            .get(1..)
-            .and_then(<[String]>::last)
-            .map(String::as_str)
+        self.chain.get(1..).and_then(<[_]>::last).map(AsRef::as_ref)
     }
-}
 
-/// The path of a request target: an origin-form target without its query, or an absolute
-/// URI's path.
-fn path_of(target: &str) -> &str {
-    let without_query = target.split(['?', '#']).next().unwrap_or_default();
-    match without_query.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
-        None => without_query,
+    /// The path of a request target, as events record it: an origin-form target without its
+    /// query (never logged: tokens are sent there by mistake), or an absolute URI's path.
+    ///
+    /// ```
+    /// # use authgent_core::audit::AuditEvent;
+    /// assert_eq!(AuditEvent::path_of("/tools/search?access_token=x"), "/tools/search");
+    /// assert_eq!(AuditEvent::path_of("https://api.example/mcp?x=1"), "/mcp");
+    /// ```
+    pub fn path_of(target: &str) -> &str {
+        let without_query = target.split(['?', '#']).next().unwrap_or_default();
+        if without_query.starts_with('/') {
+            return without_query;
+        }
+        match without_query.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+            None => without_query,
+        }
+    }
+
+    /// The same event owning its strings, to keep beyond the request (a queue, a channel).
+    pub fn into_owned(self) -> AuditEvent<'static> {
+        fn own(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+            s.map(|s| Cow::Owned(s.into_owned()))
+        }
+        AuditEvent {
+            time: self.time,
+            outcome: self.outcome,
+            status: self.status,
+            error: own(self.error),
+            reason: own(self.reason),
+            method: own(self.method),
+            path: own(self.path),
+            mcp: self.mcp.map(|m| Cow::Owned(m.into_owned())),
+            scheme: own(self.scheme),
+            issuer: own(self.issuer),
+            subject: own(self.subject),
+            client_id: own(self.client_id),
+            chain: self
+                .chain
+                .into_iter()
+                .map(|s| Cow::Owned(s.into_owned()))
+                .collect(),
+            human_root: self.human_root,
+            dpop_jkt: own(self.dpop_jkt),
+            jti: own(self.jti),
+        }
     }
 }
 
@@ -196,13 +236,23 @@ fn rfc3339_millis(time: SystemTime) -> String {
     let secs = since.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
+    // Digit by digit, without the formatting machinery: this runs once per request.
+    let mut out = String::with_capacity(24);
+    let mut digits = |value: u64, width: u32, then: char| {
+        for place in (0..width).rev() {
+            let digit = (value / 10u64.pow(place) % 10) as u8;
+            out.push(char::from(b'0' + digit));
+        }
+        out.push(then);
+    };
+    digits(year, 4, '-');
+    digits(month, 2, '-');
+    digits(day, 2, 'T');
+    digits(rem / 3600, 2, ':');
+    digits(rem % 3600 / 60, 2, ':');
+    digits(rem % 60, 2, '.');
+    digits(u64::from(since.subsec_millis()), 3, 'Z');
+    out
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
@@ -240,10 +290,14 @@ mod tests {
 
     #[test]
     fn only_the_path_of_a_target_is_kept() {
-        assert_eq!(path_of("/tools/search?access_token=x"), "/tools/search");
-        assert_eq!(path_of("/a#frag"), "/a");
-        assert_eq!(path_of("https://api.example/mcp?x=1"), "/mcp");
-        assert_eq!(path_of("https://api.example"), "/");
-        assert_eq!(path_of("*"), "*");
+        assert_eq!(
+            AuditEvent::path_of("/tools/search?access_token=x"),
+            "/tools/search"
+        );
+        assert_eq!(AuditEvent::path_of("/a#frag"), "/a");
+        assert_eq!(AuditEvent::path_of("https://api.example/mcp?x=1"), "/mcp");
+        assert_eq!(AuditEvent::path_of("https://api.example"), "/");
+        assert_eq!(AuditEvent::path_of("*"), "*");
+        assert_eq!(AuditEvent::path_of("/go/http://x/y?z"), "/go/http://x/y");
     }
 }

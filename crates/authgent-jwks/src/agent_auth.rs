@@ -9,6 +9,7 @@
 //! handlers find it, and renders a [`Rejection`] by looping over
 //! [`ErrorResponse::headers`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -178,6 +179,8 @@ struct Inner {
     transaction_tokens: Option<TransactionTokens>,
     metadata: Option<MetadataDocument>,
     audit_sink: Option<Arc<dyn AuditSink>>,
+    /// The series an allowed request updates, bound to the current metrics recorder.
+    series: crate::metrics::Bound<crate::metrics::DecisionSeries>,
 }
 
 struct TransactionTokens {
@@ -407,6 +410,7 @@ impl AgentAuthBuilder {
                 transaction_tokens: self.transaction_tokens,
                 metadata,
                 audit_sink: self.audit_sink,
+                series: Default::default(),
             }),
         })
     }
@@ -527,7 +531,7 @@ impl AgentAuth {
             Err(rejection) => {
                 span.record("error.type", rejection.code());
                 span.record("otel.status_code", "error");
-                crate::metrics::decision("refused", rejection.code());
+                crate::metrics::refused(rejection.code());
                 if audit.enabled() && audit.claim() {
                     let mut event = audit.event(Outcome::Refused, rejection.status());
                     if let Some(error) = &rejection.error {
@@ -778,8 +782,8 @@ impl AuthContext {
         }
         let refusal = self.audit.refusal_answered_with(status);
         match &refusal {
-            Some(refusal) => crate::metrics::decision("refused", refusal.code),
-            None => crate::metrics::decision("allowed", ""),
+            Some(refusal) => crate::metrics::refused(refusal.code),
+            None => crate::metrics::allowed(&self.auth.inner.series),
         }
         if !self.audit.enabled() {
             return;
@@ -787,8 +791,8 @@ impl AuthContext {
         let event = match refusal {
             Some(refusal) => {
                 let mut event = self.audit.event(Outcome::Refused, status);
-                event.error = Some(refusal.code.to_owned());
-                event.reason = refusal.reason;
+                event.error = Some(Cow::Borrowed(refusal.code));
+                event.reason = refusal.reason.map(Cow::Owned);
                 event
             }
             None => self.audit.event(Outcome::Allowed, status),
@@ -803,7 +807,7 @@ impl AuthContext {
     }
 
     /// Adds what this request's authentication established and emits `event`.
-    fn emit(&self, mut event: AuditEvent) {
+    fn emit<'a>(&'a self, mut event: AuditEvent<'a>) {
         if let Some(scheme) = self.scheme {
             event = event.with_scheme(scheme_name(scheme));
         }

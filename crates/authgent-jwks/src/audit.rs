@@ -15,6 +15,7 @@
 //! even an "unverified" `sub`: an attacker chooses those, and an audit trail is where people
 //! go for facts.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,21 +32,21 @@ use authgent_core::mcp::McpRequest;
 ///
 /// ```
 /// use authgent_jwks::audit::{AuditEvent, AuditSink};
-/// let (tx, _rx) = std::sync::mpsc::channel::<AuditEvent>();
+/// let (tx, _rx) = std::sync::mpsc::channel::<AuditEvent<'static>>();
 /// let tx = std::sync::Mutex::new(tx);
-/// let sink = move |event: &AuditEvent| {
-///     let _ = tx.lock().map(|tx| tx.send(event.clone()));
+/// let sink = move |event: &AuditEvent<'_>| {
+///     let _ = tx.lock().map(|tx| tx.send(event.clone().into_owned()));
 /// };
 /// # fn takes(_: impl AuditSink) {}
 /// takes(sink);
 /// ```
 pub trait AuditSink: Send + Sync + 'static {
-    /// Records one event.
-    fn record(&self, event: &AuditEvent);
+    /// Records one event (its strings borrow from the request: `into_owned` to keep it).
+    fn record(&self, event: &AuditEvent<'_>);
 }
 
-impl<F: Fn(&AuditEvent) + Send + Sync + 'static> AuditSink for F {
-    fn record(&self, event: &AuditEvent) {
+impl<F: Fn(&AuditEvent<'_>) + Send + Sync + 'static> AuditSink for F {
+    fn record(&self, event: &AuditEvent<'_>) {
         self(event)
     }
 }
@@ -61,7 +62,9 @@ impl<F: Fn(&AuditEvent) + Send + Sync + 'static> AuditSink for F {
 /// # let _ = sink;
 /// ```
 pub struct JsonLines<W> {
-    writer: Mutex<W>,
+    /// The writer, and the line buffer each event is serialised into (kept: no allocation
+    /// per event).
+    writer: Mutex<(W, Vec<u8>)>,
     warned: AtomicBool,
 }
 
@@ -76,7 +79,7 @@ impl<W: Write + Send + 'static> JsonLines<W> {
     /// JSON lines on `writer`.
     pub fn new(writer: W) -> Self {
         JsonLines {
-            writer: Mutex::new(writer),
+            writer: Mutex::new((writer, Vec::with_capacity(1024))),
             warned: AtomicBool::new(false),
         }
     }
@@ -89,19 +92,21 @@ impl<W> fmt::Debug for JsonLines<W> {
 }
 
 impl<W: Write + Send + 'static> AuditSink for JsonLines<W> {
-    fn record(&self, event: &AuditEvent) {
-        let mut line = match serde_json::to_vec(event) {
-            Ok(line) => line,
-            Err(_) => return self.failed("the event did not serialise"),
-        };
+    fn record(&self, event: &AuditEvent<'_>) {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let (writer, line) = &mut *guard;
+        line.clear();
+        if serde_json::to_writer(&mut *line, event).is_err() {
+            drop(guard);
+            return self.failed("the event did not serialise");
+        }
         line.push(b'\n');
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if writer
-            .write_all(&line)
+            .write_all(line)
             .and_then(|()| writer.flush())
             .is_err()
         {
-            drop(writer);
+            drop(guard);
             self.failed("the writer refused it");
         }
     }
@@ -141,7 +146,7 @@ pub(crate) struct Refusal {
 impl RequestAudit {
     pub(crate) fn new(enabled: bool, method: &str, target: &str) -> Self {
         let (method, path) = if enabled {
-            (method.into(), target.into())
+            (method.into(), AuditEvent::path_of(target).into())
         } else {
             (Box::default(), Box::default())
         };
@@ -195,11 +200,11 @@ impl RequestAudit {
     }
 
     /// A new event for this request, with its method, path and MCP messages.
-    pub(crate) fn event(&self, outcome: Outcome, status: u16) -> AuditEvent {
+    pub(crate) fn event(&self, outcome: Outcome, status: u16) -> AuditEvent<'_> {
         let mut event = AuditEvent::new(outcome, status, SystemTime::now())
             .with_request(&self.method, &self.path);
         if let Some(mcp) = self.mcp.get() {
-            event = event.with_mcp(mcp.clone());
+            event = event.with_mcp(mcp);
         }
         event
     }
@@ -212,16 +217,16 @@ pub(crate) fn listening(sink: Option<&Arc<dyn AuditSink>>) -> bool {
 }
 
 /// `Debug` of a string that may be absent: quoted and escaped when present, no field when not.
-fn quoted(value: &Option<String>) -> Option<tracing::field::DebugValue<&str>> {
+fn quoted<'a>(value: &'a Option<Cow<'_, str>>) -> Option<tracing::field::DebugValue<&'a str>> {
     value.as_deref().map(tracing::field::debug)
 }
 
 /// Emits `event`: the `tracing` event, then the sink. Caller-chosen strings are recorded
 /// with `Debug` (quoted, escaped) so a newline in a name cannot forge a log line.
-pub(crate) fn emit(sink: Option<&Arc<dyn AuditSink>>, event: &AuditEvent) {
+pub(crate) fn emit(sink: Option<&Arc<dyn AuditSink>>, event: &AuditEvent<'_>) {
     let mcp = event.mcp.as_ref();
     let list = |pick: fn(&McpRequest) -> &Vec<String>| {
-        mcp.map(pick)
+        mcp.map(|m| pick(m))
             .filter(|v| !v.is_empty())
             .map(tracing::field::debug)
     };

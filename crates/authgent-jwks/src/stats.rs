@@ -10,6 +10,8 @@ pub(crate) struct Stats {
     unknown_kid_rejections: AtomicU64,
     token_cache_hits: AtomicU64,
     token_cache_misses: AtomicU64,
+    /// The series a verified request updates, bound to the current metrics recorder.
+    pub(crate) series: crate::metrics::Bound<crate::metrics::VerifierSeries>,
 }
 
 // Each counter, and the metric it also records (crate::metrics) where there is one.
@@ -18,7 +20,7 @@ macro_rules! bump {
         impl Stats {
             $(pub(crate) fn $name(&self) {
                 self.$field.fetch_add(1, Ordering::Relaxed);
-                $($metric;)?
+                $(($metric)(self);)?
             })*
         }
     };
@@ -28,9 +30,9 @@ bump! {
     jwks_fetched => jwks_fetches,
     metadata_fetched => metadata_fetches,
     fetch_failed => fetch_failures,
-    unknown_kid_rejected => unknown_kid_rejections; crate::metrics::unknown_kid(),
-    token_cache_hit => token_cache_hits; crate::metrics::token_cache(true),
-    token_cache_miss => token_cache_misses; crate::metrics::token_cache(false),
+    unknown_kid_rejected => unknown_kid_rejections; |_: &Stats| crate::metrics::unknown_kid(),
+    token_cache_hit => token_cache_hits; |s: &Stats| crate::metrics::token_cache(&s.series, true),
+    token_cache_miss => token_cache_misses; |s: &Stats| crate::metrics::token_cache(&s.series, false),
 }
 
 impl Stats {

@@ -233,10 +233,10 @@ impl Verifier {
             .instrument(span.clone())
             .await;
         let took = started.elapsed();
+        let series = &self.inner.stats.series;
         match &result {
-            Ok(Some(_)) => crate::metrics::verification("accepted", "", took),
-            Ok(None) => crate::metrics::verification("anonymous", "", took),
-            Err(e) => crate::metrics::verification("refused", e.code(), took),
+            Ok(identity) => crate::metrics::verified(series, identity.is_some(), took),
+            Err(e) => crate::metrics::verification_refused(e.code(), took),
         }
         if span.is_disabled() {
             return result;

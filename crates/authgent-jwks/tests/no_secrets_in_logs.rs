@@ -1,6 +1,7 @@
 //! Every tracing event the crate emits, captured at TRACE level over a workload that touches
-//! every path (discovery, refresh, failures, skipped keys, unknown kids, DPoP, refusals), must
-//! not contain a token, a proof, or key material.
+//! every path (discovery, refresh, failures, skipped keys, unknown kids, DPoP, refusals, the
+//! audit events of allowed and refused requests and their JSON lines), must not contain a
+//! token, a proof, or key material.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -112,16 +113,89 @@ async fn tokens_proofs_and_keys_never_appear_in_logs() {
     issuer.set_fault(Fault::None);
     v.refresh().await.unwrap(); // logs the skipped oct key
 
-    // Through AgentAuth, as every adapter refuses: one debug event per refusal.
+    // Through AgentAuth, as every adapter refuses: one debug event per refusal, and one audit
+    // event (tracing and a JSON-lines sink) per request.
+    let lines = Captured::default();
     let agent_auth = authgent_jwks::AgentAuth::builder(v.clone())
+        .audit_sink(authgent_jwks::audit::JsonLines::new(lines.clone()))
         .build()
         .unwrap();
     let bearer_expired = format!("Bearer {expired}");
     let headers = parts(&[("authorization", &bearer_expired)]).headers;
     let refused = agent_auth.authenticate("GET", "/data", &headers).await;
     assert_eq!(refused.unwrap_err().status(), 401);
+    // Allowed (the query string carries a token: never logged), then refused by a guard.
+    let bearer = format!("Bearer {token}");
+    let headers = parts(&[("authorization", &bearer)]).headers;
+    let target = format!("/data?access_token={token}");
+    let context = agent_auth
+        .authenticate("GET", &target, &headers)
+        .await
+        .unwrap();
+    context.record_response(200);
+    let context = agent_auth
+        .authenticate("GET", "/data", &headers)
+        .await
+        .unwrap();
+    let guard = authgent_jwks::Guard::all(["admin"]);
+    let rejection = context.check(&guard).await.unwrap_err();
+    context.record_response(rejection.status());
+    // A DPoP-bound request allowed: its proof is fresh.
+    let proof = dpop
+        .proof(
+            "GET",
+            "https://api.example/data",
+            Some(&bound),
+            None,
+            SystemTime::now(),
+        )
+        .unwrap();
+    secrets.push(proof.clone());
+    let headers = parts(&[("authorization", &auth), ("dpop", &proof)]).headers;
+    let context = agent_auth
+        .authenticate("GET", "/data", &headers)
+        .await
+        .unwrap();
+    context.record_response(200);
+
+    let json_lines = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<serde_json::Value> = json_lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let outcomes: Vec<(&str, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["outcome"].as_str().unwrap(),
+                e["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("refused", 401),
+            ("allowed", 200),
+            ("refused", 403),
+            ("allowed", 200)
+        ]
+    );
+    assert_eq!(events[1]["chain"], json!(["user:alice", "client:tool"]));
+    assert_eq!(events[3]["dpop_jkt"], dpop.jkt());
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for line in [
+        "request refused outcome=\"refused\" status=401 error=\"invalid_token\"",
+        "request allowed outcome=\"allowed\" status=200",
+        "request refused outcome=\"refused\" status=403 error=\"insufficient_scope\"",
+        "chain=[\"user:alice\", \"client:tool\"]",
+    ] {
+        assert!(
+            logs.contains(line),
+            "audit event {line:?} not logged:\n{logs}"
+        );
+    }
     // Refusals can be debugged: the precise reason is at debug level, never the token.
     for reason in [
         "token has expired",
@@ -150,6 +224,10 @@ async fn tokens_proofs_and_keys_never_appear_in_logs() {
         assert!(
             !logs.contains(secret.as_str()),
             "a secret leaked into the logs"
+        );
+        assert!(
+            !json_lines.contains(secret.as_str()),
+            "a secret leaked into the audit lines"
         );
     }
     assert!(!logs.contains("c2VjcmV0"), "symmetric key material leaked");
