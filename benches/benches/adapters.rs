@@ -152,19 +152,33 @@ fn cached(c: &mut Criterion) {
     group.finish();
 }
 
-/// Back-to-back blocks of a DPoP request with a cached token (a fresh proof each, minted
-/// before the block) and of the aws-lc-rs floor checking those same proofs' signatures with
-/// the key parsed once: the median ratio of adjacent blocks, which a drifting machine cannot
-/// move (criterion's medians are minutes apart). Written to `AUTHGENT_BENCH_PAIRED_DPOP`.
-fn dpop_paired(_: &mut Criterion) {
-    let Some(out) = std::env::var_os("AUTHGENT_BENCH_PAIRED_DPOP") else {
+/// The paired measurements of this bench (adjacent blocks, which a drifting machine cannot
+/// move; criterion's medians are minutes apart), written to `AUTHGENT_BENCH_PAIRED_ADAPTERS`:
+/// [`dpop_paired`] and [`observability_paired`].
+fn paired(_: &mut Criterion) {
+    let Some(out) = std::env::var_os("AUTHGENT_BENCH_PAIRED_ADAPTERS") else {
         return;
     };
     let seconds = authgent_bench::paired_seconds();
     let issuer = issuer();
     let rt = runtime();
-    let verifier = verifier(&issuer, true);
-    let client = DpopClient::new(&issuer);
+    let (dpop, dpop_blocks) = dpop_paired(&issuer, &rt, seconds);
+    let (added, added_blocks) = observability_paired(&issuer, &rt, seconds);
+    let report = serde_json::json!({
+        "dpop_cached_token_vs_proof_floor": dpop,
+        "blocks": dpop_blocks,
+        "audit_and_metrics_added_us": added,
+        "audit_and_metrics_blocks": added_blocks,
+    });
+    std::fs::write(out, report.to_string()).expect("write the paired adapters report");
+}
+
+/// Back-to-back blocks of a DPoP request with a cached token (a fresh proof each, minted
+/// before the block) and of the aws-lc-rs floor checking those same proofs' signatures with
+/// the key parsed once: the median ratio of adjacent blocks, and how many.
+fn dpop_paired(issuer: &TestIssuer, rt: &tokio::runtime::Runtime, seconds: f64) -> (f64, usize) {
+    let verifier = verifier(issuer, true);
+    let client = DpopClient::new(issuer);
     let floor = authgent_bench::Floor::for_key(Algorithm::Es256, client.key.public_jwk());
     const BLOCK: usize = 20;
     let mut ratios = Vec::new();
@@ -190,11 +204,67 @@ fn dpop_paired(_: &mut Criterion) {
         let base = start.elapsed();
         ratios.push(ours.as_secs_f64() / base.as_secs_f64());
     }
-    let report = serde_json::json!({
-        "dpop_cached_token_vs_proof_floor": authgent_bench::median(&mut ratios),
-        "blocks": ratios.len(),
-    });
-    std::fs::write(out, report.to_string()).expect("write the paired DPoP report");
+    let blocks = ratios.len();
+    (authgent_bench::median(&mut ratios), blocks)
+}
+
+/// Issue 27: back-to-back blocks of the same cache-hit axum request through the layer, plain
+/// and with audit events written as JSON lines (to a sink that discards them: serialisation
+/// counted, not the disk) and metrics recorded by a Prometheus recorder: the median of the
+/// adjacent blocks' difference, in µs per request, and how many block pairs.
+fn observability_paired(
+    issuer: &TestIssuer,
+    rt: &tokio::runtime::Runtime,
+    seconds: f64,
+) -> (f64, usize) {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+
+    async fn protected(id: authgent_axum::AgentIdentity) -> &'static str {
+        black_box(id.subject().len());
+        "ok"
+    }
+    let router = |auth: AgentAuth| -> Router {
+        Router::new()
+            .route("/data", get(protected))
+            .layer(authgent_axum::AgentAuthLayer::new(auth))
+    };
+    let mut plain = router(AgentAuth::builder(verifier(issuer, true)).build().unwrap());
+    let mut observed = router(
+        AgentAuth::builder(verifier(issuer, true))
+            .audit_sink(authgent_jwks::audit::JsonLines::new(std::io::sink()))
+            .build()
+            .unwrap(),
+    );
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let bearer = format!("Bearer {}", delegated_token(issuer));
+    let request = || {
+        http::Request::builder()
+            .uri("/data")
+            .header("authorization", &bearer)
+            .body(Body::empty())
+            .unwrap()
+    };
+    const BLOCK: u64 = 200;
+    let block = |router: &mut Router| {
+        rt.block_on(timed(BLOCK, || {
+            let response = router.call(request());
+            async { black_box(response.await.unwrap().status()) }
+        }))
+    };
+    // Warm both (keys fetched, token cached, series registered).
+    block(&mut plain);
+    metrics::with_local_recorder(&recorder, || block(&mut observed));
+    let mut added = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < deadline || added.len() < 20 {
+        let base = block(&mut plain);
+        let with = metrics::with_local_recorder(&recorder, || block(&mut observed));
+        added.push((with.as_secs_f64() - base.as_secs_f64()) * 1e6 / BLOCK as f64);
+    }
+    let pairs = added.len();
+    (authgent_bench::median(&mut added), pairs)
 }
 
 fn axum_requests(c: &mut Criterion) {
@@ -394,6 +464,6 @@ criterion_group! {
     config = Criterion::default()
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
-    targets = dpop_paired, cached, axum_requests, actix_requests, scaling, replay
+    targets = paired, cached, axum_requests, actix_requests, scaling, replay
 }
 criterion_main!(benches);

@@ -59,7 +59,8 @@ impl Outcome {
     }
 }
 
-/// One access decision. Every string is data, never markup: serialised it is JSON-escaped,
+/// One access decision. Serialised, a member that is not known (`None`, an empty chain) is
+/// left out. Every string is data, never markup: serialised it is JSON-escaped,
 /// and `Debug` quotes and escapes it, so a caller-chosen name with a newline cannot forge a log
 /// line. Holds no token, proof or key.
 ///
@@ -76,32 +77,45 @@ pub struct AuditEvent<'a> {
     pub status: u16,
     /// The refusal's stable error code (`invalid_token`, `insufficient_scope`,
     /// `delegation_depth_exceeded`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Cow<'a, str>>,
     /// The precise reason of a refusal (`token has expired`, …): never the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Cow<'a, str>>,
     /// The request's HTTP method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<Cow<'a, str>>,
     /// The request's path, without its query string (which is never logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<Cow<'a, str>>,
     /// For an MCP request: its JSON-RPC methods and the tools, prompts, resources and tasks it
     /// names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp: Option<Cow<'a, McpRequest>>,
     /// The scheme the credentials came with: `bearer` or `dpop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<Cow<'a, str>>,
     /// The verified token's issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<Cow<'a, str>>,
     /// The verified `sub`: on whose behalf the request was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Cow<'a, str>>,
     /// The OAuth client holding the token (the current actor when delegated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<Cow<'a, str>>,
     /// The whole delegation chain, root first: the subject, then every actor from the first
     /// delegate to the current actor. Empty when no token was verified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<Cow<'a, str>>,
     /// Whether the chain starts at a human.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub human_root: Option<bool>,
     /// The DPoP key thumbprint (`cnf.jkt`) the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<Cow<'a, str>>,
     /// The token's `jti`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<Cow<'a, str>>,
 }
 

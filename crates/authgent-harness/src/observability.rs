@@ -107,7 +107,7 @@ fn split_labels(labels: &str) -> Vec<&str> {
 }
 
 /// The value of `name` with exactly `labels`, 0 when the series is absent.
-fn sample(samples: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn sample(samples: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
     let mut pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
     pairs.sort_unstable();
     samples
@@ -116,7 +116,9 @@ fn sample(samples: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) 
         .unwrap_or(0.0)
 }
 
-async fn scrape(server: &ServerProcess) -> (String, BTreeMap<String, f64>) {
+/// `GET /metrics` of a server started with `METRICS_BIND`: the text, and its samples for
+/// [`sample`].
+pub async fn scrape(server: &ServerProcess) -> (String, BTreeMap<String, f64>) {
     let addr = server.printed("METRICS").expect("a METRICS= line");
     let body = reqwest::get(format!("http://{addr}/metrics"))
         .await
@@ -128,6 +130,9 @@ async fn scrape(server: &ServerProcess) -> (String, BTreeMap<String, f64>) {
     let parsed = samples(&body);
     (body, parsed)
 }
+
+/// One scripted request: method, URL, headers, expected status.
+type Step<'a> = (&'a str, String, Vec<(&'a str, String)>, u16);
 
 /// A resource-server example (axum, actix-web, Rocket): a scripted sequence of requests, then
 /// the audit lines one by one and the metrics by count.
@@ -163,7 +168,7 @@ pub async fn example_audits_and_counts_every_decision(binary: &str) {
 
     // Not behind authgent: no event.
     assert_eq!(send("GET", &at("/health"), &[]).await.status, 200);
-    let script: [(&str, String, Vec<(&str, String)>, u16); 7] = [
+    let script: [Step<'_>; 7] = [
         (
             "POST",
             at(&format!("/tools/search?access_token={QUERY_SECRET}")),
@@ -256,7 +261,11 @@ pub async fn example_audits_and_counts_every_decision(binary: &str) {
         e["reason"].as_str().is_some_and(|r| r.contains("expired")),
         "{e}"
     );
-    assert!(e["subject"].is_null() && e["chain"] == json!([]), "{e}");
+    // (members not known are left out of the line)
+    assert!(
+        e.get("subject").is_none() && e.get("chain").is_none(),
+        "{e}"
+    );
     // 4: the chain policy's refusal.
     let e = &events[3];
     assert_eq!(e["error"], "delegation_depth_exceeded", "{e}");
@@ -268,7 +277,10 @@ pub async fn example_audits_and_counts_every_decision(binary: &str) {
         (&json!("allowed"), &json!("/me")),
         "{e}"
     );
-    assert!(e["subject"].is_null() && e["scheme"].is_null(), "{e}");
+    assert!(
+        e.get("subject").is_none() && e.get("scheme").is_none(),
+        "{e}"
+    );
     // 6: DPoP: the scheme and the key thumbprint.
     let e = &events[5];
     assert_eq!(

@@ -27,6 +27,8 @@ pub(crate) const FETCHES: &str = "authgent_jwks_fetches_total";
 pub(crate) const UNKNOWN_KID: &str = "authgent_unknown_kid_rejections_total";
 /// DPoP replay-store calls (`outcome` = fresh / replayed / unavailable).
 pub(crate) const REPLAY: &str = "authgent_replay_store_checks_total";
+/// Replay-store commands that failed (`admitted` = true when the store fails open).
+pub(crate) const REPLAY_ERRORS: &str = "authgent_replay_store_errors_total";
 /// DPoP replay-store latency.
 pub(crate) const REPLAY_SECONDS: &str = "authgent_replay_store_duration_seconds";
 /// Token revocation checks (`outcome` = active / revoked / cached_active / cached_revoked /
@@ -69,6 +71,10 @@ pub fn describe_metrics() {
     describe_counter!(
         REPLAY,
         "DPoP proof ids checked in the replay store, by outcome (fresh/replayed/unavailable)"
+    );
+    describe_counter!(
+        REPLAY_ERRORS,
+        "Replay-store (Redis) commands that failed; admitted=true when the store fails open"
     );
     describe_histogram!(
         REPLAY_SECONDS,
@@ -222,6 +228,13 @@ pub(crate) fn unknown_kid() {
 pub(crate) fn replay(outcome: &'static str, took: Duration) {
     counter!(REPLAY, "outcome" => outcome).increment(1);
     histogram!(REPLAY_SECONDS).record(took);
+}
+
+/// One replay-store command that failed; `admitted`: the store fails open.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn replay_store_error(admitted: bool) {
+    let admitted = if admitted { "true" } else { "false" };
+    counter!(REPLAY_ERRORS, "admitted" => admitted).increment(1);
 }
 
 /// One revocation check.

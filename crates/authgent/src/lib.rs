@@ -51,8 +51,13 @@ pub use authgent_core::{
 pub use authgent_jwks::RedisReplayStore;
 pub use authgent_jwks::{
     AgentAuth, Guard, MemoryReplayStore, MultiIssuerVerifier, ReplayStore, Verifier,
-    nonce_secrets_from_env, verify_token,
+    describe_metrics, nonce_secrets_from_env, verify_token,
 };
+
+/// Audit events: one per request authgent decides ([`audit::AuditEvent`]), as `tracing`
+/// events (target `authgent::audit`) and to an [`audit::AuditSink`] such as
+/// [`audit::JsonLines`]. See docs/operations.md.
+pub use authgent_jwks::audit;
 
 /// tower integration (feature `tower`).
 #[cfg(feature = "tower")]
@@ -114,6 +119,8 @@ pub mod snippets {
     pub struct Deployment;
     #[doc = include_str!("../../../docs/security.md")]
     pub struct Security;
+    #[doc = include_str!("../../../docs/operations.md")]
+    pub struct Operations;
     #[doc = include_str!("../../authgent-core/README.md")]
     pub struct AuthgentCoreReadme;
     #[doc = include_str!("../../authgent-jwks/README.md")]

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use authgent_core::dpop::DpopKey;
 use authgent_harness::contract::{Response, ServerProcess, send};
+use authgent_harness::observability;
 use authgent_harness::real_server::RealServer;
 use authgent_harness::redis::RedisServer;
 
@@ -199,7 +200,13 @@ async fn interop_replicas_the_same_proof_sent_to_both_at_once_is_accepted_exactl
 async fn interop_replicas_refuse_with_503_while_redis_is_down_and_recover() {
     let real = RealServer::default_instance();
     let mut redis = RedisServer::start();
-    let (a, b) = replicas(&real, Some(&redis), false).await;
+    // Each replica serves its metrics (issue 27): the outage is counted.
+    let url = redis.url();
+    let env = [
+        ("AUTHGENT_REPLAY_REDIS", url.as_str()),
+        ("METRICS_BIND", "127.0.0.1:0"),
+    ];
+    let (a, b) = (replica(&real, &env).await, replica(&real, &env).await);
     let (token, key) = bound_token(&real).await;
     let searcher = real.register(&["search:execute"]).await;
     let bearer = format!(
@@ -232,6 +239,33 @@ async fn interop_replicas_refuse_with_503_while_redis_is_down_and_recover() {
             r.status, 200,
             "a bearer token needs no replay store: {}",
             r.body
+        );
+        // One failed Redis command, refused (not admitted), and its 503 decision.
+        let (text, m) = observability::scrape(replica).await;
+        let sample = |name, labels: &[(&str, &str)]| observability::sample(&m, name, labels);
+        assert_eq!(
+            sample(
+                "authgent_replay_store_errors_total",
+                &[("admitted", "false")]
+            ),
+            1.0,
+            "{text}"
+        );
+        assert_eq!(
+            sample(
+                "authgent_replay_store_checks_total",
+                &[("outcome", "unavailable")]
+            ),
+            1.0,
+            "{text}"
+        );
+        assert_eq!(
+            sample(
+                "authgent_decisions_total",
+                &[("outcome", "refused"), ("error", "temporarily_unavailable")]
+            ),
+            1.0,
+            "{text}"
         );
     }
 

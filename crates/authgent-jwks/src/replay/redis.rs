@@ -230,6 +230,7 @@ impl RedisReplayStore {
     fn failed(&self, why: &dyn fmt::Display) -> ReplayVerdict {
         let c = &self.counters;
         c.failures.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::replay_store_error(self.fail_open);
         // The connection may be re-established to another server: read its policy first.
         self.policy.read_again();
         if !c.failing.swap(true, Ordering::Relaxed) {
