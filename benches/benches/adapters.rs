@@ -77,6 +77,15 @@ fn delegated_token(issuer: &TestIssuer) -> String {
         .sign()
 }
 
+/// `GET /data` with `authorization`, for the in-process axum routers.
+fn axum_request(authorization: &str) -> http::Request<axum::body::Body> {
+    http::Request::builder()
+        .uri("/data")
+        .header("authorization", authorization)
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
 /// A DPoP-bound token (2 hops) for `PUBLIC_URL`, and `GET /data` requests carrying it.
 struct DpopClient {
     key: DpopKey,
@@ -218,7 +227,6 @@ fn observability_paired(
     seconds: f64,
 ) -> (f64, usize) {
     use axum::Router;
-    use axum::body::Body;
     use axum::routing::get;
 
     async fn protected(id: authgent_axum::AgentIdentity) -> &'static str {
@@ -239,13 +247,7 @@ fn observability_paired(
     );
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let bearer = format!("Bearer {}", delegated_token(issuer));
-    let request = || {
-        http::Request::builder()
-            .uri("/data")
-            .header("authorization", &bearer)
-            .body(Body::empty())
-            .unwrap()
-    };
+    let request = || axum_request(&bearer);
     const BLOCK: u64 = 200;
     let block = |router: &mut Router| {
         rt.block_on(timed(BLOCK, || {
@@ -269,7 +271,6 @@ fn observability_paired(
 
 fn axum_requests(c: &mut Criterion) {
     use axum::Router;
-    use axum::body::Body;
     use axum::routing::get;
 
     let issuer = issuer();
@@ -288,13 +289,7 @@ fn axum_requests(c: &mut Criterion) {
     let with: Router = Router::new()
         .route("/data", get(protected))
         .layer(authgent_axum::AgentAuthLayer::new(auth));
-    let request = || {
-        http::Request::builder()
-            .uri("/data")
-            .header("authorization", &bearer)
-            .body(Body::empty())
-            .unwrap()
-    };
+    let request = || axum_request(&bearer);
     // Issue 27: the same layer writing each request's audit event as a JSON line (to a sink
     // that discards it: the serialisation is counted, not the disk), and recording metrics in
     // a Prometheus recorder (this thread's only: later benches record nothing).

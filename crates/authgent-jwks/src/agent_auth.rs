@@ -38,31 +38,6 @@ fn scheme_name(scheme: Scheme) -> &'static str {
     }
 }
 
-/// The OpenTelemetry attributes of a verified identity on `span`.
-fn record_identity(span: &tracing::Span, identity: &AgentIdentity) {
-    let chain = identity.delegation_chain();
-    span.record("enduser.id", identity.subject());
-    span.record("authgent.delegation.depth", chain.depth());
-    span.record("authgent.delegation.human_root", chain.human_root());
-    span.record("authgent.token.issuer", identity.issuer());
-    if let Some(client) = identity.client_id() {
-        span.record("authgent.client_id", client);
-    }
-    if let Some(actor) = chain.current_actor() {
-        span.record("authgent.delegation.actor", actor.subject());
-    }
-    if chain.is_delegated() {
-        let root_first: Vec<&str> = chain.root_first().collect();
-        span.record(
-            "authgent.delegation.chain",
-            tracing::field::debug(&root_first),
-        );
-    }
-    if let Some(jkt) = identity.dpop_jkt() {
-        span.record("authgent.dpop.jkt", jkt);
-    }
-}
-
 /// Whether requests without credentials are refused.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -524,7 +499,7 @@ impl AgentAuth {
                     span.record("authgent.scheme", scheme_name(scheme));
                 }
                 if let Some(identity) = &context.identity {
-                    record_identity(&span, identity);
+                    audit::record_identity(&span, identity);
                 }
             }
             Ok(_) => {}

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
+use authgent_core::AgentIdentity;
 pub use authgent_core::audit::{AuditEvent, Outcome, TARGET};
 use authgent_core::mcp::McpRequest;
 
@@ -259,5 +260,43 @@ pub(crate) fn emit(sink: Option<&Arc<dyn AuditSink>>, event: &AuditEvent<'_>) {
     );
     if let Some(sink) = sink {
         sink.record(event);
+    }
+}
+
+/// Records what a verified identity says about the caller on `span`, with the attribute names
+/// of docs/operations.md: `enduser.id` (the subject), `authgent.client_id`,
+/// `authgent.delegation.depth`, `authgent.delegation.actor` (the current actor),
+/// `authgent.delegation.chain` (root first), `authgent.delegation.human_root`,
+/// `authgent.dpop.jkt` and `authgent.token.issuer`. Only the fields `span` declares (as
+/// `tracing::field::Empty`) are recorded: `authgent.authenticate` declares them all, a tool
+/// span some.
+///
+/// ```
+/// # fn demo(identity: &authgent_core::AgentIdentity) {
+/// let span = tracing::info_span!("my.operation", "enduser.id" = tracing::field::Empty);
+/// authgent_jwks::audit::record_identity(&span, identity);
+/// # }
+/// ```
+pub fn record_identity(span: &tracing::Span, identity: &AgentIdentity) {
+    let chain = identity.delegation_chain();
+    span.record("enduser.id", identity.subject());
+    span.record("authgent.delegation.depth", chain.depth());
+    span.record("authgent.delegation.human_root", chain.human_root());
+    span.record("authgent.token.issuer", identity.issuer());
+    if let Some(client) = identity.client_id() {
+        span.record("authgent.client_id", client);
+    }
+    if let Some(actor) = chain.current_actor() {
+        span.record("authgent.delegation.actor", actor.subject());
+    }
+    if chain.is_delegated() {
+        let root_first: Vec<&str> = chain.root_first().collect();
+        span.record(
+            "authgent.delegation.chain",
+            tracing::field::debug(&root_first),
+        );
+    }
+    if let Some(jkt) = identity.dpop_jkt() {
+        span.record("authgent.dpop.jkt", jkt);
     }
 }

@@ -141,15 +141,7 @@ pub fn tool_span(tool: &str, context: &RequestContext<RoleServer>) -> tracing::S
     if let Some(id) = auth.and_then(AuthContext::identity)
         && !span.is_disabled()
     {
-        let chain = id.delegation_chain();
-        span.record("enduser.id", id.subject());
-        span.record("authgent.delegation.depth", chain.depth());
-        if let Some(client) = id.client_id() {
-            span.record("authgent.client_id", client);
-        }
-        if let Some(actor) = chain.current_actor() {
-            span.record("authgent.delegation.actor", actor.subject());
-        }
+        authgent_jwks::audit::record_identity(&span, id);
     }
     span
 }
