@@ -690,8 +690,63 @@ impl TokenManager {
         scope: Option<&str>,
         request: RequestBuilder,
     ) -> Result<Response, ClientError> {
+        let request = self.on_behalf_request(audience, request)?;
+        self.exchange_and_send(subject_token, audience, scope, request)
+            .await
+            .map(|(response, _)| response)
+    }
+
+    /// [`Self::send_on_behalf`], stepping up on `403 insufficient_scope` by the MCP rule: the
+    /// caller's token is exchanged again for the union of the scopes asked for and the
+    /// challenged ones that `rule` allows, then the request is retried, at most
+    /// [`ScopeStepUp::max_retries`] times (and only while the union grows and the body can be
+    /// replayed). A scope the rule does not allow is never asked for: the `403` is returned.
+    /// The authorization server still decides: it grants no scope the caller's own token does
+    /// not carry. Returns the last answer and the scope its token was exchanged for.
+    ///
+    /// ```no_run
+    /// # async fn run(tokens: authgent_client::TokenManager, caller_token: &str) -> Result<(), authgent_client::ClientError> {
+    /// use authgent_client::ScopeStepUp;
+    /// let downstream = "https://records.example.com";
+    /// let rule = ScopeStepUp::new(["records:read", "records:delete"]);
+    /// let (response, scope) = tokens
+    ///     .send_on_behalf_with_step_up(
+    ///         caller_token,
+    ///         downstream,
+    ///         Some("records:read"),
+    ///         reqwest::Client::new().delete(format!("{downstream}/records/7")),
+    ///         &rule,
+    ///     )
+    ///     .await?;
+    /// println!("{} with {scope:?}", response.status());
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_on_behalf_with_step_up(
+        &self,
+        subject_token: &str,
+        audience: &str,
+        scope: Option<&str>,
+        request: RequestBuilder,
+        rule: &ScopeStepUp,
+    ) -> Result<(Response, Option<String>), ClientError> {
+        let request = self.on_behalf_request(audience, request)?;
+        let grant = Grant::OnBehalf {
+            subject_token,
+            audience,
+        };
+        self.stepping_up(&grant, request, scope.map(str::to_owned), rule)
+            .await
+    }
+
+    /// The request to send on a caller's behalf to `audience`: built, and for `audience`'s
+    /// origin (`https` off loopback unless allowed).
+    fn on_behalf_request(
+        &self,
+        audience: &str,
+        request: RequestBuilder,
+    ) -> Result<reqwest::Request, ClientError> {
         let (_, request) = request.build_split();
-        let mut request = request.map_err(|e| request_error(&e))?;
+        let request = request.map_err(|e| request_error(&e))?;
         let bound = origin(&credential_url(
             audience,
             "the audience",
@@ -704,6 +759,17 @@ impl TokenManager {
                 bound: vec![bound],
             });
         }
+        Ok(request)
+    }
+
+    /// Exchanges `subject_token` for `audience` and `scope`, and sends `request` with it.
+    async fn exchange_and_send(
+        &self,
+        subject_token: &str,
+        audience: &str,
+        scope: Option<&str>,
+        mut request: reqwest::Request,
+    ) -> Result<(Response, Arc<TokenResponse>), ClientError> {
         let mut exchange = ExchangeRequest::new(subject_token.to_owned()).audience(audience);
         if let Some(scope) = scope {
             exchange = exchange.scope(scope);
@@ -718,7 +784,7 @@ impl TokenManager {
         if request.timeout().is_none() {
             *request.timeout_mut() = Some(self.inner.timeout);
         }
-        self.send_with(request, token, None).await.map(|(r, _)| r)
+        self.send_with(request, token, None).await
     }
 
     async fn send_request(
@@ -789,25 +855,73 @@ impl TokenManager {
         rule: &ScopeStepUp,
     ) -> Result<(Response, TokenKey), ClientError> {
         let (_, request) = request.build_split();
-        let mut request = request.map_err(|e| request_error(&e))?;
-        let mut key = key.clone();
+        let request = request.map_err(|e| request_error(&e))?;
+        let (response, scope) = self
+            .stepping_up(&Grant::Own(key), request, key.scope.clone(), rule)
+            .await?;
+        Ok((
+            response,
+            TokenKey {
+                scope,
+                ..key.clone()
+            },
+        ))
+    }
+
+    /// Sends `request` with a token of `grant` for `scope`, and again with a token for a wider
+    /// scope while the answer is a `403 insufficient_scope` whose scopes `rule` allows — the
+    /// MCP step-up rule, one place for both grants. Returns the last answer and its token's
+    /// scope.
+    async fn stepping_up(
+        &self,
+        grant: &Grant<'_>,
+        mut request: reqwest::Request,
+        mut scope: Option<String>,
+        rule: &ScopeStepUp,
+    ) -> Result<(Response, Option<String>), ClientError> {
         let mut retries = 0;
         loop {
             let again = request.try_clone();
-            let (response, token) = self.send_request(request, &key).await?;
+            let (response, token) = match grant {
+                Grant::Own(key) => {
+                    let key = TokenKey {
+                        scope: scope.clone(),
+                        ..(*key).clone()
+                    };
+                    self.send_request(request, &key).await?
+                }
+                Grant::OnBehalf {
+                    subject_token,
+                    audience,
+                } => {
+                    self.exchange_and_send(subject_token, audience, scope.as_deref(), request)
+                        .await?
+                }
+            };
             let next = ScopeChallenge::from_response(response.status(), response.headers())
                 .filter(|_| retries < rule.retries())
-                .and_then(|c| rule.next_scope(token.scope.as_deref().or(key.scope.as_deref()), &c));
+                .and_then(|c| rule.next_scope(token.scope.as_deref().or(scope.as_deref()), &c));
             match (next, again) {
-                (Some(scope), Some(again)) => {
-                    key.scope = Some(scope);
+                (Some(wider), Some(again)) => {
+                    scope = Some(wider);
                     request = again;
                     retries += 1;
                 }
-                _ => return Ok((response, key)),
+                _ => return Ok((response, scope)),
             }
         }
     }
+}
+
+/// Whose token a stepped-up request is sent with.
+enum Grant<'a> {
+    /// The agent's own (client credentials), for this key's resource.
+    Own(&'a TokenKey),
+    /// A caller's, exchanged for `audience` (RFC 8693).
+    OnBehalf {
+        subject_token: &'a str,
+        audience: &'a str,
+    },
 }
 
 #[cfg(test)]

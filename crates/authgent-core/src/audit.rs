@@ -92,6 +92,12 @@ pub struct AuditEvent<'a> {
     /// names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp: Option<Cow<'a, McpRequest>>,
+    /// On the agent side (`authgent-rig`): the agent's tool that sent the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<Cow<'a, str>>,
+    /// On the agent side: the service the tool called (the token's audience).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Cow<'a, str>>,
     /// The scheme the credentials came with: `bearer` or `dpop`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<Cow<'a, str>>,
@@ -131,6 +137,8 @@ impl<'a> AuditEvent<'a> {
             method: None,
             path: None,
             mcp: None,
+            tool: None,
+            resource: None,
             scheme: None,
             issuer: None,
             subject: None,
@@ -163,6 +171,13 @@ impl<'a> AuditEvent<'a> {
     #[must_use]
     pub fn with_mcp(mut self, request: &'a McpRequest) -> Self {
         self.mcp = Some(Cow::Borrowed(request));
+        self
+    }
+
+    /// The agent's tool that sent the request (agent-side events).
+    #[must_use]
+    pub fn with_tool(mut self, tool: &'a str) -> Self {
+        self.tool = Some(Cow::Borrowed(tool));
         self
     }
 
@@ -225,6 +240,8 @@ impl<'a> AuditEvent<'a> {
             method: own(self.method),
             path: own(self.path),
             mcp: self.mcp.map(|m| Cow::Owned(m.into_owned())),
+            tool: own(self.tool),
+            resource: own(self.resource),
             scheme: own(self.scheme),
             issuer: own(self.issuer),
             subject: own(self.subject),

@@ -515,7 +515,7 @@ impl AgentAuth {
                     if let Some(scheme) = rejection.scheme {
                         event = event.with_scheme(scheme_name(scheme));
                     }
-                    audit::emit(self.inner.audit_sink.as_ref(), &event);
+                    audit::record(&event, self.inner.audit_sink.as_ref());
                 }
             }
         }
@@ -789,7 +789,7 @@ impl AuthContext {
         if let Some(identity) = &self.identity {
             event = event.with_identity(identity);
         }
-        audit::emit(self.auth.inner.audit_sink.as_ref(), &event);
+        audit::record(&event, self.auth.inner.audit_sink.as_ref());
     }
 
     /// The caller, or `None` for an anonymous request. Adapters that keep the context in a

@@ -222,9 +222,18 @@ fn quoted<'a>(value: &'a Option<Cow<'_, str>>) -> Option<tracing::field::DebugVa
     value.as_deref().map(tracing::field::debug)
 }
 
-/// Emits `event`: the `tracing` event, then the sink. Caller-chosen strings are recorded
-/// with `Debug` (quoted, escaped) so a newline in a name cannot forge a log line.
-pub(crate) fn emit(sink: Option<&Arc<dyn AuditSink>>, event: &AuditEvent<'_>) {
+/// Emits `event` as every authgent audit event is emitted: the `info` event with target
+/// [`TARGET`], then `sink`. Caller-chosen strings are recorded with `Debug` (quoted, escaped)
+/// so a newline in a name cannot forge a log line. The adapters emit their own; this is for
+/// events made elsewhere (an agent's tool calls, `authgent-rig`).
+///
+/// ```
+/// use authgent_jwks::audit::{AuditEvent, Outcome, record};
+/// let event = AuditEvent::new(Outcome::Allowed, 200, std::time::SystemTime::now())
+///     .with_tool("search_tickets");
+/// record(&event, None);
+/// ```
+pub fn record(event: &AuditEvent<'_>, sink: Option<&Arc<dyn AuditSink>>) {
     let mcp = event.mcp.as_ref();
     let list = |pick: fn(&McpRequest) -> &Vec<String>| {
         mcp.map(|m| pick(m))
@@ -244,6 +253,8 @@ pub(crate) fn emit(sink: Option<&Arc<dyn AuditSink>>, event: &AuditEvent<'_>) {
         prompts = list(|m| &m.prompts),
         resources = list(|m| &m.resources),
         tasks = list(|m| &m.tasks),
+        tool = quoted(&event.tool),
+        resource = quoted(&event.resource),
         scheme = event.scheme.as_deref(),
         issuer = quoted(&event.issuer),
         subject = quoted(&event.subject),
