@@ -73,6 +73,6 @@ pub use token::{
     ExchangeCheck, ExchangeRequest, TokenResponse, TxnTokenRequest, grant_type, token_type,
 };
 pub use token_manager::{
-    MAX_CACHED_LIFETIME, MAX_TOKEN_KEYS, TokenKey, TokenManager, TokenManagerBuilder,
+    CallerToken, MAX_CACHED_LIFETIME, MAX_TOKEN_KEYS, TokenKey, TokenManager, TokenManagerBuilder,
 };
 pub use transport::{credential_http_client, is_loopback};

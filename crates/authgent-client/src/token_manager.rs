@@ -12,7 +12,7 @@ use crate::error::{ClientError, challenge_param};
 use crate::scope_challenge::{ScopeChallenge, ScopeStepUp};
 use crate::transport::{Nonces, credential_url, origin};
 use crate::{AgentAuthClient, ClientCredentials};
-use crate::{ExchangeRequest, TokenResponse};
+use crate::{ExchangeRequest, Secret, TokenResponse};
 
 /// Longest a token is reused, whatever `expires_in` the server sent.
 pub const MAX_CACHED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -49,6 +49,47 @@ pub struct TokenKey {
     pub resource: Option<String>,
     /// Whether the token is the default token exchanged for `resource`.
     pub exchanged: bool,
+    /// The caller's token the token is exchanged from, on a caller's behalf
+    /// ([`TokenKey::on_behalf`]).
+    pub on_behalf_of: Option<CallerToken>,
+}
+
+/// A caller's access token in a [`TokenKey`]: compared and hashed by its SHA-256 only, and
+/// redacted in `Debug`, so keys can be logged and kept in maps without the token.
+#[derive(Clone)]
+pub struct CallerToken {
+    digest: [u8; 32],
+    token: Arc<Secret>,
+}
+
+impl CallerToken {
+    /// The caller's token.
+    pub fn new(token: &str) -> Self {
+        CallerToken {
+            digest: authgent_core::crypto::sha256(token.as_bytes()),
+            token: Arc::new(Secret::new(token)),
+        }
+    }
+}
+
+impl PartialEq for CallerToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.digest == other.digest
+    }
+}
+
+impl Eq for CallerToken {}
+
+impl std::hash::Hash for CallerToken {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.digest.hash(state);
+    }
+}
+
+impl fmt::Debug for CallerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CallerToken(<redacted>)")
+    }
 }
 
 impl TokenKey {
@@ -58,6 +99,7 @@ impl TokenKey {
             scope: scope.map(str::to_owned),
             resource: resource.map(str::to_owned),
             exchanged: false,
+            on_behalf_of: None,
         }
     }
 
@@ -68,6 +110,27 @@ impl TokenKey {
             scope: scope.map(str::to_owned),
             resource: Some(audience.to_owned()),
             exchanged: true,
+            on_behalf_of: None,
+        }
+    }
+
+    /// A caller's token exchanged for `audience`, narrowed to `scope` (RFC 8693), with this
+    /// manager's credentials: the downstream service sees the caller as the subject and this
+    /// client as the current actor. Cached and renewed like any other token, keyed by the
+    /// caller's token (its digest); bound to `audience`'s origin.
+    ///
+    /// ```
+    /// use authgent_client::TokenKey;
+    /// let key = TokenKey::on_behalf("eyJ…caller", "https://mcp.example/mcp", Some("tools:read"));
+    /// assert!(!format!("{key:?}").contains("eyJ"));
+    /// assert_eq!(key, TokenKey::on_behalf("eyJ…caller", "https://mcp.example/mcp", Some("tools:read")));
+    /// ```
+    pub fn on_behalf(caller_token: &str, audience: &str, scope: Option<&str>) -> Self {
+        TokenKey {
+            scope: scope.map(str::to_owned),
+            resource: Some(audience.to_owned()),
+            exchanged: true,
+            on_behalf_of: Some(CallerToken::new(caller_token)),
         }
     }
 }
@@ -461,9 +524,11 @@ impl TokenManager {
         let client = &self.inner.client;
         match (&key.resource, key.exchanged) {
             (Some(audience), true) => {
-                let parent = Box::pin(self.token()).await?;
-                let mut request =
-                    ExchangeRequest::new(parent.access_token.clone()).audience(audience);
+                let subject = match &key.on_behalf_of {
+                    Some(caller) => Secret::clone(&caller.token),
+                    None => Box::pin(self.token()).await?.access_token.clone(),
+                };
+                let mut request = ExchangeRequest::new(subject).audience(audience);
                 if let Some(scope) = &key.scope {
                     request = request.scope(scope);
                 }

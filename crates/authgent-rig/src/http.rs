@@ -78,6 +78,11 @@ impl AgentTools {
     pub fn tokens(&self) -> &TokenManager {
         &self.inner.tokens
     }
+
+    /// The scopes tools may step up to.
+    pub fn step_up_rule(&self) -> &ScopeStepUp {
+        &self.inner.step_up
+    }
 }
 
 /// What a tool call may go wrong with, besides the tool's own logic.
@@ -189,12 +194,6 @@ impl ToolHttp<'_> {
 
     /// The call's audit event: the tool, the service's answer, and who the service saw.
     fn audit(&self, request: Option<&reqwest::Request>, response: &Response) {
-        let status = response.status().as_u16();
-        let outcome = if status < 400 {
-            Outcome::Allowed
-        } else {
-            Outcome::Refused
-        };
         let error = response
             .headers()
             .get_all(reqwest::header::WWW_AUTHENTICATE)
@@ -203,21 +202,52 @@ impl ToolHttp<'_> {
             .filter_map(|v| Challenge::parse_all(v).ok())
             .flatten()
             .find_map(|c| c.get("error").map(str::to_owned));
-        let mut event =
-            AuditEvent::new(outcome, status, std::time::SystemTime::now()).with_tool(self.tool);
-        if let Some(request) = request {
-            event = event.with_request(request.method().as_str(), request.url().path());
-        }
-        event.error = error.map(Into::into);
-        let chain = self.run.map(RunContext::chain).unwrap_or_default();
-        if let Some(caller) = self.run.and_then(RunContext::caller) {
+        record_call(
+            self.run,
+            self.tool,
+            self.resource,
+            request.map(|r| (r.method().as_str(), r.url().path())),
+            response.status().as_u16(),
+            error,
+        );
+    }
+}
+
+/// The audit event of one tool call by `run`'s agent: `tool`, the service (`resource`) and
+/// its request, the answer's `status` (0: none came) and error, and who the service saw (the
+/// run's caller and chain, or the agent alone).
+pub(crate) fn record_call(
+    run: Option<&RunContext>,
+    tool: &str,
+    resource: &str,
+    request: Option<(&str, &str)>,
+    status: u16,
+    error: Option<String>,
+) {
+    let outcome = if (1..400).contains(&status) && error.is_none() {
+        Outcome::Allowed
+    } else {
+        Outcome::Refused
+    };
+    let mut event = AuditEvent::new(outcome, status, std::time::SystemTime::now()).with_tool(tool);
+    if let Some((method, path)) = request {
+        event = event.with_request(method, path);
+    }
+    event.error = error.map(Into::into);
+    event.resource = Some(resource.into());
+    match (run, run.and_then(RunContext::caller)) {
+        (_, Some(caller)) => {
             event.subject = Some(caller.subject().into());
             event.human_root = Some(caller.delegation_chain().human_root());
-        } else if let Some(run) = self.run {
-            event.subject = Some(run.agent().into());
         }
-        event.chain = chain.into_iter().map(Into::into).collect();
-        event.resource = Some(self.resource.into());
-        authgent_jwks::audit::record(&event, self.run.and_then(RunContext::sink));
+        (Some(run), None) => event.subject = Some(run.agent().into()),
+        (None, None) => {}
     }
+    event.chain = run
+        .map(RunContext::chain)
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    authgent_jwks::audit::record(&event, run.and_then(RunContext::sink));
 }

@@ -17,14 +17,19 @@
 //!   this agent as the current actor, or the agent's own when the run acts for no one;
 //!   DPoP-bound when the agent has a key; stepping up once on a `403 insufficient_scope`
 //!   within the agent's policy. The user's token is never sent to a service.
+//! - [`McpTools`] makes the tools of an authgent-protected MCP server rig tools for one run,
+//!   with the same tokens (rig's own MCP adapter is on rmcp 2; authgent's MCP client on
+//!   rmcp 3).
 //! - Every request a tool sends is one audit event ([`authgent_core::audit::AuditEvent`], target
 //!   `authgent::audit`, and the run's audit sink): the tool, the service's answer, the user and
 //!   the chain the service saw.
 
 mod http;
+mod mcp;
 mod run;
 mod tool;
 
 pub use http::{AgentTools, ToolError, ToolHttp};
+pub use mcp::McpTools;
 pub use run::RunContext;
 pub use tool::{Authorized, HttpTool, authorize};
