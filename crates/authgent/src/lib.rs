@@ -83,6 +83,11 @@ pub use authgent_rmcp as rmcp;
 #[cfg(feature = "client")]
 pub use authgent_client as client;
 
+/// rig agents: tools with a delegated token per service, MCP tools, audit per call (feature
+/// `rig`).
+#[cfg(feature = "rig")]
+pub use authgent_rig as rig;
+
 /// The in-process test issuer (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use authgent_testkit as testkit;
