@@ -1,3 +1,5 @@
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout)] // a transcript for people, and for its test
 //! A rig agent calling the tools of an authgent-protected MCP server (the MCP example) on its
 //! user's behalf, with `authgent-rig`.
 //!
