@@ -302,6 +302,21 @@ impl RealServer {
         self.token_request(agent, &fields, None).await
     }
 
+    /// A human-rooted access token for `user:<subject>` and `audience`: the user signs in at a
+    /// freshly registered front agent, which exchanges their id_token ([`Self::id_token`],
+    /// [`Self::exchange_id_token`]) for `scope`.
+    pub async fn human_token(&self, subject: &str, audience: &str, scope: &str) -> String {
+        let scopes: Vec<&str> = scope.split_ascii_whitespace().collect();
+        let front = self.register(&scopes).await;
+        let reply = self
+            .exchange_id_token(&front, &self.id_token(subject), audience, scope)
+            .await;
+        reply.body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no human-rooted token: {}", reply.body))
+            .to_owned()
+    }
+
     /// A DPoP-bound client-credentials token for `key` (proof made for this server's `/token`).
     pub async fn dpop_token(&self, agent: &Agent, scope: &str, key: &DpopKey) -> String {
         let htu = format!("{}/token", self.url);

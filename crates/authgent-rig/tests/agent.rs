@@ -4,6 +4,8 @@
 //! actor, never the user's token; a `403 insufficient_scope` within the agent's policy steps up
 //! once, outside it the call stops with a clear error; each call is one audit event.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use authgent_client::{AgentAuthClient, ClientCredentials, ScopeStepUp, TokenManager};
@@ -11,12 +13,10 @@ use authgent_harness::real_server::{Agent, RealServer};
 use authgent_jwks::audit::AuditEvent;
 use authgent_jwks::{AgentAuth, Verifier};
 use authgent_rig::{AgentTools, HttpTool, RunContext, ToolError, ToolHttp, authorize};
+use common::alice_calls_the_agent_service;
 use rig_agent::AgentBuilder;
 use rig_core::test_utils::{MockCompletionModel, MockTurn};
 use serde_json::{Value, json};
-
-/// The agent's own service: the user's token is for it.
-const AGENT_SERVICE: &str = "https://agent.example";
 
 /// Every request the downstream service received: path, status, Authorization header.
 type Seen = Arc<Mutex<Vec<(String, u16, String)>>>;
@@ -143,36 +143,6 @@ fn tokens(real: &RealServer, agent: &Agent, downstream: &str) -> TokenManager {
         .allow_insecure_http()
         .build()
         .unwrap()
-}
-
-/// alice signs in at a front agent (an id_token exchanged: a human-rooted token for the agent
-/// service); the agent service verifies it: the caller of the run.
-async fn alice_calls_the_agent_service(real: &RealServer) -> (String, authgent_jwks::Caller) {
-    let front = real.register(&["search:execute", "db:delete"]).await;
-    let id_token = real.id_token("alice");
-    let reply = real
-        .exchange_id_token(&front, &id_token, AGENT_SERVICE, "search:execute db:delete")
-        .await;
-    let token = reply.body["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}", reply.body))
-        .to_owned();
-    let auth = AgentAuth::builder(
-        Verifier::builder()
-            .issuer(&real.url)
-            .audience(AGENT_SERVICE)
-            .external_url(AGENT_SERVICE)
-            .build()
-            .unwrap(),
-    )
-    .build()
-    .unwrap();
-    let headers = http::HeaderMap::from_iter([(
-        http::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    )]);
-    let context = auth.authenticate("POST", "/run", &headers).await.unwrap();
-    (token, context.caller().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,8 @@
 //! actor, the user's token never reaches it, a tool needing a wider scope steps up within the
 //! agent's policy, and each call is an audit event.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use authgent_client::{AgentAuthClient, ClientCredentials, ScopeStepUp, TokenManager};
@@ -12,6 +14,7 @@ use authgent_jwks::audit::AuditEvent;
 use authgent_jwks::{AgentAuth, Verifier};
 use authgent_rig::{AgentTools, McpTools, RunContext};
 use authgent_rmcp::{AgentIdentity, McpAuth};
+use common::alice_calls_the_agent_service;
 use rig_agent::AgentBuilder;
 use rig_core::test_utils::{MockCompletionModel, MockTurn};
 use rmcp::model::{CallToolResult, ServerCapabilities, ServerConfig};
@@ -107,36 +110,7 @@ async fn interop_a_rig_agent_calls_mcp_tools_for_its_user_and_steps_up_in_policy
     let (endpoint, seen) = mcp_server(&real).await;
 
     // alice, verified by the agent's service.
-    let front = real.register(&["search:execute", "db:delete"]).await;
-    let reply = real
-        .exchange_id_token(
-            &front,
-            &real.id_token("alice"),
-            "https://agent.example",
-            "search:execute db:delete",
-        )
-        .await;
-    let user_token = reply.body["access_token"].as_str().unwrap().to_owned();
-    let service_auth = AgentAuth::builder(
-        Verifier::builder()
-            .issuer(&real.url)
-            .audience("https://agent.example")
-            .external_url("https://agent.example")
-            .build()
-            .unwrap(),
-    )
-    .build()
-    .unwrap();
-    let headers = http::HeaderMap::from_iter([(
-        http::header::AUTHORIZATION,
-        format!("Bearer {user_token}").parse().unwrap(),
-    )]);
-    let caller = service_auth
-        .authenticate("POST", "/run", &headers)
-        .await
-        .unwrap()
-        .caller()
-        .unwrap();
+    let (user_token, caller) = alice_calls_the_agent_service(&real).await;
 
     let agent = real.register(&["search:execute", "db:delete"]).await;
     let client = AgentAuthClient::new(&real.url).unwrap();

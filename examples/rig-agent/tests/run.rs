@@ -39,16 +39,9 @@ async fn interop_the_rig_agent_example_calls_the_mcp_example_for_alice() {
     let mcp = ServerProcess::trusting(&mcp_server_binary(), &real.url).await;
     let endpoint = format!("http://{}/mcp", mcp.addr);
     // alice signs in at a front agent: a human-rooted token for the agent's service.
-    let front = real.register(&["search:execute", "db:delete"]).await;
-    let reply = real
-        .exchange_id_token(
-            &front,
-            &real.id_token("alice"),
-            "https://agent.example",
-            "search:execute db:delete",
-        )
+    let alice = real
+        .human_token("alice", "https://agent.example", "search:execute db:delete")
         .await;
-    let alice = reply.body["access_token"].as_str().unwrap().to_owned();
 
     let out = run(&[
         ("AUTHGENT_ISSUER", &real.url),
